@@ -1,0 +1,1 @@
+"""Benchmarks: `motcua bench NAME --json`."""

@@ -1,0 +1,3 @@
+"""Core subcommands: init, config, dossier, check, serve, unlock."""
+
+COMMANDS: list = []

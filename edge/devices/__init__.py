@@ -1,0 +1,1 @@
+"""Peripherals: device registry, scanners, CCCD QR and chip readers."""

@@ -1,0 +1,1 @@
+"""Reception workflow: catalog, calendar, codes, receipts, fees."""

@@ -1,0 +1,1 @@
+"""The clerk web app and JSON API."""

@@ -1,0 +1,1 @@
+"""Bulk provisioning of boxes, first boot and enrollment."""

@@ -1,0 +1,1 @@
+"""The box side of sync: outbox reconciler, feed puller, scheduler jobs, enrollment."""

@@ -1,0 +1,1 @@
+"""The reference city hub: `motcua hub serve` and its admin commands."""
