@@ -1,0 +1,39 @@
+"""The encrypted, crash-safe local dossier store.
+
+Public API: :class:`Store` (init, open, drafts, pages, finalize, ingest, look-ups, shred, check),
+the records in ``_model``, and the city-side helpers to open a sealed dossier.
+"""
+
+from ._check import check_store
+from ._city import OpenedDossier, decrypt_page, load_city_private_key, open_manifest
+from ._clock import VN_TZ, Clock
+from ._codes import CODE_RE, validate_agency_code
+from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
+from ._model import Applicant, Dossier, DossierSummary, PageInfo, nfc
+from ._store import CheckReport, InitResult, PageSource, StartupReport, Store, fold_name
+
+__all__ = [
+    "CODE_RE",
+    "VN_TZ",
+    "Applicant",
+    "CheckReport",
+    "CityPrivateKey",
+    "CityPublicKey",
+    "Clock",
+    "Dossier",
+    "DossierSummary",
+    "InitResult",
+    "OpenedDossier",
+    "PageInfo",
+    "PageSource",
+    "StartupReport",
+    "Store",
+    "check_store",
+    "decrypt_page",
+    "decrypt_stream",
+    "fold_name",
+    "load_city_private_key",
+    "nfc",
+    "open_manifest",
+    "validate_agency_code",
+]

@@ -1,0 +1,46 @@
+"""Dossier codes ``<agency>-<yyMMdd>-<NNNN>`` issued offline without collisions.
+
+Scheme (docs/architecture.md, "Dossier codes"): the 4-digit daily number space of an agency is
+partitioned between its boxes. The box with partition index ``i`` and size ``s`` issues
+``i*s + 1 … (i+1)*s``; partitions are assigned at provisioning (and may be changed by the hub's
+feed). The last number issued per day is persisted in the same transaction as the dossier, so a
+restart, a crash or a clock that jumps back to an earlier day never issues a number twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from edge.errors import StoreError, ValidationError
+
+AGENCY_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+CODE_RE = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})-(\d{6})-(\d{4})$")
+MAX_NUMBER = 9999
+
+
+def validate_agency_code(code: str) -> str:
+    if not AGENCY_RE.match(code or ""):
+        raise ValidationError("agency_code", f"{code!r} is not an agency code of the form DDD.CC.BB.Xnn (e.g. 000.00.06.H56)",
+                              message_vi="Mã cơ quan không đúng dạng DDD.CC.BB.Xnn (ví dụ 000.00.06.H56).")
+    return code
+
+
+def validate_partition(index: int, size: int) -> None:
+    if size < 1 or index < 0 or (index + 1) * size > MAX_NUMBER:
+        raise StoreError(f"code partition index={index} size={size} does not fit in 0001–{MAX_NUMBER}")
+
+
+def allocate(conn, *, agency: str, day: dt.date, index: int, size: int) -> str:
+    """Take the next code for ``day``; call inside the dossier's write transaction."""
+    validate_partition(index, size)
+    key = day.strftime("%y%m%d")
+    row = conn.execute("SELECT last FROM code_counters WHERE day = ?", (key,)).fetchone()
+    last = row[0] if row else 0
+    if last >= size:
+        raise StoreError(f"this box has used all {size} dossier numbers of its partition for {day.isoformat()}",
+                         message_vi="Đã dùng hết dãy số hồ sơ của thiết bị trong ngày; liên hệ bộ phận CNTT.")
+    nxt = last + 1
+    conn.execute("INSERT INTO code_counters(day, last) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET last = excluded.last",
+                 (key, nxt))
+    return f"{agency}-{key}-{index * size + nxt:04d}"

@@ -1,0 +1,125 @@
+"""Named, recorded schema migrations (sqlite-utils ``Migrations``), one set per package.
+
+Each package owns its tables through its own set; the store applies every set in
+``MIGRATION_SETS`` order when it opens. Append a set here with one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlite_utils.migrations import Migrations
+
+store_migrations = Migrations("store")
+
+
+@store_migrations(name="0001_core")
+def _core(db) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """CREATE TABLE dossiers (
+            id TEXT PRIMARY KEY,
+            code TEXT UNIQUE,
+            procedure_code TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('draft','finalized','handed_over','shredded')),
+            city_status TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finalized_at TEXT,
+            received_at TEXT,
+            due_at TEXT,
+            counter INTEGER NOT NULL,
+            hlc TEXT NOT NULL,
+            clock_anchored INTEGER NOT NULL DEFAULT 0,
+            cipher TEXT NOT NULL,
+            local_wrap BLOB,
+            city_seal BLOB,
+            city_kem TEXT,
+            sealed_applicant BLOB,
+            sealed_form BLOB,
+            id_hash TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            shredded_at TEXT,
+            shred_reason TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX dossiers_id_hash ON dossiers(id_hash)")
+    db.execute("CREATE INDEX dossiers_created ON dossiers(created_at DESC)")
+    db.execute("CREATE INDEX dossiers_status ON dossiers(status, created_at DESC)")
+    db.execute("CREATE TABLE name_index (token TEXT NOT NULL, dossier_id TEXT NOT NULL REFERENCES dossiers(id), PRIMARY KEY (token, dossier_id)) WITHOUT ROWID")
+    db.execute("CREATE INDEX name_index_dossier ON name_index(dossier_id)")
+    db.execute(
+        """CREATE TABLE documents (
+            dossier_id TEXT NOT NULL REFERENCES dossiers(id),
+            component TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'photocopy',
+            count INTEGER NOT NULL DEFAULT 1,
+            provided INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (dossier_id, component)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE pages (
+            dossier_id TEXT NOT NULL REFERENCES dossiers(id),
+            idx INTEGER NOT NULL,
+            component TEXT NOT NULL DEFAULT '',
+            media_type TEXT NOT NULL,
+            blob TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            plain_size INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (dossier_id, idx)
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX pages_blob ON pages(blob)")
+    db.execute(
+        """CREATE TABLE outbox (
+            dossier_id TEXT PRIMARY KEY REFERENCES dossiers(id),
+            state TEXT NOT NULL,
+            blob_offsets TEXT NOT NULL DEFAULT '{}',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            receipt TEXT,
+            receipt_verified INTEGER NOT NULL DEFAULT 0,
+            committed_at TEXT,
+            confirmed_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_state ON outbox(state, next_attempt_at)")
+    db.execute(
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            dossier_id TEXT,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE code_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
+
+
+# Order matters only for a fresh database; each set records what it applied.
+MIGRATION_SETS: list[str] = [
+    "edge.store._migrations:store_migrations",
+    "edge.web._migrations:migrations",
+]
+
+
+def apply_all(db) -> list[str]:
+    """Apply every pending migration of every set; returns the names applied."""
+    applied: list[str] = []
+    for ref in MIGRATION_SETS:
+        module, _, attr = ref.partition(":")
+        migrations: Migrations = getattr(importlib.import_module(module), attr)
+        pending = [m.name for m in migrations.pending(db)]
+        if pending:
+            migrations.apply(db)
+            applied += [f"{migrations.name}:{n}" for n in pending]
+    return applied
