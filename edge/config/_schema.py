@@ -120,6 +120,7 @@ class DevicesConfig:
     qr_input_device: str = ""
     card_reader: str = ""
     csca_dir: str = ""
+    dg13_old_id_field: int = 15  # DG13 field number of the old CMND (some cards use 16)
     rescan_debounce_seconds: float = 0.5
 
 

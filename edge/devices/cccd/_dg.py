@@ -1,0 +1,158 @@
+"""Data groups: EF.COM, DG1 (TD1 MRZ) and the Vietnamese DG13."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from asn1crypto import core
+
+from . import _tlv
+from ._errors import CardProtocolError
+from ._mrz import check_digit
+
+# DG13 field numbers (REFERENCE.md "CCCD card"). The old ID sits at 15 on most cards; some
+# readers see it at 16: the reader takes the index as a parameter (old_id_field).
+DG13_FIELDS = {
+    1: "id_number", 2: "full_name", 3: "date_of_birth", 4: "gender", 5: "nationality",
+    6: "ethnicity", 7: "religion", 8: "place_of_origin", 9: "place_of_residence",
+    10: "identifying_marks", 11: "issue_date", 12: "expiry_date", 13: "parents", 14: "spouse",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mrz:
+    """A TD1 machine-readable zone (3 lines of 30), check digits verified."""
+
+    document_code: str
+    issuing_state: str
+    document_number: str
+    optional_data_1: str
+    date_of_birth: str   # YYMMDD
+    sex: str
+    date_of_expiry: str  # YYMMDD
+    nationality: str
+    optional_data_2: str
+    names: str
+    checks_ok: bool
+
+    @property
+    def id_number(self) -> str:
+        """The 12-digit CCCD number, which Vietnamese cards carry in the optional data."""
+        found = re.search(r"\d{12}", self.optional_data_1.replace("<", ""))
+        return found.group(0) if found else ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dg13:
+    """The Vietnam-specific data group; values NFC-normalised, keyed by name and by number."""
+
+    version: int
+    fields: dict[int, tuple[str, ...]]
+    old_id_field: int = 15
+
+    def get(self, number: int) -> str:
+        values = self.fields.get(number, ())
+        return values[0] if values else ""
+
+    def named(self) -> dict[str, str | list[str]]:
+        out: dict[str, str | list[str]] = {}
+        for number, name in DG13_FIELDS.items():
+            values = self.fields.get(number, ())
+            if name in ("parents",):
+                out["father_name"] = values[0] if values else ""
+                out["mother_name"] = values[1] if len(values) > 1 else ""
+            else:
+                out[name] = values[0] if values else ""
+        out["old_id_number"] = self.get(self.old_id_field)
+        return out
+
+
+def parse_dg1(data: bytes) -> Mrz:
+    outer = _tlv.expect(data, 0x61, what="DG1")
+    inner = _tlv.find(_tlv.parse_all(outer.value, what="DG1"), 0x5F1F)
+    if inner is None:
+        raise CardProtocolError("DG1 has no MRZ (tag 5F1F)")
+    try:
+        text = inner.value.decode("ascii")
+    except UnicodeDecodeError:
+        raise CardProtocolError("DG1 MRZ is not ASCII") from None
+    if len(text) != 90 or not re.fullmatch(r"[0-9A-Z<]{90}", text):
+        raise CardProtocolError(f"DG1 MRZ has {len(text)} characters or foreign ones; only TD1 (90) is read")
+    l1, l2, l3 = text[:30], text[30:60], text[60:]
+    checks = [
+        (l1[5:14], l1[14]), (l2[0:6], l2[6]), (l2[8:14], l2[14]),
+        (l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29], l2[29]),
+    ]
+    ok = all(check_digit(value) == digit for value, digit in checks)
+    return Mrz(document_code=l1[0:2].rstrip("<"), issuing_state=l1[2:5], document_number=l1[5:14].rstrip("<"),
+               optional_data_1=l1[15:30], date_of_birth=l2[0:6], sex=l2[7], date_of_expiry=l2[8:14],
+               nationality=l2[15:18], optional_data_2=l2[18:29], names=l3.rstrip("<").replace("<<", ", ").replace("<", " "),
+               checks_ok=ok)
+
+
+def _strings(value: core.Asn1Value) -> tuple[str, ...]:
+    """Every text under one DG13 field value (a string, or nested SEQUENCEs of strings)."""
+    if isinstance(value, core.Sequence | core.Set | core.SequenceOf | core.SetOf):
+        out: list[str] = []
+        for child in value:
+            out.extend(_strings(child))
+        return tuple(out)
+    if isinstance(value, core.AbstractString):
+        return (unicodedata.normalize("NFC", value.native).strip(),)
+    if isinstance(value, core.Integer):
+        return (str(value.native),)
+    if isinstance(value, core.OctetString):
+        try:
+            return (unicodedata.normalize("NFC", value.native.decode("utf-8")).strip(),)
+        except UnicodeDecodeError:
+            return ()
+    return ()
+
+
+def parse_dg13(data: bytes, *, old_id_field: int = 15) -> Dg13:
+    outer = _tlv.expect(data, 0x6D, what="DG13")
+    try:
+        seq = core.load(outer.value, strict=True)
+        if not isinstance(seq, core.Sequence) or len(seq) < 3:
+            raise ValueError("DG13 body is not SEQUENCE{version, OID, SET}")
+        version = seq[0]
+        if not isinstance(version, core.Integer) or not isinstance(seq[1], core.ObjectIdentifier):
+            raise ValueError("DG13 starts without INTEGER version and OID")
+        fields: dict[int, tuple[str, ...]] = {}
+        for container in list(seq)[2:]:
+            if not isinstance(container, core.Set | core.Sequence):
+                continue
+            for entry in container:
+                if not isinstance(entry, core.Sequence) or len(entry) < 1 or not isinstance(entry[0], core.Integer):
+                    raise ValueError("DG13 field is not SEQUENCE{INTEGER, value}")
+                number = entry[0].native
+                values: tuple[str, ...] = ()
+                for item in list(entry)[1:]:
+                    values += _strings(item)
+                if 1 <= number <= 32:
+                    fields[number] = values
+        version_number = version.native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CardProtocolError(f"DG13 is malformed: {exc}") from None
+    return Dg13(version=version_number, fields=fields, old_id_field=old_id_field)
+
+
+def parse_com(data: bytes) -> tuple[int, ...]:
+    """The data-group tags EF.COM lists (tag 5C)."""
+    outer = _tlv.expect(data, 0x60, what="EF.COM")
+    tags = _tlv.find(_tlv.parse_all(outer.value, what="EF.COM"), 0x5C)
+    return tuple(tags.value) if tags else ()
+
+
+def vn_date(text: str) -> str:
+    """DG13 dates are dd/MM/yyyy (some cards ddMMyyyy); return ISO or the text unchanged."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 8:
+        try:
+            return dt.date(int(digits[4:]), int(digits[2:4]), int(digits[:2])).isoformat()
+        except ValueError:
+            return text
+    return text

@@ -1,0 +1,224 @@
+"""The card reader: PC/SC through pyscard, card events, and a whole read with verification."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._apdu import command, transmit
+from ._dg import Dg13, Mrz, parse_dg1, parse_dg13, vn_date
+from ._emrtd import FID, EmrtdSession, FileNotFound
+from ._errors import (
+    CardProtocolError,
+    CardRemovedError,
+    CccdError,
+    NoCardError,
+    NoReaderError,
+    NotSupportedError,
+)
+from ._mrz import MrzKey, validate_can
+from ._pace import pace_protocols
+from ._sod import PassiveAuthResult, load_csca_dir, parse_sod, passive_authentication
+
+logger = logging.getLogger(__name__)
+
+
+def list_readers() -> list[str]:
+    """Names of the PC/SC readers; raise NoReaderError when pcscd cannot be reached."""
+    from smartcard.Exceptions import SmartcardException
+    from smartcard.System import readers
+
+    try:
+        return [str(r) for r in readers()]
+    except SmartcardException as exc:
+        raise NoReaderError(f"PC/SC service unavailable: {exc}") from None
+
+
+class PcscTransport:
+    """One connection to the card in a PC/SC reader; errors become CCCD errors."""
+
+    def __init__(self, reader: str | None = None) -> None:
+        from smartcard.Exceptions import (
+            CardConnectionException,
+            NoCardException,
+            SmartcardException,
+        )
+        from smartcard.System import readers
+
+        try:
+            available = readers()
+        except SmartcardException as exc:
+            raise NoReaderError(f"PC/SC service unavailable: {exc}") from None
+        if not available:
+            raise NoReaderError("no PC/SC reader is connected")
+        chosen = next((r for r in available if reader is None or str(r) == reader or str(r).startswith(reader)), None)
+        if chosen is None:
+            raise NoReaderError(f"reader {reader!r} not found")
+        self.reader = str(chosen)
+        self._connection = chosen.createConnection()
+        try:
+            self._connection.connect()
+        except NoCardException:
+            raise NoCardError(f"no card in reader {self.reader}") from None
+        except (CardConnectionException, SmartcardException) as exc:
+            raise NoCardError(f"cannot connect to the card in {self.reader}: {exc}") from None
+        self._errors = (CardConnectionException, SmartcardException)
+
+    @property
+    def atr(self) -> bytes:
+        return bytes(self._connection.getATR() or b"")
+
+    def transmit(self, apdu: bytes) -> bytes:
+        try:
+            data, sw1, sw2 = self._connection.transmit(list(apdu))
+        except self._errors as exc:
+            logger.info("card transmit failed on %s: %s", self.reader, type(exc).__name__)
+            raise CardRemovedError(f"card connection lost: {exc}") from None
+        return bytes(data) + bytes([sw1 & 0xFF, sw2 & 0xFF])
+
+    def close(self) -> None:
+        try:
+            self._connection.disconnect()
+        except self._errors:
+            pass
+
+    def __enter__(self) -> PcscTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardEvent:
+    kind: str      # "inserted" | "removed"
+    reader: str
+    atr: str = ""  # hex; an ATR identifies the card model, not the citizen
+
+
+class CardEvents:
+    """Card inserted/removed notifications from pyscard's CardMonitor (a polling thread)."""
+
+    def __init__(self) -> None:
+        from smartcard.CardMonitoring import CardMonitor, CardObserver
+
+        self._monitor = CardMonitor()
+        self._callbacks: list[Callable[[CardEvent], None]] = []
+        outer = self
+
+        class _Observer(CardObserver):
+            def update(self, observable: Any, actions: Any) -> None:
+                added, removed = actions
+                for kind, cards in (("inserted", added), ("removed", removed)):
+                    for card in cards:
+                        outer._emit(CardEvent(kind=kind, reader=str(card.reader), atr=bytes(card.atr or b"").hex()))
+
+        self._observer = _Observer()
+        self._monitor.addObserver(self._observer)
+
+    def _emit(self, event: CardEvent) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:  # one subscriber failing must not silence the others
+                logger.exception("card event subscriber failed")
+
+    def subscribe(self, callback: Callable[[CardEvent], None]) -> Callable[[], None]:
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+
+    def close(self) -> None:
+        self._monitor.deleteObserver(self._observer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardReadResult:
+    """What a chip read produced; ``passive.verified`` tells whether it can be trusted."""
+
+    mrz: Mrz
+    dg13: Dg13 | None
+    passive: PassiveAuthResult
+    groups_read: tuple[int, ...]
+    face_jpeg: bytes | None = field(default=None, repr=False)  # in memory only, never written
+
+    @property
+    def verified(self) -> bool:
+        return self.passive.verified
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "document_number": self.mrz.document_number, "mrz_date_of_birth": self.mrz.date_of_birth,
+            "mrz_date_of_expiry": self.mrz.date_of_expiry, "mrz_sex": self.mrz.sex,
+            "mrz_names": self.mrz.names, "mrz_checks_ok": self.mrz.checks_ok,
+        }
+        if self.dg13 is not None:
+            out.update(self.dg13.named())
+        return out
+
+    def to_applicant(self) -> dict[str, str]:
+        """The store's Applicant keys, from DG13 (falling back to the MRZ)."""
+        named = self.dg13.named() if self.dg13 is not None else {}
+        gender = str(named.get("gender", "")) or {"M": "Nam", "F": "Nữ"}.get(self.mrz.sex, "")
+        return {
+            "full_name": str(named.get("full_name", "")) or self.mrz.names,
+            "id_number": str(named.get("id_number", "")) or self.mrz.id_number,
+            "date_of_birth": vn_date(str(named.get("date_of_birth", ""))),
+            "gender": gender,
+            "address": str(named.get("place_of_residence", "")),
+            "old_id_number": str(named.get("old_id_number", "")),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fields": self.fields(), "applicant": self.to_applicant(),
+                "groups_read": list(self.groups_read), "verification": self.passive.to_dict(),
+                "verified": self.verified, "face_bytes": len(self.face_jpeg or b"")}
+
+
+def read_card(transport: Any, *, mrz: MrzKey | None = None, can: str | None = None,
+              csca_dir: str | Path | None = None, old_id_field: int = 15,
+              read_face: bool = False) -> CardReadResult:
+    """Authenticate, read DG1 + DG13 (+ DG2), run passive authentication. Never trusts the card."""
+    if mrz is None and can is None:
+        raise CccdError("give the MRZ data or the CAN", message_vi="Hãy nhập thông tin MRZ hoặc mã CAN.")
+    session = EmrtdSession(transport)
+    if mrz is None:
+        validate_can(can or "")
+        _require_pace_support(transport)
+    session.select_applet()
+    session.authenticate_bac(mrz)
+    groups: dict[int, bytes] = {1: session.read_file(FID["DG1"])}
+    try:
+        groups[13] = session.read_file(FID["DG13"])
+    except FileNotFound:
+        logger.info("card has no DG13")
+    face = None
+    if read_face:
+        try:
+            face = session.read_file(FID["DG2"])
+            groups[2] = face
+        except FileNotFound:
+            logger.info("card has no DG2")
+    sod = parse_sod(session.read_file(FID["SOD"]))
+    mrz_data = parse_dg1(groups[1])
+    dg13 = parse_dg13(groups[13], old_id_field=old_id_field) if 13 in groups else None
+    passive = passive_authentication(sod, groups, load_csca_dir(csca_dir))
+    return CardReadResult(mrz=mrz_data, dg13=dg13, passive=passive, groups_read=tuple(sorted(groups)), face_jpeg=face)
+
+
+def _require_pace_support(transport: Any) -> None:
+    """A CAN only works through PACE: say precisely why a CAN-only read cannot go on."""
+    answer = transmit(transport, command(0x00, 0xA4, 0x02, 0x0C, FID["CardAccess"].to_bytes(2, "big")))
+    offered: list[str] = []
+    if answer.ok:
+        session = EmrtdSession(transport)
+        try:
+            offered = pace_protocols(session.read_file(FID["CardAccess"]))
+        except (FileNotFound, CardProtocolError):
+            offered = []
+    if offered:
+        raise NotSupportedError(f"the card offers {', '.join(offered)}; PACE with the CAN is not implemented, use the MRZ data (BAC)")
+    raise NotSupportedError("the card offers no PACE (no EF.CardAccess); a CAN cannot open it, use the MRZ data (BAC)",
+                            message_vi="Thẻ không hỗ trợ mở bằng mã CAN. Hãy nhập thông tin MRZ (số giấy tờ, ngày sinh, ngày hết hạn).")
