@@ -1,0 +1,117 @@
+"""Records of the device layer: frozen, slotted, keyword-only dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class DeviceKind(StrEnum):
+    SCANNER = "scanner"
+    QR_SCANNER = "qr_scanner"
+    CARD_READER = "card_reader"
+    PRINTER = "printer"
+
+
+class DeviceStatus(StrEnum):
+    READY = "ready"
+    BUSY = "busy"
+    ERROR = "error"
+    ABSENT = "absent"
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceRecord:
+    """One peripheral as the registry knows it.
+
+    ``id`` is stable across rescans: ``usb:VVVV:PPPP:SERIAL`` (or the sysfs path when the device
+    has no serial), ``sane:NAME`` for scanners seen only through SANE (network, eSCL, virtual),
+    ``pcsc:READER`` for PC/SC readers. ``name`` is what a driver opens: the SANE device name, the
+    PC/SC reader name, or the input event node.
+    """
+
+    id: str
+    kind: DeviceKind
+    vendor: str = ""
+    model: str = ""
+    serial: str = ""
+    dev_path: str = ""
+    name: str = ""
+    transport: str = ""  # usb / network / virtual
+    source: str = ""  # udev / sane / pcsc
+    status: DeviceStatus = DeviceStatus.READY
+    last_seen: str = ""
+    last_error: str = ""
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def same_as(self, other: DeviceRecord) -> bool:
+        """Equal in everything but the time it was last seen."""
+        return _identity(self) == _identity(other)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "vendor": self.vendor,
+            "model": self.model,
+            "serial": self.serial,
+            "dev_path": self.dev_path,
+            "name": self.name,
+            "transport": self.transport,
+            "source": self.source,
+            "status": str(self.status),
+            "last_seen": self.last_seen,
+            "last_error": self.last_error,
+            "properties": dict(self.properties),
+        }
+
+
+def _identity(rec: DeviceRecord) -> tuple:
+    return (rec.id, rec.kind, rec.vendor, rec.model, rec.serial, rec.dev_path, rec.name,
+            rec.transport, rec.status, rec.last_error, rec.properties)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverStatus:
+    """Health of one enumeration source (udev, sane, pcsc): a broken one is reported here."""
+
+    name: str
+    ok: bool
+    error: str = ""
+    checked_at: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceEvent:
+    """What subscribers receive.
+
+    ``type`` is one of ``added``, ``removed``, ``changed`` (with ``device``), ``cccd_scanned`` and
+    ``receipt_scanned`` (with ``data``, personal: never log it), ``qr_error`` (with ``error`` and
+    ``error_vi``) and ``scan_progress`` (with ``data``).
+    """
+
+    type: str
+    device: DeviceRecord | None = None
+    data: Any = None
+    error: str = ""
+    error_vi: str = ""
+    at: str = field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.data
+        if hasattr(data, "to_dict"):
+            data = data.to_dict()
+        return {
+            "type": self.type,
+            "device": self.device.to_dict() if self.device else None,
+            "data": data,
+            "error": self.error,
+            "error_vi": self.error_vi,
+            "at": self.at,
+        }
