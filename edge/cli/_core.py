@@ -1,3 +1,288 @@
-"""Core subcommands: init, config, dossier, check, serve, unlock."""
+"""Core subcommands: init, config show, dossier …, check, serve, unlock."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from edge.errors import MotcuaError, StoreError, ValidationError
+
+from ._context import CliContext, pass_ctx
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+
+
+def sniff_media_type(head: bytes) -> str:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    return "application/octet-stream"
+
+
+@click.command("init")
+@click.option("--agency", required=True, help="Agency code of the receiving unit, e.g. 000.00.06.H56.")
+@click.option("--city-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The city's HPKE public key (JSON). Without it a demo city key pair is made.")
+@click.option("--passphrase-stdin", is_flag=True, help="Use the passphrase key provider; read the passphrase from stdin.")
+@pass_ctx
+def init_command(ctx: CliContext, agency: str, city_key: Path | None, passphrase_stdin: bool) -> None:
+    """Create a new state directory: station key, database, city public key."""
+    from edge.store import Store
+
+    settings = ctx.settings
+    passphrase = None
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\n")
+        settings = settings.replace("store", key_provider="passphrase")
+    result = Store.init(settings, agency_code=agency, city_public_key=city_key.read_bytes() if city_key else None,
+                        passphrase=passphrase)
+    local = result.state_dir / "edge.toml"
+    if not local.exists():
+        lines = ["[station]", f'agency_code = "{agency}"', "", "[store]", f'key_provider = "{settings.store.key_provider}"', ""]
+        local.write_text("\n".join(lines))
+    click.echo(f"initialized {result.state_dir} (agency {agency}, city key {result.city_key_fingerprint})")
+    if result.demo_city_private_key:
+        click.echo(f"demo city private key (keep it off the box): {result.demo_city_private_key}")
+
+
+@click.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@pass_ctx
+def config_show(ctx: CliContext) -> None:
+    """Print the effective configuration with secrets masked."""
+    from edge.config import show_settings
+
+    click.echo(show_settings(ctx.settings))
+
+
+@click.group("dossier")
+def dossier_group() -> None:
+    """Create, inspect and export dossiers of the local store."""
+
+
+def _load_applicant(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise click.BadParameter(f"{path} does not exist", param_hint="--applicant") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="--applicant") from None
+    return data
+
+
+def compute_due(store, procedure_code: str, received):
+    """Appointment for a procedure received at ``received`` (None when the catalog lacks it)."""
+    try:
+        from edge.reception import appointment_for
+    except ImportError:
+        return None
+    return appointment_for(store, procedure_code, received)
+
+
+@dossier_group.command("create")
+@click.option("--procedure", required=True, help="Procedure code, e.g. 1.001612.")
+@click.option("--applicant", "applicant_file", required=True, type=click.Path(path_type=Path),
+              help="JSON file: full_name, id_number, date_of_birth, gender, address, phone.")
+@click.option("--page", "pages", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A page file (image or PDF); repeat for more pages.")
+@click.option("--component", default="", help="Component code the pages belong to.")
+@click.option("--actor", default="cli", help="Who is recording this (audit log).")
+@pass_ctx
+def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str, actor: str) -> None:
+    """Create and finalize a dossier in one step; prints {"id", "code"}."""
+    from edge.store import PageSource
+
+    applicant = _load_applicant(applicant_file)
+    with ctx.open_store() as store:
+        received = store.now()
+        due = compute_due(store, procedure, received)
+        handles = [open(p, "rb") for p in pages]
+        try:
+            sources = [PageSource(source=h, component=component, media_type=sniff_media_type(h.peek(8)[:8]))
+                       for h in handles]
+            dossier_id, code = store.ingest(procedure_code=procedure, applicant=applicant, pages=sources, actor=actor,
+                                            received_at=received, due_at=due)
+        finally:
+            for h in handles:
+                h.close()
+    _echo_json({"id": dossier_id, "code": code})
+
+
+@dossier_group.command("show")
+@click.argument("dossier_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def dossier_show(ctx: CliContext, dossier_id: str, as_json: bool) -> None:
+    """Show one dossier (personal data opened for this authorized local user)."""
+    with ctx.open_store() as store:
+        dossier = store.get(_resolve(store, dossier_id))
+        store.audit("dossier.view", actor="cli", dossier_id=dossier.id)
+    data = dataclasses.asdict(dossier)
+    if as_json:
+        _echo_json(data)
+        return
+    for key in ("id", "code", "procedure_code", "status", "sync_state", "city_status", "received_at", "due_at"):
+        click.echo(f"{key}: {data[key]}")
+    if dossier.applicant:
+        for key, value in dossier.applicant.to_dict().items():
+            if value:
+                click.echo(f"applicant.{key}: {value}")
+    for page in dossier.pages:
+        click.echo(f"page {page.index}: {page.media_type} {page.plain_size} bytes component={page.component or '-'}")
+
+
+def _resolve(store, ref: str) -> str:
+    """Accept a dossier id or a dossier code."""
+    found = store.find_by_code(ref)
+    return found.id if found else ref
+
+
+@dossier_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50)
+@click.option("--status", type=click.Choice(["draft", "finalized", "handed_over", "shredded"]))
+@pass_ctx
+def dossier_list(ctx: CliContext, as_json: bool, limit: int, status: str | None) -> None:
+    """List dossiers (non-personal columns only)."""
+    with ctx.open_store() as store:
+        rows = [dataclasses.asdict(s) for s in store.list(limit=limit, status=status)]
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['code'] or '(nháp)':<28} {r['status']:<11} {r['sync_state'] or '-':<10} {r['procedure_code']:<12} {r['id']}")
+
+
+@dossier_group.command("page")
+@click.argument("dossier_id")
+@click.argument("index", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the decrypted page.")
+@pass_ctx
+def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> None:
+    """Decrypt one page to a file (for an authorized local user)."""
+    tmp = out.with_name(out.name + ".part")
+    with ctx.open_store() as store:
+        did = _resolve(store, dossier_id)
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in store.read_page(did, index):
+                    fh.write(chunk)
+            tmp.replace(out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        store.audit("page.export", actor="cli", dossier_id=did, details={"index": index})
+    click.echo(str(out))
+
+
+@dossier_group.command("receipt")
+@click.argument("dossier_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
+@pass_ctx
+def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path) -> None:
+    """Write the reception receipt (form 01) of a finalized dossier as a PDF."""
+    try:
+        from edge.reception import receipt_pdf_for
+    except ImportError:
+        raise click.ClickException("receipts are not available in this build") from None
+    with ctx.open_store() as store:
+        did = _resolve(store, dossier_id)
+        pdf = receipt_pdf_for(store, did)
+        store.audit("dossier.receipt", actor="cli", dossier_id=did)
+    out.write_bytes(pdf)
+    click.echo(str(out))
+
+
+@click.command("check")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def check_command(ctx: CliContext, as_json: bool) -> None:
+    """Re-verify every blob, every sealed field and the audit chain. Exit 1 if anything is broken."""
+    with ctx.open_store() as store:
+        report = store.check()
+    if as_json:
+        _echo_json({"ok": report.ok, "problems": report.problems, "notes": report.notes, "dossiers": report.dossiers,
+                    "pages": report.pages, "audit_rows": report.audit_rows})
+    else:
+        for p in report.problems:
+            click.echo(f"BROKEN: {p}")
+        for n in report.notes:
+            click.echo(f"note: {n}")
+        click.echo(f"checked {report.dossiers} dossiers, {report.pages} pages, {report.audit_rows} audit rows: "
+                   + ("OK" if report.ok else f"{len(report.problems)} problem(s)"))
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("serve")
+@click.option("--demo", is_flag=True, help="Run with embedded defaults: demo state dir, demo data, local demo city hub.")
+@click.option("--host", default=None, help="Listen address (default web.host).")
+@click.option("--port", type=int, default=None, help="Listen port (default web.port).")
+@pass_ctx
+def serve_command(ctx: CliContext, demo: bool, host: str | None, port: int | None) -> None:
+    """Run the appliance: store, devices, sync client and the clerk web app."""
+    from edge.app import run_server
+
+    run_server(ctx, demo=demo, host=host, port=port)
+
+
+@click.command("unlock")
+@click.option("--url", default=None, help="Address of the running appliance (default from web.host/web.port).")
+@pass_ctx
+def unlock_command(ctx: CliContext, url: str | None) -> None:
+    """Give the running appliance its passphrase (passphrase key provider)."""
+    import urllib.error
+    import urllib.request
+
+    passphrase = click.prompt("Mật khẩu mở khóa", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    base = url or f"http://{ctx.settings.web.host}:{ctx.settings.web.port}"
+    req = urllib.request.Request(base.rstrip("/") + "/unlock", data=json.dumps({"passphrase": passphrase}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            click.echo(json.loads(resp.read()).get("message", "ok"))
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(json.loads(exc.read() or b"{}").get("message", str(exc))) from None
+    except urllib.error.URLError as exc:
+        raise click.ClickException(f"the appliance is not reachable at {base}: {exc.reason}") from None
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status_command(ctx: CliContext, as_json: bool) -> None:
+    """Counts of dossiers by state, outbox and start-up findings."""
+    with ctx.open_store() as store:
+        data = {
+            "state_dir": str(store.root),
+            "agency_code": store.agency_code,
+            "station_id": store.station_id,
+            "dossiers": {r["status"]: r["n"] for r in store.query("SELECT status, COUNT(*) AS n FROM dossiers GROUP BY status")},
+            "outbox": {r["state"]: r["n"] for r in store.query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")},
+            "startup": dataclasses.asdict(store.startup_report),
+        }
+    if as_json:
+        _echo_json(data)
+    else:
+        for k, v in data.items():
+            click.echo(f"{k}: {v}")
+
+
+COMMANDS = [init_command, config_group, dossier_group, check_command, serve_command, unlock_command, status_command]
+
+__all__ = ["COMMANDS", "MotcuaError", "StoreError", "ValidationError", "sniff_media_type"]

@@ -1,0 +1,156 @@
+"""``motcua serve``: the start-up script of the appliance.
+
+Order: settings → store (unlock first if the passphrase provider is used) → devices → sync client →
+web app → tell systemd we are ready. Stopped in reverse order in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from edge.config import Settings
+from edge.errors import StoreLockedError
+
+from ._notify import sd_notify, watchdog_interval
+
+logger = logging.getLogger(__name__)
+
+
+async def _watchdog(interval: float) -> None:
+    """Ping systemd from the event loop: a blocked loop stops the pings and systemd restarts us."""
+    while True:
+        sd_notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+async def _wait_for_passphrase(settings: Settings, host: str, port: int) -> Any:
+    """Serve only the unlock page until a supervisor enters the passphrase; returns the store."""
+    from edge.store import Store
+
+    opened: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def unlock(request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            passphrase = str((await request.json()).get("passphrase", ""))
+        else:
+            passphrase = str((await request.post()).get("passphrase", ""))
+        try:
+            store = await asyncio.to_thread(Store.open, settings, passphrase=passphrase)
+        except StoreLockedError as exc:
+            if request.content_type == "application/json":
+                return web.json_response({"message": exc.message_vi or str(exc)}, status=403)
+            return web.Response(text=_LOCKED_PAGE.format(message=exc.message_vi or str(exc)), content_type="text/html", status=403)
+        if not opened.done():
+            opened.set_result(store)
+        if request.content_type == "application/json":
+            return web.json_response({"message": "Đã mở khóa."})
+        raise web.HTTPSeeOther("/")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=_LOCKED_PAGE.format(message=""), content_type="text/html", status=503)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "locked"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/unlock", unlock)
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sd_notify("STATUS=locked: waiting for the passphrase")
+    logger.warning("store is locked: open http://%s:%s/ or run 'motcua unlock'", host, port)
+    try:
+        return await opened
+    finally:
+        await runner.cleanup()
+
+
+_LOCKED_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>Thiết bị đang khóa</title>
+<body style="font-family:sans-serif;max-width:30em;margin:3em auto">
+<h1>Thiết bị đang khóa</h1><p>Giám sát viên nhập mật khẩu mở khóa để bắt đầu ngày làm việc.</p>
+<p style="color:#b00">{message}</p>
+<form method="post" action="/unlock"><label>Mật khẩu mở khóa <input type="password" name="passphrase" autofocus required></label>
+<button type="submit">Mở khóa</button></form></body></html>"""
+
+
+async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, stop: asyncio.Event | None = None) -> None:
+    from edge.store import Store
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    watchdog = None
+    interval = watchdog_interval()
+    if interval:
+        watchdog = asyncio.create_task(_watchdog(interval))
+
+    try:
+        store = await asyncio.to_thread(Store.open, settings)
+    except StoreLockedError:
+        store = await _wait_for_passphrase(settings, host, port)
+    report = store.startup_report
+    if report.tmp_files_removed or report.orphan_blobs_removed:
+        store.audit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
+                                                                  "orphan_blobs": report.orphan_blobs_removed})
+
+    devices = sync = runner = hub_runner = None
+    try:
+        if demo is not None:
+            hub_runner = await demo.start_hub()
+        if settings.devices.enabled:
+            from edge.devices import DeviceManager
+
+            devices = DeviceManager(settings=settings, store=store)
+            await devices.start()
+        if settings.sync.enabled and settings.sync.hub_url:
+            from sync.client import SyncClient
+
+            sync = SyncClient(settings=settings, store=store)
+            await sync.start()
+
+        from edge.web import create_app
+
+        app = create_app(settings=settings, store=store, devices=devices, sync=sync)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        logger.warning("Trạm Một Cửa is serving on http://%s:%s/", host, port)
+        sd_notify("READY=1\nSTATUS=serving")
+        await stop.wait()
+        sd_notify("STOPPING=1")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if sync is not None:
+            await sync.stop()
+        if devices is not None:
+            await devices.stop()
+        if hub_runner is not None:
+            await hub_runner.cleanup()
+        if watchdog is not None:
+            watchdog.cancel()
+        store.close()
+
+
+def run_server(ctx, *, demo: bool, host: str | None, port: int | None) -> None:
+    settings = ctx.settings
+    demo_env = None
+    if demo:
+        from ._demo import prepare_demo
+
+        demo_env = prepare_demo(ctx)
+        settings = demo_env.settings
+    logging.getLogger().setLevel(settings.log.level)
+    asyncio.run(serve(settings, host=host or settings.web.host, port=port or settings.web.port, demo=demo_env))
