@@ -1,0 +1,123 @@
+"""Shared constants of protocol version 1 (docs/sync-protocol.md)."""
+
+from __future__ import annotations
+
+import re
+
+PROTOCOL_VERSION = 1
+API_PREFIX = "/v1"
+
+H_PROTOCOL = "X-Motcua-Protocol"
+H_SERVER_TIME = "X-Motcua-Server-Time"
+H_ERROR = "X-Motcua-Error"
+H_STATION = "X-Motcua-Station"
+H_TIMESTAMP = "X-Motcua-Timestamp"
+H_NONCE = "X-Motcua-Nonce"
+H_CONTENT_SHA256 = "X-Motcua-Content-SHA256"
+H_SIGNATURE = "X-Motcua-Signature"
+H_UPLOAD_OFFSET = "Upload-Offset"
+H_UPLOAD_LENGTH = "Upload-Length"
+H_BLOB_STATE = "X-Motcua-Blob-State"
+
+SIGNATURE_PREFIX = "MOTCUA-SIG-V1"
+ROTATE_PREFIX = "MOTCUA-ROTATE-V1"
+RECEIPT_TYPE = "motcua.receipt.v1"
+COMMAND_TYPE = "motcua.command.v1"
+
+TIMESTAMP_WINDOW_MS = 15 * 60 * 1000
+NONCE_TTL_MS = 30 * 60 * 1000
+
+MAX_JSON_BODY = 4 * 1024 * 1024
+MAX_CHUNK = 16 * 1024 * 1024
+MAX_BLOB_SIZE = 1024 * 1024 * 1024
+MAX_BLOBS = 1000
+MAX_META = 16 * 1024
+FEED_DEFAULT_LIMIT = 100
+FEED_MAX_LIMIT = 1000
+
+CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
+
+STATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+AGENCY_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+DOSSIER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PROCEDURE_CODE_RE = re.compile(r"^\d\.\d{6}(\.[0-9A-Za-z.]+)?$")
+
+STATION_KINDS = ("branch", "commune", "mobile", "popup")
+KEMS = ("MLKEM768_X25519", "X25519")
+CLERK_ROLES = ("clerk", "supervisor", "admin")
+CALENDAR_KINDS = ("day_off", "working_day", "none")
+COMMAND_KINDS = ("wipe", "rotate_key", "resync")
+
+# National one-stop status codes (REFERENCE.md).
+DOSSIER_STATUSES: dict[int, str] = {
+    1: "receiving",
+    2: "new",
+    3: "denied",
+    4: "processing",
+    5: "waiting_supplement",
+    6: "paying",
+    7: "cancelled",
+    8: "unresolved",
+    9: "releasing",
+    10: "done",
+}
+DOSSIER_STATUS_VI: dict[int, str] = {
+    1: "Đang tiếp nhận",
+    2: "Mới tiếp nhận",
+    3: "Bị từ chối",
+    4: "Đang xử lý",
+    5: "Chờ bổ sung hồ sơ",
+    6: "Chờ nộp phí",
+    7: "Đã hủy",
+    8: "Không giải quyết được",
+    9: "Chờ trả kết quả",
+    10: "Đã trả kết quả",
+}
+
+
+class FeedType:
+    DOSSIER_STATUS = "dossier_status"
+    PROCEDURE_CATALOG = "procedure_catalog"
+    CLERK_ACCOUNT = "clerk_account"
+    CALENDAR_OVERRIDE = "calendar_override"
+    REVOCATION = "revocation"
+    COMMAND = "command"
+    CODE_PARTITION = "code_partition"
+
+    ALL = ("dossier_status", "procedure_catalog", "clerk_account", "calendar_override",
+           "revocation", "command", "code_partition")
+
+
+# code -> (HTTP status, retryable)
+ERROR_CODES: dict[str, tuple[int, bool]] = {
+    "invalid_request": (400, False),
+    "unsupported_version": (400, False),
+    "unsigned": (401, False),
+    "unknown_station": (401, False),
+    "bad_signature": (401, False),
+    "clock_skew": (401, True),
+    "replayed_request": (401, False),
+    "token_invalid": (401, False),
+    "token_expired": (401, False),
+    "token_used": (403, False),
+    "station_revoked": (403, False),
+    "forbidden": (403, False),
+    "not_found": (404, False),
+    "method_not_allowed": (405, False),
+    "manifest_conflict": (409, False),
+    "code_conflict": (409, False),
+    "offset_mismatch": (409, True),
+    "upload_locked": (409, True),
+    "blobs_incomplete": (409, True),
+    "already_enrolled": (409, False),
+    "too_large": (413, False),
+    "unsupported_media_type": (415, False),
+    "rate_limited": (429, True),
+    "checksum_mismatch": (460, True),
+    "blob_hash_mismatch": (460, True),
+    "internal": (500, True),
+    "unavailable": (503, True),
+    "insufficient_storage": (507, True),
+}
