@@ -93,51 +93,57 @@ def parse_dg1(data: bytes) -> Mrz:
                checks_ok=ok)
 
 
-def _strings(value: core.Asn1Value) -> tuple[str, ...]:
+_STRING_TAGS = {0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1E}  # UTF8, Numeric, Printable, T61, IA5, Visible, BMP
+
+
+def _integer(item: _tlv.Tlv) -> int | None:
+    if item.tag != 0x02:
+        return None
+    return core.Integer.load(item.encoded, strict=True).native
+
+
+def _strings(item: _tlv.Tlv, depth: int = 0) -> tuple[str, ...]:
     """Every text under one DG13 field value (a string, or nested SEQUENCEs of strings)."""
-    if isinstance(value, core.Sequence | core.Set | core.SequenceOf | core.SetOf):
+    if depth > 4:
+        raise ValueError("DG13 nests too deep")
+    if item.tag in (0x30, 0x31):
         out: list[str] = []
-        for child in value:
-            out.extend(_strings(child))
+        for child in _tlv.parse_all(item.value, what="DG13"):
+            out.extend(_strings(child, depth + 1))
         return tuple(out)
-    if isinstance(value, core.AbstractString):
-        return (unicodedata.normalize("NFC", value.native).strip(),)
-    if isinstance(value, core.Integer):
-        return (str(value.native),)
-    if isinstance(value, core.OctetString):
-        try:
-            return (unicodedata.normalize("NFC", value.native.decode("utf-8")).strip(),)
-        except UnicodeDecodeError:
-            return ()
+    if item.tag in _STRING_TAGS:
+        text = core.load(item.encoded, strict=True).native if item.tag == 0x1E else item.value.decode("utf-8")
+        return (unicodedata.normalize("NFC", text).strip(),)
+    if item.tag == 0x02:
+        return (str(_integer(item)),)
     return ()
 
 
 def parse_dg13(data: bytes, *, old_id_field: int = 15) -> Dg13:
     outer = _tlv.expect(data, 0x6D, what="DG13")
     try:
-        seq = core.load(outer.value, strict=True)
-        if not isinstance(seq, core.Sequence) or len(seq) < 3:
-            raise ValueError("DG13 body is not SEQUENCE{version, OID, SET}")
-        version = seq[0]
-        if not isinstance(version, core.Integer) or not isinstance(seq[1], core.ObjectIdentifier):
-            raise ValueError("DG13 starts without INTEGER version and OID")
+        seq = _tlv.expect(outer.value, 0x30, what="DG13")
+        items = _tlv.parse_all(seq.value, what="DG13")
+        if len(items) < 3 or items[0].tag != 0x02 or items[1].tag != 0x06:
+            raise ValueError("body is not SEQUENCE{INTEGER version, OID, SET}")
+        version = _integer(items[0])
         fields: dict[int, tuple[str, ...]] = {}
-        for container in list(seq)[2:]:
-            if not isinstance(container, core.Set | core.Sequence):
+        for container in items[2:]:
+            if container.tag not in (0x30, 0x31):
                 continue
-            for entry in container:
-                if not isinstance(entry, core.Sequence) or len(entry) < 1 or not isinstance(entry[0], core.Integer):
-                    raise ValueError("DG13 field is not SEQUENCE{INTEGER, value}")
-                number = entry[0].native
+            for entry in _tlv.parse_all(container.value, what="DG13"):
+                parts = _tlv.parse_all(entry.value, what="DG13") if entry.tag == 0x30 else []
+                number = _integer(parts[0]) if parts else None
+                if number is None:
+                    raise ValueError("a field is not SEQUENCE{INTEGER, value}")
                 values: tuple[str, ...] = ()
-                for item in list(entry)[1:]:
-                    values += _strings(item)
+                for part in parts[1:]:
+                    values += _strings(part)
                 if 1 <= number <= 32:
                     fields[number] = values
-        version_number = version.native
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise CardProtocolError(f"DG13 is malformed: {exc}") from None
-    return Dg13(version=version_number, fields=fields, old_id_field=old_id_field)
+    return Dg13(version=version or 0, fields=fields, old_id_field=old_id_field)
 
 
 def parse_com(data: bytes) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from asn1crypto import core
 
+from . import _tlv
 from ._errors import CardProtocolError
 
 PACE_PREFIX = "0.4.0.127.0.7.2.2.4."
@@ -23,13 +24,12 @@ PACE_NAMES = {
 def pace_protocols(card_access: bytes) -> list[str]:
     """Names of the PACE protocols listed in EF.CardAccess (a SET OF SecurityInfo)."""
     try:
-        infos = core.load(card_access, strict=True)
-        if not isinstance(infos, core.Set):
-            raise ValueError("EF.CardAccess is not a SET")
+        infos = _tlv.expect(card_access, 0x31, what="EF.CardAccess")
         out = []
-        for info in infos:
-            if isinstance(info, core.Sequence) and len(info) >= 2 and isinstance(info[0], core.ObjectIdentifier):
-                oid = info[0].dotted
+        for info in _tlv.parse_all(infos.value, what="EF.CardAccess"):
+            parts = _tlv.parse_all(info.value, what="EF.CardAccess") if info.tag == 0x30 else []
+            if parts and parts[0].tag == 0x06:
+                oid = core.ObjectIdentifier.load(parts[0].encoded, strict=True).dotted
                 if oid.startswith(PACE_PREFIX) and oid.count(".") > PACE_PREFIX.count("."):
                     suffix = oid[len(PACE_PREFIX):]
                     out.append(PACE_NAMES.get(suffix, f"PACE-{suffix}"))

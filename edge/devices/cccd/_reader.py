@@ -80,10 +80,13 @@ class PcscTransport:
         return bytes(data) + bytes([sw1 & 0xFF, sw2 & 0xFF])
 
     def close(self) -> None:
-        try:
-            self._connection.disconnect()
-        except self._errors:
-            pass
+        for step in (self._connection.disconnect, getattr(self._connection, "release", None)):
+            if step is None:
+                continue
+            try:
+                step()
+            except self._errors:
+                pass
 
     def __enter__(self) -> PcscTransport:
         return self
