@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite: settings for a temporary box and an initialized store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.config import Settings, load_settings
+from edge.store import Store
+
+AGENCY = "000.00.06.H56"
+
+
+def make_settings(state_dir: Path, **sections: dict) -> Settings:
+    overrides = {"store": {"state_dir": str(state_dir)}}
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(None, env={}, overrides=overrides)
+
+
+@pytest.fixture
+def box_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "box")
+
+
+@pytest.fixture
+def box_store(box_settings: Settings) -> Iterator[Store]:
+    """An initialized, open store with a demo city key (private half beside the state dir)."""
+    Store.init(box_settings, agency_code=AGENCY)
+    store = Store.open(box_settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def city_private_key(box_store: Store):
+    from edge.store import load_city_private_key
+
+    path = box_store.root.parent / f"{box_store.root.name}-demo-city.key.json"
+    return load_city_private_key(path.read_text())
