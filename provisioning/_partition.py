@@ -1,0 +1,127 @@
+"""Dossier-number partitions: boxes of one agency draw NNNN from disjoint ranges while offline.
+
+The daily sequence NNNN runs 1..9999. An agency with *n* boxes splits it evenly: partition size
+``9999 // n`` and box *i* draws from ``[i*size + 1, (i+1)*size]``. A later batch for an agency that
+already has boxes keeps that agency's size and takes the free indices left below ``9999 // size``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import InventoryError, RowError
+from ._inventory import InventoryRow
+
+SEQUENCE_MAX = 9999
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Existing:
+    """A station already provisioned (from an earlier batch's stations.jsonl)."""
+
+    station_id: str
+    agency_code: str
+    partition_index: int
+    partition_size: int | None
+    serial: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assignment:
+    index: int
+    size: int
+
+
+def read_existing(path: Path) -> list[Existing]:
+    """Stations of earlier batches: JSON lines with agency_code, partition_index (and size)."""
+    out: list[Existing] = []
+    errors: list[RowError] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InventoryError([RowError(row=0, column="-", message="file does not exist")], source=str(path)) from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            out.append(Existing(
+                station_id=str(data.get("station_id", "")),
+                agency_code=str(data["agency_code"]),
+                partition_index=int(data["partition_index"]),
+                partition_size=int(data["partition_size"]) if data.get("partition_size") else None,
+                serial=str(data.get("serial", "")),
+            ))
+        except (ValueError, KeyError, TypeError) as exc:
+            errors.append(RowError(row=n, column="-", message=f"not a station record with agency_code and partition_index ({exc})"))
+    if errors:
+        raise InventoryError(errors, source=str(path))
+    return out
+
+
+def assign_partitions(rows: Sequence[InventoryRow], existing: Iterable[Existing] = (), *,
+                      partitions: int | None = None) -> dict[str, Assignment]:
+    """Give every row (by serial) a partition index distinct within its agency.
+
+    ``partitions`` reserves room for more boxes than this batch holds (a new agency only).
+    Raises :class:`InventoryError` naming the rows that cannot be placed.
+    """
+    by_agency: dict[str, list[InventoryRow]] = defaultdict(list)
+    for row in rows:
+        by_agency[row.agency_code].append(row)
+    before: dict[str, list[Existing]] = defaultdict(list)
+    for ex in existing:
+        before[ex.agency_code].append(ex)
+    errors: list[RowError] = []
+    out: dict[str, Assignment] = {}
+    for agency, members in by_agency.items():
+        olds = before.get(agency, [])
+        sizes = {e.partition_size for e in olds if e.partition_size}
+        if len(sizes) > 1:
+            errors.append(RowError(row=members[0].row, column="agency_code",
+                                   message=f"existing stations of {agency} use different partition sizes {sorted(sizes)}; fix the stations file"))
+            continue
+        if olds:
+            if not sizes:
+                # Older records without a size: assume the even split over what exists now.
+                size = SEQUENCE_MAX // (max(e.partition_index for e in olds) + 1)
+            else:
+                size = sizes.pop()
+        else:
+            size = SEQUENCE_MAX // max(len(members), partitions or 0)
+        capacity = SEQUENCE_MAX // size
+        used = {e.partition_index for e in olds}
+        for row in members:
+            if row.partition_index is None:
+                continue
+            if row.partition_index >= capacity:
+                errors.append(RowError(row=row.row, column="partition_index",
+                                       message=f"{row.partition_index} is out of range: {agency} has {capacity} partitions (0..{capacity - 1}) of {size} numbers"))
+            elif row.partition_index in used:
+                errors.append(RowError(row=row.row, column="partition_index",
+                                       message=f"partition {row.partition_index} of {agency} already belongs to an existing station"))
+            else:
+                out[row.serial] = Assignment(index=row.partition_index, size=size)
+        taken = used | {a.index for s, a in out.items() if any(m.serial == s for m in members)}
+        free = (i for i in range(capacity) if i not in taken)
+        for row in members:
+            if row.partition_index is not None:
+                continue
+            index = next(free, None)
+            if index is None:
+                errors.append(RowError(row=row.row, column="agency_code",
+                                       message=f"no free dossier-number partition left for {agency} ({capacity} partitions of {size} numbers are all taken)"))
+                continue
+            out[row.serial] = Assignment(index=index, size=size)
+    if errors:
+        raise InventoryError(sorted(errors, key=lambda e: e.row), source="partitions")
+    return out
+
+
+def number_range(assignment: Assignment) -> tuple[int, int]:
+    """The first and last NNNN a station with this assignment may issue."""
+    return assignment.index * assignment.size + 1, (assignment.index + 1) * assignment.size
