@@ -124,6 +124,7 @@ class DevicesConfig:
     rescan_debounce_seconds: float = 0.5
 
 
+    qr_key_timeout_ms: int = 300
 @section("log")
 @dataclass(frozen=True, kw_only=True)
 class LogConfig:
