@@ -85,6 +85,8 @@ class ReceptionConfig:
     afternoon_close: str = "17:00"
     hours_per_day: float = 8.0
     result_place: str = "Bộ phận Tiếp nhận và Trả kết quả"
+    agency_name: str = ""  # printed at the top of the receipt; the station name when empty
+    place_name: str = ""  # place on the receipt's date line, e.g. "Hà Nội"
     printer: str = ""
     vietqr_bin: str = ""
     vietqr_account: str = ""
@@ -122,9 +124,9 @@ class DevicesConfig:
     csca_dir: str = ""
     dg13_old_id_field: int = 15  # DG13 field number of the old CMND (some cards use 16)
     rescan_debounce_seconds: float = 0.5
-
-
     qr_key_timeout_ms: int = 300
+
+
 @section("log")
 @dataclass(frozen=True, kw_only=True)
 class LogConfig:

@@ -109,6 +109,8 @@ def _core(db) -> None:
 MIGRATION_SETS: list[str] = [
     "edge.store._migrations:store_migrations",
     "edge.web._migrations:migrations",
+    "edge.reception._migrations:migrations",
+    "sync.client._migrations:migrations",
 ]
 
 
