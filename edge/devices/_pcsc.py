@@ -14,14 +14,13 @@ logger = logging.getLogger(__name__)
 def list_pcsc_readers() -> list[DeviceRecord]:
     """Readers pcscd knows; raises DeviceError when pcscd or pyscard is unavailable."""
     try:
-        from smartcard.Exceptions import SmartcardException
         from smartcard.System import readers
     except ImportError as exc:
         raise DeviceError(f"pyscard is not installed: {exc}",
                           message_vi="Thiếu phần mềm đầu đọc thẻ (pyscard).") from exc
     try:
         names = [str(r) for r in readers()]
-    except SmartcardException as exc:
+    except Exception as exc:  # pyscard raises its own non-SmartcardException types here
         raise DeviceError(f"pcscd is not reachable: {exc}",
                           message_vi="Dịch vụ đầu đọc thẻ (pcscd) chưa chạy.") from exc
     now = utcnow()
