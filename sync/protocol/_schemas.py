@@ -150,7 +150,8 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
 
 
 def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest:
-    obj = _object(body, "$", required=MANIFEST_REQUIRED, optional=("meta",))
+    obj = _object(body, "$", required=MANIFEST_REQUIRED,
+                  optional=("meta", "documents", "finalized_at", "cipher"))
     if obj["version"] != 1 or isinstance(obj["version"], bool):
         raise ProtocolError("version", "must be 1")
     did = dossier_id(obj["dossier_id"])
@@ -174,14 +175,25 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
             raise ProtocolError("meta", "must be a JSON object")
         if len(canonical_json(obj["meta"])) > MAX_META:
             raise ProtocolError("meta", f"is larger than {MAX_META} bytes")
+    if obj.get("finalized_at") is not None:
+        rfc3339_to_ms(obj["finalized_at"], "finalized_at")
+    if "cipher" in obj:
+        _str(obj["cipher"], "cipher", max_len=32)
+    if "documents" in obj:
+        docs = obj["documents"]
+        if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs) or len(docs) > MAX_BLOBS:
+            raise ProtocolError("documents", "must be a list of objects")
+        if len(canonical_json(docs)) > MAX_META * 4:
+            raise ProtocolError("documents", f"is larger than {MAX_META * 4} bytes")
     dek = _object(obj["dek"], "dek", required=("kem", "ciphertext"))
     if dek["kem"] not in KEMS:
         raise ProtocolError("dek.kem", f"must be one of {', '.join(KEMS)}")
     if not b64d(dek["ciphertext"], "dek.ciphertext"):
         raise ProtocolError("dek.ciphertext", "must not be empty")
-    personal = _object(obj["personal"], "personal", required=("ciphertext",))
-    if not b64d(personal["ciphertext"], "personal.ciphertext"):
-        raise ProtocolError("personal.ciphertext", "must not be empty")
+    personal = _object(obj["personal"], "personal", required=("applicant", "form"))
+    for key in ("applicant", "form"):
+        if not b64d(personal[key], f"personal.{key}"):
+            raise ProtocolError(f"personal.{key}", "must not be empty")
     blobs_raw = obj["blobs"]
     if not isinstance(blobs_raw, list):
         raise ProtocolError("blobs", "must be a list")
@@ -206,6 +218,39 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     return Manifest(dossier_id=did, station_id=sid, agency_code=agency, code=code,
                     procedure_code=procedure, received_at=obj["received_at"], due_at=obj["due_at"],
                     kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj)
+
+
+def manifest_from_export(export: dict[str, Any]) -> dict[str, Any]:
+    """The protocol manifest for a dossier, from ``edge.store.Store.export_manifest``."""
+    try:
+        out: dict[str, Any] = {
+            "version": 1,
+            "dossier_id": export["dossier_id"],
+            "station_id": export["station_id"],
+            "agency_code": export["agency_code"],
+            "code": export["code"],
+            "procedure_code": export["procedure_code"],
+            "received_at": export["received_at"],
+            "due_at": export.get("due_at"),
+            "counter": export.get("counter", 0),
+            "hlc": export.get("hlc") or "",
+            "clock_anchored": bool(export.get("clock_anchored", False)),
+            "dek": {"kem": export["kem"], "ciphertext": export["sealed_dek"]},
+            "personal": {"applicant": export["sealed_applicant"], "form": export["sealed_form"]},
+            "blobs": [{"index": p["index"], "sha256": p["sha256"], "size": p["size"],
+                       "component": p.get("component") or "", "media_type": p["media_type"]}
+                      for p in export.get("pages", [])],
+        }
+    except KeyError as exc:
+        raise ProtocolError(str(exc.args[0]), "missing from the store's export") from None
+    for key in ("finalized_at", "cipher"):
+        if export.get(key) is not None:
+            out[key] = export[key]
+    if export.get("meta"):
+        out["meta"] = export["meta"]
+    if export.get("documents"):
+        out["documents"] = export["documents"]
+    return out
 
 
 def parse_commit(body: Any) -> str:
@@ -364,8 +409,8 @@ def parse_feed_page(body: Any) -> tuple[list[FeedItem], int, bool, int]:
     if not isinstance(o["items"], list):
         raise ProtocolError("items", "must be a list")
     nxt = _int(o["next"], "next")
-    if items and nxt != items[-1].seq:
-        raise ProtocolError("next", "must equal the seq of the last item")
+    if items and nxt < items[-1].seq:
+        raise ProtocolError("next", "must not be below the seq of the last item")
     if not isinstance(o["more"], bool):
         raise ProtocolError("more", "must be true or false")
     return items, nxt, o["more"], _int(o["head"], "head")
