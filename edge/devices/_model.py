@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -107,6 +108,8 @@ class DeviceEvent:
         data = self.data
         if hasattr(data, "to_dict"):
             data = data.to_dict()
+        elif dataclasses.is_dataclass(data) and not isinstance(data, type):
+            data = dataclasses.asdict(data)
         return {
             "type": self.type,
             "device": self.device.to_dict() if self.device else None,
