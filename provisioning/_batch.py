@@ -10,20 +10,21 @@ Output directory (made whole or not at all: built in a sibling temporary directo
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Tokens are the protocol's (docs/sync-protocol.md §5.1): 160-bit base32; the hub keeps the hash.
+from sync.protocol._tokens import new_token, token_sha256
+from sync.protocol._tokens import normalize_token as normalise_token  # noqa: F401 - re-exported
 
 from ._bundle import SUFFIX, BundlePayload, sign_bundle
 from ._errors import InventoryError, ProvisioningError, RowError
@@ -34,21 +35,6 @@ from ._labels import Label, render_labels
 from ._partition import Assignment, Existing, assign_partitions, number_range
 
 logger = logging.getLogger(__name__)
-
-TOKEN_BYTES = 20  # 160 bits, 32 base32 characters (docs/sync-protocol.md §5.1)
-
-
-def new_token() -> str:
-    return base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
-
-
-def normalise_token(token: str) -> str:
-    return "".join(token.split()).replace("-", "").upper()
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(normalise_token(token).encode("ascii")).hexdigest()
-
 
 def station_id_for(agency_code: str, index: int) -> str:
     """Readable and unique: an agency's partition index belongs to one station at a time."""

@@ -9,8 +9,10 @@ once it is done, so a power cut at any point leaves a state the next run finishe
 4. ``store``         initialise the encrypted store with the city key from the bundle
 5. ``station_key``   generate the station's Ed25519 identity on the box
 6. ``owner``         hand the state dir to the service user
-   — systemd is told READY here: the clerk app starts and intake works without the network —
+   — local set-up ends here (``motcua-firstboot.service``, root, no network): the clerk app starts
+   and intake works without the network —
 7. ``enroll``        enroll with the hub, retrying with backoff until it answers
+                     (``motcua-enroll.service``, as the service user)
 8. ``destroy_token`` scrub the staged bundle copy (the token is spent), then mark ``.provisioned``
 """
 
@@ -69,7 +71,8 @@ class FirstbootOptions:
     search: tuple[str, ...] = DEFAULT_SEARCH
     serial: str | None = None
     owner: str | None = None
-    enroll: bool = True
+    local: bool = True                  # the local steps 1-6 (root, no network needed)
+    enroll: bool = True                 # steps 7-8 (the service user, network)
     max_attempts: int | None = None     # None: retry until the hub answers
     backoff_base: float = 5.0
     backoff_cap: float = 600.0
@@ -343,15 +346,17 @@ class Firstboot:
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> FirstbootReport:
         os.umask(0o077)
-        self.o.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        local = STEPS[: STEPS.index("enroll")]
-        for step in local:
-            self._run(step)
-        self._drop_privileges()
-        sd_notify("READY=1", "STATUS=local set-up done; intake works")
+        if self.o.local:
+            self.o.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for step in STEPS[: STEPS.index("enroll")]:
+                self._run(step)
+            sd_notify("READY=1", "STATUS=local set-up done; intake works")
+        elif not self.journal.done("owner"):
+            raise FirstbootError(f"first boot's local steps are not done in {self.o.state_dir}; run: motcua firstboot --no-enroll")
         if not self.o.enroll:
-            self.report.pending = "enrollment not attempted (--no-enroll)"
+            self.report.pending = "enrollment not attempted here (motcua-enroll.service does it)"
             return self.report
+        self._drop_privileges()
         try:
             self._run("enroll")
         except _Pending as exc:

@@ -136,18 +136,22 @@ def rotate_key_command(ctx: CliContext) -> None:
               show_default=True, help="Where edge.toml and the trust anchors are written.")
 @click.option("--serial", default=None, help="This box's serial (default: the device tree's serial number).")
 @click.option("--owner", default=None, help="User[:group] that owns the state dir (the service user, e.g. motcua).")
-@click.option("--no-enroll", is_flag=True, help="Do the local steps only.")
+@click.option("--no-enroll", is_flag=True, help="Do the local steps only (motcua-firstboot.service).")
+@click.option("--enroll-only", is_flag=True, help="Enroll only; the local steps must be done (motcua-enroll.service).")
 @click.option("--max-attempts", type=int, default=None, help="Give up enrolling after N attempts (default: retry until the hub answers).")
 @click.option("--retry-base", type=float, default=5.0, show_default=True, help="First backoff ceiling in seconds.")
 @pass_ctx
 def firstboot_command(ctx: CliContext, search: tuple[str, ...], public_key: Path, config_dir: Path, serial: str | None,
-                      owner: str | None, no_enroll: bool, max_attempts: int | None, retry_base: float) -> None:
+                      owner: str | None, no_enroll: bool, enroll_only: bool, max_attempts: int | None, retry_base: float) -> None:
     """Set this box up from its provisioning bundle and enroll it with the hub (safe to rerun)."""
     from edge.config import StoreConfig
 
+    if no_enroll and enroll_only:
+        raise click.UsageError("--no-enroll and --enroll-only exclude each other")
     state_dir = ctx.state_dir or Path(StoreConfig().state_dir)
     options = FirstbootOptions(state_dir=state_dir.absolute(), public_key=public_key, config_dir=config_dir.absolute(),
-                               search=search or DEFAULT_SEARCH, serial=serial, owner=owner, enroll=not no_enroll,
+                               search=search or DEFAULT_SEARCH, serial=serial, owner=owner, local=not enroll_only,
+                               enroll=not no_enroll,
                                max_attempts=max_attempts, backoff_base=retry_base)
     try:
         report = run_firstboot(options)
@@ -162,7 +166,8 @@ def firstboot_command(ctx: CliContext, search: tuple[str, ...], public_key: Path
         click.echo("enrolled with the hub; token destroyed; box provisioned")
     else:
         click.echo(f"intake works; enrollment pending: {report.pending}")
-        sys.exit(EXIT_PENDING if not no_enroll else 0)
+        if not no_enroll:
+            sys.exit(EXIT_PENDING)
 
 
 COMMANDS = [provision, firstboot_command]
