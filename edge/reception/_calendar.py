@@ -261,8 +261,12 @@ class WorkCalendar:
         remaining = need
         suspended = dt.timedelta()
         day = start.date()
-        for _ in range(_MAX_DAYS * 4):
-            if self.is_working_day(day):
+        idle = 0
+        for _ in range(_MAX_DAYS * 15):
+            idle = idle + 1 if not self.is_working_day(day) else 0
+            if idle > 366:
+                break
+            if idle == 0:
                 for a, b in self.office.segments(day):
                     a = max(a, start)
                     if a >= b:
@@ -277,7 +281,7 @@ class WorkCalendar:
                         cursor = y
                     suspended += b - cursor
             day += dt.timedelta(days=1)
-        raise ValidationError("calendar", "no appointment within twelve years (check the overrides)",
+        raise ValidationError("calendar", "no working day for a whole year (check the overrides)",
                               message_vi="Không tính được ngày hẹn: lịch làm việc không có đủ ngày làm việc.")
 
     def _suspended_between(self, start: dt.datetime, end: dt.datetime,
