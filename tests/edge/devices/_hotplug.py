@@ -38,8 +38,8 @@ def add_qr(bed):
                            "ID_MODEL_ID", "1a03", "ID_SERIAL_SHORT", "QR42", "ID_BUS", "usb"])
 
 
-async def wait_for(events, predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(events, predicate, limit_s=10.0):
+    deadline = asyncio.get_running_loop().time() + limit_s
     while not any(predicate(e) for e in events):
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"no matching event; got {[e['type'] for e in events]}")
