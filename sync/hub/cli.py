@@ -1,3 +1,392 @@
-"""Subcommands of this package (registered by edge.cli)."""
+"""`motcua hub …`: run the reference city hub and administer it."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.errors import HubError, ProtocolError
+
+DATA_DIR_ENV = "MOTCUA_HUB_DATA_DIR"
+DB_ENV = "MOTCUA_HUB_DB"
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def data_dir_option(fn: Callable) -> Callable:
+    fn = click.option("--db", envvar=DB_ENV, default=None,
+                      help="Database URL: postgresql://… or sqlite:///path (default: as at init, else DATA_DIR/hub.sqlite3).")(fn)
+    return click.option("--data-dir", envvar=DATA_DIR_ENV, required=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help=f"Hub data directory (keys, blobs, SQLite database); env {DATA_DIR_ENV}.")(fn)
+
+
+def _open(data_dir: Path, db: str | None):
+    from ._serve import open_hub
+
+    return open_hub(data_dir, db=db)
+
+
+@click.group("hub")
+def hub() -> None:
+    """The reference city hub: serve the sync protocol and administer stations and dossiers."""
+
+
+@hub.command("init")
+@data_dir_option
+@click.option("--city-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The city's key file (public or private JSON); without it a new city key pair is made.")
+@click.option("--kem", type=click.Choice(["MLKEM768_X25519", "X25519"]), default="MLKEM768_X25519",
+              show_default=True, help="HPKE KEM of a generated city key.")
+def init_cmd(data_dir: Path, db: str | None, city_key: Path | None, kem: str) -> None:
+    """Create the hub's keys, configuration and database."""
+    from ._keys import init_data_dir
+    from .storage import open_storage
+
+    keys, private_path = init_data_dir(data_dir, city_key=city_key, kem=kem, db=db)
+    open_storage(db, data_dir=data_dir).close()
+    click.echo(f"hub initialised in {data_dir}")
+    click.echo(f"receipt signing key id: {keys.receipt_key_id}")
+    click.echo(f"city key ({keys.city_public.kem}) fingerprint: {keys.city_public.fingerprint()}")
+    if private_path:
+        click.echo(f"city PRIVATE key written to {private_path}: move it offline; `hub open` needs it.")
+
+
+@hub.command("serve")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True, type=int)
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
+              help="Write the hub's URL here once it listens (for supervisors and tests).")
+def serve_cmd(data_dir: Path, db: str | None, host: str, port: int, tls_cert: Path | None,
+              tls_key: Path | None, ready_file: Path | None) -> None:
+    """Serve the sync protocol (HTTPS with --tls-cert/--tls-key; plain HTTP only on loopback)."""
+    import logging
+
+    from ._serve import serve_forever
+
+    logging.getLogger("sync.hub").setLevel(logging.INFO)
+    serve_forever(data_dir, host=host, port=port, db=db, tls_cert=tls_cert, tls_key=tls_key, ready_file=ready_file)
+
+
+@hub.command("add-station")
+@data_dir_option
+@click.argument("station_id")
+@click.option("--agency", "agency_code", required=True, help="Agency code, e.g. 000.00.06.H26.")
+@click.option("--name", default="")
+@click.option("--kind", type=click.Choice(["branch", "commune", "mobile", "popup"]), default="branch", show_default=True)
+@click.option("--address", default="")
+@click.option("--partition-index", type=int, default=None, help="Code partition (default: the lowest free).")
+@click.option("--partition-size", type=int, default=1000, show_default=True)
+@click.option("--expires-in-days", type=float, default=7.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def add_station_cmd(data_dir: Path, db: str | None, station_id: str, agency_code: str, name: str, kind: str,
+                    address: str, partition_index: int | None, partition_size: int, expires_in_days: float,
+                    as_json: bool) -> None:
+    """Register a station (or a replacement box) and print its one-time enrollment token."""
+    from sync.protocol import format_token, ms_to_rfc3339, new_token, token_sha256
+    from sync.protocol._schemas import agency_code as check_agency
+    from sync.protocol._schemas import station_id as check_station
+
+    from .storage import NewStation
+
+    try:
+        check_station(station_id)
+        check_agency(agency_code, "--agency")
+    except ProtocolError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not 1 <= partition_size <= 9999:
+        raise click.BadParameter("--partition-size must be 1-9999")
+    if expires_in_days <= 0:
+        raise click.BadParameter("--expires-in-days must be positive")
+    storage, _ = _open(data_dir, db)
+    token = new_token()
+    now = _now()
+    expires = now + int(expires_in_days * 86400_000)
+    try:
+        st = storage.add_station(NewStation(station_id=station_id, agency_code=agency_code, name=name, kind=kind,
+                                            address=address, partition_index=partition_index,
+                                            partition_size=partition_size),
+                                 token_sha256=token_sha256(token), token_expires_at=expires, now=now)
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps({"station_id": st.station_id, "token": token, "expires_at": ms_to_rfc3339(expires),
+                               "partition_index": st.partition_index, "partition_size": st.partition_size}))
+        return
+    click.echo(f"station {st.station_id} ({st.agency_code}), code partition {st.partition_index} × {st.partition_size}")
+    click.echo(f"enrollment token (one use, expires {ms_to_rfc3339(expires)}):")
+    click.echo(format_token(token))
+
+
+@hub.command("import-stations")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--partition-size", type=int, default=1000, show_default=True)
+def import_stations_cmd(data_dir: Path, db: str | None, file: Path, partition_size: int) -> None:
+    """Import stations and token hashes from a JSON-lines file (all lines or none)."""
+    rows = read_station_lines(file)
+    storage, _ = _open(data_dir, db)
+    try:
+        created, updated = storage.import_stations(rows, now=_now(), partition_size=partition_size)
+    finally:
+        storage.close()
+    click.echo(f"imported {len(rows)} station(s): {created} new, {updated} re-tokened")
+
+
+def read_station_lines(file: Path) -> list:
+    """Validate every line first; errors name the line and the field."""
+    from sync.protocol import parse_station_line
+
+    rows = []
+    seen: dict[str, int] = {}
+    errors: list[str] = []
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise HubError(f"{file} is not UTF-8: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = parse_station_line(json.loads(line))
+        except ValueError as exc:
+            errors.append(f"line {number}: not JSON: {exc}")
+            continue
+        except ProtocolError as exc:
+            errors.append(f"line {number}: {exc}")
+            continue
+        if row.station_id in seen:
+            errors.append(f"line {number}: station_id {row.station_id} repeats line {seen[row.station_id]}")
+            continue
+        seen[row.station_id] = number
+        rows.append(row)
+    if errors:
+        raise HubError(f"{file}: {len(errors)} error(s), nothing imported:\n  " + "\n  ".join(errors[:50]))
+    if not rows:
+        raise HubError(f"{file} holds no stations")
+    return rows
+
+
+@hub.command("stations")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+def stations_cmd(data_dir: Path, db: str | None, as_json: bool) -> None:
+    """List stations: enrollment, revocation, last seen."""
+    from ._core import station_admin_view
+
+    storage, _ = _open(data_dir, db)
+    try:
+        views = [station_admin_view(s) for s in storage.list_stations()]
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    for v in views:
+        state = "revoked" if v["revoked_at"] else ("enrolled" if v["enrolled"] else "awaiting enrollment")
+        click.echo(f"{v['station_id']:<24} {v['agency_code']:<15} {v['kind']:<8} p{v['partition_index']:<3} "
+                   f"{state:<20} last seen {v['last_seen_at'] or '-'}")
+
+
+@hub.command("dossiers")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--station", default=None)
+def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | None) -> None:
+    """List received dossiers (non-personal metadata only)."""
+    from ._core import dossier_admin_view
+
+    storage, _ = _open(data_dir, db)
+    try:
+        views = [dossier_admin_view(d) for d in storage.list_dossiers(station_id=station)]
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    for v in views:
+        click.echo(f"{v['dossier_id']:<28} {v['code']:<28} {v['station_id']:<16} {v['state']:<10} "
+                   f"status {v['status'] or '-'}")
+
+
+@hub.command("set-status")
+@data_dir_option
+@click.argument("dossier")
+@click.argument("status")
+@click.option("--note", default="", help="Shown to the clerk with the status.")
+def set_status_cmd(data_dir: Path, db: str | None, dossier: str, status: str, note: str) -> None:
+    """Record the city's processing status (national code 1-10 or its name); the box sees it on the feed."""
+    from sync.protocol import DOSSIER_STATUSES, status_code
+
+    try:
+        code = status_code(status)
+    except ProtocolError as exc:
+        raise click.BadParameter(str(exc)) from None
+    storage, _ = _open(data_dir, db)
+    try:
+        row = storage.set_status(_resolve(storage, dossier), status=code, note=note, now=_now())
+    finally:
+        storage.close()
+    click.echo(f"dossier {row.data['dossier_id']}: status {code} ({DOSSIER_STATUSES[code]}), feed seq {row.seq}")
+
+
+def _resolve(storage, ref: str) -> str:
+    """A dossier id, or a dossier code."""
+    if storage.get_dossier(ref) is not None:
+        return ref
+    for d in storage.list_dossiers():
+        if d.code == ref:
+            return d.dossier_id
+    raise HubError(f"no dossier with id or code {ref!r}")
+
+
+@hub.command("open")
+@data_dir_option
+@click.argument("dossier")
+@click.option("--city-key", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def open_cmd(data_dir: Path, db: str | None, dossier: str, city_key: Path, out: Path) -> None:
+    """Decrypt a dossier (personal data and pages) with the city's private key into OUT."""
+    from ._keys import load_city_private
+    from ._open import open_dossier
+
+    key = load_city_private(city_key)
+    storage, _ = _open(data_dir, db)
+    try:
+        summary = open_dossier(storage, data_dir, _resolve(storage, dossier), city_key=key, out=out)
+    finally:
+        storage.close()
+    click.echo(f"dossier {summary['code']} opened into {out}: dossier.json and {len(summary['pages'])} page(s)")
+
+
+@hub.command("revoke")
+@data_dir_option
+@click.argument("station_id")
+@click.option("--reason", default="revoked by the city", show_default=True)
+def revoke_cmd(data_dir: Path, db: str | None, station_id: str, reason: str) -> None:
+    """Revoke a station: its requests are refused and it is told to wipe itself."""
+    import uuid
+
+    from ._core import wipe_builder
+
+    storage, keys = _open(data_dir, db)
+    try:
+        st = storage.revoke(station_id, reason=reason, now=_now(), command_id=uuid.uuid4().hex,
+                            build_command=wipe_builder(keys, reason))
+    finally:
+        storage.close()
+    click.echo(f"station {st.station_id} revoked; wipe command {st.wipe_command['command']['command_id']}")
+
+
+def _push(data_dir: Path, db: str | None, items: list[tuple[str, dict[str, Any]]], agency: str | None) -> list[int]:
+    storage, _ = _open(data_dir, db)
+    try:
+        return [storage.append_feed(t, d, now=_now(), agency_code=agency).seq for t, d in items]
+    finally:
+        storage.close()
+
+
+def _load_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HubError(f"{file} is not JSON: {exc}") from None
+
+
+def _agency(agency: str | None) -> str | None:
+    if agency is not None:
+        from sync.protocol._schemas import agency_code
+
+        try:
+            agency_code(agency, "--agency")
+        except ProtocolError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return agency
+
+
+@hub.group("catalog")
+def catalog() -> None:
+    """Procedure catalog sent to the boxes."""
+
+
+@catalog.command("push")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--agency", default=None, help="Only boxes of this agency (default: all).")
+def catalog_push(data_dir: Path, db: str | None, file: Path, agency: str | None) -> None:
+    """Publish a catalog JSON file {version, procedures: [...]} on the feed."""
+    from sync.protocol import FeedType, parse_catalog
+
+    doc = parse_catalog(_load_json(file))
+    (seq,) = _push(data_dir, db, [(FeedType.PROCEDURE_CATALOG, doc)], _agency(agency))
+    click.echo(f"catalog version {doc['version']} ({len(doc['procedures'])} procedures) on the feed at seq {seq}")
+
+
+@hub.group("calendar")
+def calendar() -> None:
+    """Holiday and make-up working day tables sent to the boxes."""
+
+
+@calendar.command("push")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--agency", default=None)
+def calendar_push(data_dir: Path, db: str | None, file: Path, agency: str | None) -> None:
+    """Publish calendar overrides: a JSON list of {date, kind: day_off|working_day|none, reason}."""
+    from sync.protocol import FeedType, parse_calendar_entry
+
+    doc = _load_json(file)
+    if isinstance(doc, dict) and "overrides" in doc:
+        doc = doc["overrides"]
+    if not isinstance(doc, list) or not doc:
+        raise HubError(f"{file}: expected a non-empty JSON list of overrides")
+    entries = [parse_calendar_entry(e, f"[{i}]") for i, e in enumerate(doc)]
+    seqs = _push(data_dir, db, [(FeedType.CALENDAR_OVERRIDE, e) for e in entries], _agency(agency))
+    click.echo(f"{len(entries)} calendar override(s) on the feed (seq {seqs[0]}-{seqs[-1]})")
+
+
+@hub.group("clerks")
+def clerks() -> None:
+    """Clerk accounts sent to the boxes."""
+
+
+@clerks.command("add")
+@data_dir_option
+@click.argument("username")
+@click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), default="clerk", show_default=True)
+@click.option("--display-name", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--disable", is_flag=True, help="Publish the account as inactive.")
+@click.option("--agency", default=None)
+def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display_name: str | None,
+               password_stdin: bool, disable: bool, agency: str | None) -> None:
+    """Publish a clerk account (argon2id password hash) on the feed."""
+    from argon2 import PasswordHasher
+
+    from sync.protocol import FeedType, parse_clerk
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.BadParameter("the password must have at least 8 characters")
+    account = parse_clerk({"username": username, "display_name": display_name or username, "role": role,
+                           "password_hash": PasswordHasher().hash(password), "active": not disable})
+    (seq,) = _push(data_dir, db, [(FeedType.CLERK_ACCOUNT, account)], _agency(agency))
+    click.echo(f"clerk {username} ({role}) on the feed at seq {seq}")
+
+
+COMMANDS: list = [hub]
+

@@ -4,10 +4,12 @@ Shared by the box (sync.client) and the hub (sync.hub); holds no server code.
 """
 
 from ._constants import (
+    AGENCY_CODE_RE,
     API_PREFIX,
     CHUNK_MEDIA_TYPE,
     COMMAND_KINDS,
     COMMAND_TYPE,
+    DOSSIER_ID_RE,
     DOSSIER_STATUS_VI,
     DOSSIER_STATUSES,
     ERROR_CODES,
@@ -31,6 +33,8 @@ from ._constants import (
     NONCE_TTL_MS,
     PROTOCOL_VERSION,
     RECEIPT_TYPE,
+    SHA256_RE,
+    STATION_ID_RE,
     STATION_KINDS,
     TIMESTAMP_WINDOW_MS,
     FeedType,
@@ -82,7 +86,7 @@ from ._signing import (
 from ._tokens import format_token, new_token, normalize_token, token_sha256
 
 __all__ = [
-    "API_PREFIX", "CHUNK_MEDIA_TYPE", "COMMAND_KINDS", "COMMAND_TYPE", "DOSSIER_STATUSES",
+    "AGENCY_CODE_RE", "API_PREFIX", "DOSSIER_ID_RE", "SHA256_RE", "STATION_ID_RE", "CHUNK_MEDIA_TYPE", "COMMAND_KINDS", "COMMAND_TYPE", "DOSSIER_STATUSES",
     "DOSSIER_STATUS_VI", "EMPTY_SHA256", "ERROR_CODES", "FEED_DEFAULT_LIMIT", "FEED_MAX_LIMIT",
     "H_BLOB_STATE", "H_CONTENT_SHA256", "H_ERROR", "H_NONCE", "H_PROTOCOL", "H_SERVER_TIME",
     "H_SIGNATURE", "H_STATION", "H_TIMESTAMP", "H_UPLOAD_LENGTH", "H_UPLOAD_OFFSET", "KEMS",

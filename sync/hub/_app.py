@@ -1,0 +1,435 @@
+"""The hub's HTTP API (docs/sync-protocol.md): an aiohttp application built by create_hub_app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from sync.errors import ApiError, HubError, ProtocolError, SignatureError
+from sync.protocol import (
+    CHUNK_MEDIA_TYPE,
+    FEED_DEFAULT_LIMIT,
+    FEED_MAX_LIMIT,
+    H_BLOB_STATE,
+    H_ERROR,
+    H_PROTOCOL,
+    H_SERVER_TIME,
+    H_TIMESTAMP,
+    H_UPLOAD_LENGTH,
+    H_UPLOAD_OFFSET,
+    MAX_BLOB_SIZE,
+    MAX_CHUNK,
+    MAX_JSON_BODY,
+    NONCE_TTL_MS,
+    PROTOCOL_VERSION,
+    SHA256_RE,
+    TIMESTAMP_WINDOW_MS,
+    SignedHeaders,
+    key_id,
+    ms_to_rfc3339,
+    parse_commit,
+    parse_enroll,
+    parse_heartbeat,
+    parse_manifest,
+    parse_rotate,
+    rotation_message,
+    sha256_hex,
+    token_sha256,
+)
+
+from ._blobs import BlobFiles, BlobLocked
+from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
+from ._keys import HubKeys
+from .storage import DossierRecord, HubStorage, StationRecord
+
+logger = logging.getLogger(__name__)
+
+HUB_KEY = web.AppKey("motcua_hub", object)
+READ_BLOCK = 256 * 1024
+WRITE_BATCH = 1024 * 1024
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data, ensure_ascii=False).encode(),
+                        content_type="application/json")
+
+
+def _error_response(err: ApiError) -> web.Response:
+    resp = _json(err.body(), err.status)
+    resp.headers[H_ERROR] = err.code
+    for name, value in err.headers.items():
+        resp.headers[name] = value
+    return resp
+
+
+_STATUS_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                 415: "unsupported_media_type", 429: "rate_limited", 503: "unavailable"}
+
+
+class Hub:
+    """Request handlers; holds nothing that matters between requests (all state is in storage)."""
+
+    def __init__(self, storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock,
+                 max_blob_size: int, read_timeout: float) -> None:
+        self.storage = storage
+        self.keys = keys
+        self.files = BlobFiles(data_dir)
+        self.clock = clock
+        self.max_blob_size = max_blob_size
+        self.read_timeout = read_timeout
+        self.build_receipt = receipt_builder(keys)
+
+    async def db(self, fn, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # --- middleware and helpers -------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        try:
+            version = request.headers.get(H_PROTOCOL)
+            if version is not None and version.strip() != str(PROTOCOL_VERSION):
+                raise ApiError(400, "unsupported_version", f"this hub speaks protocol {PROTOCOL_VERSION}, not {version!r}")
+            return await handler(request)
+        except ApiError as err:
+            return _error_response(err)
+        except ProtocolError as err:
+            return _error_response(ApiError(400, "invalid_request", str(err), extra={"field": err.field}))
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _STATUS_CODES.get(exc.status, "internal" if exc.status >= 500 else "invalid_request")
+            return _error_response(ApiError(exc.status, code, exc.reason or code))
+        except HubError as err:
+            logger.error("hub storage unavailable: %s", err)
+            return _error_response(ApiError(503, "unavailable", "hub storage unavailable", headers={"Retry-After": "5"}))
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                logger.error("hub disk full")
+                return _error_response(ApiError(507, "insufficient_storage", "hub disk full", headers={"Retry-After": "60"}))
+            logger.exception("I/O error on %s %s", request.method, request.path)
+            return _error_response(ApiError(500, "internal", "hub I/O error"))
+        except Exception:
+            logger.exception("unexpected error on %s %s", request.method, request.path)
+            return _error_response(ApiError(500, "internal", "unexpected hub error"))
+
+    async def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[H_SERVER_TIME] = str(self.clock())
+        response.headers[H_PROTOCOL] = str(PROTOCOL_VERSION)
+
+    async def read_json(self, request: web.Request) -> tuple[bytes, Any]:
+        body = await request.read()
+        if len(body) > MAX_JSON_BODY:
+            raise ApiError(413, "too_large", f"JSON body larger than {MAX_JSON_BODY} bytes")
+        if body and request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "JSON body expected (Content-Type: application/json)")
+        try:
+            data = json.loads(body) if body else None
+        except ValueError as exc:
+            raise ApiError(400, "invalid_request", f"body is not JSON: {exc}", extra={"field": "$"}) from None
+        return body, data
+
+    async def authenticate(self, request: web.Request, body: bytes | None) -> tuple[StationRecord, SignedHeaders]:
+        """Steps 1-7 of §4.3; ``body`` None means the body is streamed and checked by the caller."""
+        try:
+            signed = SignedHeaders.parse(request.headers)
+        except ProtocolError as err:
+            raise ApiError(401, "unsigned", str(err)) from None
+        st = await self.db(self.storage.get_station, signed.station_id)
+        if st is None or st.public_key is None:
+            raise ApiError(401, "unknown_station", f"no enrolled station {signed.station_id!r}")
+        now = self.clock()
+        if abs(signed.timestamp_ms - now) > TIMESTAMP_WINDOW_MS:
+            raise ApiError(401, "clock_skew", f"timestamp {signed.timestamp_ms} is {signed.timestamp_ms - now} ms "
+                           f"from hub time {now}; correct the clock offset with {H_SERVER_TIME}")
+        try:
+            signed.verify(Ed25519PublicKey.from_public_bytes(st.public_key), method=request.method,
+                          path_qs=request.raw_path)
+        except SignatureError:
+            raise ApiError(401, "bad_signature", "signature does not verify with the station's current key") from None
+        if st.revoked_at is not None:
+            raise ApiError(403, "station_revoked", f"station revoked at {ms_to_rfc3339(st.revoked_at)}",
+                           extra={"command": st.wipe_command},
+                           message_vi="Trạm đã bị thu hồi; dữ liệu trên máy sẽ được xóa.")
+        fresh = await self.db(self.storage.remember_nonce, st.station_id, signed.nonce, expires_at=now + NONCE_TTL_MS)
+        if not fresh:
+            raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
+        if body is not None and sha256_hex(body) != signed.content_sha256:
+            raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
+        return st, signed
+
+    async def own_dossier(self, request: web.Request, st: StationRecord) -> DossierRecord:
+        dossier_id = request.match_info["dossier_id"]
+        d = await self.db(self.storage.get_dossier, dossier_id)
+        if d is None:
+            raise ApiError(404, "not_found", f"no dossier {dossier_id}")
+        if d.station_id != st.station_id:
+            raise ApiError(403, "forbidden", "this dossier belongs to another station")
+        return d
+
+    async def feed_head(self, st: StationRecord) -> int:
+        _, head = await self.db(self.storage.feed, st, since=2**62, limit=1)
+        return head
+
+    # --- unsigned ---------------------------------------------------------------------------
+
+    async def time(self, request: web.Request) -> web.Response:
+        now = self.clock()
+        return _json({"server_time": ms_to_rfc3339(now), "server_time_ms": now})
+
+    async def enroll(self, request: web.Request) -> web.Response:
+        _, data = await self.read_json(request)
+        req = parse_enroll(data)
+        st = await self.db(self.storage.enroll, req.station_id, token_sha256=token_sha256(req.token),
+                           public_key=req.public_key, key_id=key_id(req.public_key), now=self.clock())
+        logger.info("station %s enrolled (key %s)", st.station_id, st.key_id)
+        return _json(station_payload(st, self.keys, feed_head=await self.feed_head(st), now=self.clock()))
+
+    # --- signed -----------------------------------------------------------------------------
+
+    async def station(self, request: web.Request) -> web.Response:
+        st, _ = await self.authenticate(request, b"")
+        return _json(station_payload(st, self.keys, feed_head=await self.feed_head(st), now=self.clock()))
+
+    async def rotate(self, request: web.Request) -> web.Response:
+        body, data = await self.read_json(request)
+        st, signed = await self.authenticate(request, body)
+        new_key, proof = parse_rotate(data)
+        message = rotation_message(st.station_id, data["new_public_key"], request.headers[H_TIMESTAMP])
+        try:
+            Ed25519PublicKey.from_public_bytes(new_key).verify(proof, message)
+        except InvalidSignature:
+            raise ApiError(400, "invalid_request", "proof does not verify with new_public_key",
+                           extra={"field": "proof"}) from None
+        assert st.public_key is not None
+        now = self.clock()
+        st = await self.db(self.storage.rotate_key, st.station_id, old_key=st.public_key, new_key=new_key,
+                           key_id=key_id(new_key), now=now)
+        logger.info("station %s rotated its key to %s", st.station_id, st.key_id)
+        return _json({"station_id": st.station_id, "key_id": st.key_id, "rotated_at": ms_to_rfc3339(now)})
+
+    async def put_dossier(self, request: web.Request) -> web.Response:
+        body, data = await self.read_json(request)
+        st, _ = await self.authenticate(request, body)
+        manifest = parse_manifest(data, max_blob_size=self.max_blob_size)
+        if manifest.dossier_id != request.match_info["dossier_id"]:
+            raise ProtocolError("dossier_id", "differs from the dossier id in the path")
+        if manifest.station_id != st.station_id:
+            raise ProtocolError("station_id", "differs from the signing station")
+        if manifest.agency_code != st.agency_code:
+            raise ProtocolError("agency_code", f"differs from the station's agency {st.agency_code}")
+        created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock())
+        if created:
+            logger.info("dossier %s (%s) created by %s", d.dossier_id, d.code, st.station_id)
+        return _json(dossier_state(d, self.files), 201 if created else 200)
+
+    async def get_dossier(self, request: web.Request) -> web.Response:
+        st, _ = await self.authenticate(request, b"")
+        d = await self.own_dossier(request, st)
+        return _json(dossier_state(d, self.files))
+
+    async def _blob(self, request: web.Request, st: StationRecord):
+        sha = request.match_info["sha256"]
+        if not SHA256_RE.match(sha):
+            raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
+        d = await self.own_dossier(request, st)
+        for b in d.blobs:
+            if b.sha256 == sha:
+                return d, b
+        raise ApiError(404, "not_found", "this blob is not in the dossier's manifest")
+
+    async def head_blob(self, request: web.Request) -> web.Response:
+        st, _ = await self.authenticate(request, b"")
+        _, b = await self._blob(request, st)
+        complete = b.complete or self.files.is_complete(b.sha256)
+        offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
+                                                 H_BLOB_STATE: "complete" if complete else "partial",
+                                                 "Cache-Control": "no-store"})
+
+    async def patch_blob(self, request: web.Request) -> web.Response:
+        if request.content_type != CHUNK_MEDIA_TYPE:
+            raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
+        raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
+        if not raw_offset.isdigit():
+            raise ApiError(400, "invalid_request", "Upload-Offset header missing or not a number",
+                           extra={"field": H_UPLOAD_OFFSET})
+        length = request.content_length
+        if length is None:
+            raise ApiError(400, "invalid_request", "Content-Length is required", extra={"field": "Content-Length"})
+        if length > MAX_CHUNK:
+            raise ApiError(413, "too_large", f"chunk larger than {MAX_CHUNK} bytes")
+        st, signed = await self.authenticate(request, None)
+        _, b = await self._blob(request, st)
+        offset = int(raw_offset)
+        if b.complete or self.files.is_complete(b.sha256):
+            await self._mark_complete(b.sha256, b.size)
+            raise self._offset_error(b.size, b.size, "blob already complete")
+        if offset + length > b.size:
+            raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
+        try:
+            with self.files.appender(b.sha256) as app:
+                if app.discard_if_complete():
+                    raise self._offset_error(b.size, b.size, "blob already complete")
+                current = app.current_offset()
+                if current != offset:
+                    raise self._offset_error(current, b.size, f"expected Upload-Offset {current}")
+                received, digest = await self._receive(request, app, offset, length)
+                if received < length:
+                    # The connection broke or stalled: keep what arrived; the client asks HEAD.
+                    raise ApiError(400, "invalid_request", f"chunk incomplete: {received} of {length} bytes",
+                                   extra={"offset": offset + received})
+                if digest != signed.content_sha256:
+                    await asyncio.to_thread(app.truncate, offset)
+                    raise ApiError(460, "checksum_mismatch", "chunk does not match X-Motcua-Content-SHA256; discarded",
+                                   extra={"offset": offset}, headers={H_UPLOAD_OFFSET: str(offset)})
+                new_offset = offset + length
+                if new_offset < b.size:
+                    return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(new_offset), H_BLOB_STATE: "partial"})
+                if not await asyncio.to_thread(app.finish, b.size):
+                    logger.warning("blob %s of dossier %s failed its hash check: discarded",
+                                   b.sha256, request.match_info["dossier_id"])
+                    raise ApiError(460, "blob_hash_mismatch", "the uploaded blob's SHA-256 differs from its id; "
+                                   "upload it again from offset 0", extra={"offset": 0}, headers={H_UPLOAD_OFFSET: "0"})
+        except BlobLocked:
+            raise ApiError(409, "upload_locked", "another request is writing this blob",
+                           extra={"offset": self.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None
+        await self._mark_complete(b.sha256, b.size)
+        return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
+
+    def _offset_error(self, current: int, size: int, message: str) -> ApiError:
+        return ApiError(409, "offset_mismatch", message, extra={"offset": current},
+                        headers={H_UPLOAD_OFFSET: str(current), H_UPLOAD_LENGTH: str(size)})
+
+    async def _mark_complete(self, sha: str, size: int) -> None:
+        await self.db(self.storage.mark_blob_complete, sha, size=size, now=self.clock())
+
+    async def _receive(self, request: web.Request, app, offset: int, length: int) -> tuple[int, str]:
+        """Append the body at ``offset``; on a broken or stalled body keep what arrived (fsynced)."""
+        digest = hashlib.sha256()
+        received = 0
+        buf = bytearray()
+        pos = offset
+        try:
+            while received < length:
+                async with asyncio.timeout(self.read_timeout):
+                    data = await request.content.read(min(READ_BLOCK, length - received))
+                if not data:
+                    break
+                digest.update(data)
+                received += len(data)
+                buf += data
+                if len(buf) >= WRITE_BATCH:
+                    chunk = bytes(buf)
+                    buf.clear()
+                    await asyncio.to_thread(app.write, chunk, pos)
+                    pos += len(chunk)
+        except Exception as exc:  # a timeout, or aiohttp's payload/connection errors on a lost client
+            logger.info("chunk upload interrupted after %s of %s bytes: %s", received, length, type(exc).__name__)
+        finally:
+            # Runs even if the handler is cancelled: make every received byte durable.
+            if buf:
+                app.write(bytes(buf), pos)
+            app.sync()
+        return received, digest.hexdigest()
+
+    async def commit(self, request: web.Request) -> web.Response:
+        body, data = await self.read_json(request)
+        st, _ = await self.authenticate(request, body)
+        manifest_sha = parse_commit(data)
+        d = await self.own_dossier(request, st)
+        # Blobs completed on disk by a worker that died before recording it.
+        for b in d.blobs:
+            if not b.complete and self.files.is_complete(b.sha256):
+                await self._mark_complete(b.sha256, b.size)
+        try:
+            answer = await self.db(self.storage.commit_dossier, d.dossier_id, manifest_sha256=manifest_sha,
+                                   now=self.clock(), build_receipt=self.build_receipt)
+        except ApiError as err:
+            if err.code == "blobs_incomplete":
+                for item in err.extra.get("missing", []):
+                    item["offset"] = self.files.offset(item["sha256"], item["size"])
+            raise
+        await self.db(self.storage.touch, st.station_id, now=self.clock())
+        return web.Response(status=200, body=answer, content_type="application/json")
+
+    async def feed(self, request: web.Request) -> web.Response:
+        since = _query_int(request, "since", 0, 0, 2**62)
+        limit = _query_int(request, "limit", FEED_DEFAULT_LIMIT, 1, FEED_MAX_LIMIT)
+        st, _ = await self.authenticate(request, b"")
+        rows, head = await self.db(self.storage.feed, st, since=since, limit=limit)
+        more = len(rows) == limit and rows[-1].seq < head
+        nxt = rows[-1].seq if more else max(head, since)
+        await self.db(self.storage.touch, st.station_id, now=self.clock())
+        return _json({"items": [{"seq": r.seq, "type": r.type, "created_at": ms_to_rfc3339(r.created_at),
+                                 "data": r.data} for r in rows], "next": nxt, "more": more, "head": head})
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        body, data = await self.read_json(request)
+        st, _ = await self.authenticate(request, body)
+        beat = parse_heartbeat(data)
+        now = self.clock()
+        await self.db(self.storage.touch, st.station_id, now=now, heartbeat=beat)
+        return _json({"server_time": ms_to_rfc3339(now), "feed_head": await self.feed_head(st)})
+
+    # --- housekeeping -----------------------------------------------------------------------
+
+    async def sweeper(self, app: web.Application):
+        async def loop() -> None:
+            while True:
+                try:
+                    removed = await self.db(self.storage.sweep_nonces, now=self.clock())
+                    if removed:
+                        logger.debug("swept %s expired nonces", removed)
+                except Exception:
+                    logger.exception("nonce sweep failed")
+                await asyncio.sleep(60)
+
+        task = asyncio.get_running_loop().create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ApiError(400, "invalid_request", f"{name} must be an integer in [{lo}, {hi}]", extra={"field": name})
+    return int(raw)
+
+
+def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock | None = None,
+                   max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0) -> web.Application:
+    """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`)."""
+    hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
+              max_blob_size=max_blob_size, read_timeout=read_timeout)
+    app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY)
+    app[HUB_KEY] = hub
+    app.on_response_prepare.append(hub.add_headers)
+    app.cleanup_ctx.append(hub.sweeper)
+    r = app.router
+    r.add_get("/v1/time", hub.time)
+    r.add_post("/v1/enroll", hub.enroll)
+    r.add_get("/v1/station", hub.station)
+    r.add_post("/v1/keys/rotate", hub.rotate)
+    r.add_put("/v1/dossiers/{dossier_id}", hub.put_dossier)
+    r.add_get("/v1/dossiers/{dossier_id}", hub.get_dossier, allow_head=False)
+    r.add_route("HEAD", "/v1/dossiers/{dossier_id}/blobs/{sha256}", hub.head_blob)
+    r.add_patch("/v1/dossiers/{dossier_id}/blobs/{sha256}", hub.patch_blob)
+    r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
+    r.add_get("/v1/feed", hub.feed, allow_head=False)
+    r.add_post("/v1/heartbeat", hub.heartbeat)
+    return app

@@ -1,0 +1,60 @@
+"""`motcua hub open`: the city opens a received dossier with its private key."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from edge.store import CityPrivateKey, decrypt_page, open_manifest
+from sync.errors import HubError
+
+from ._blobs import BlobFiles
+from ._core import dossier_admin_view
+from .storage import HubStorage
+
+_EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/tiff": ".tif", "application/pdf": ".pdf",
+        "image/webp": ".webp"}
+
+
+def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_key: CityPrivateKey,
+                 out: Path) -> dict[str, Any]:
+    """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing)."""
+    d = storage.get_dossier(dossier_id)
+    if d is None:
+        raise HubError(f"no dossier {dossier_id!r} on this hub")
+    missing = [b.sha256 for b in d.blobs if not b.complete]
+    if missing:
+        raise HubError(f"dossier {dossier_id} is missing {len(missing)} blob(s): not fully uploaded yet")
+    if out.exists() and any(out.iterdir()):
+        raise HubError(f"output directory {out} is not empty")
+    m = d.manifest
+    opened = open_manifest({"dossier_id": d.dossier_id, "sealed_dek": m["dek"]["ciphertext"],
+                            "sealed_applicant": m["personal"]["applicant"],
+                            "sealed_form": m["personal"]["form"]}, city_key)
+    files = BlobFiles(data_dir)
+    work = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, mode=0o700)
+    try:
+        pages = []
+        for b in d.blobs:
+            name = f"page-{b.index:03d}{_EXT.get(b.media_type, '.bin')}"
+            with files.open(b.sha256) as src, open(work / name, "wb") as dst:
+                for chunk in decrypt_page(opened.dek, d.dossier_id, src):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            pages.append({"index": b.index, "file": name, "component": b.component, "media_type": b.media_type})
+        summary = {**dossier_admin_view(d), "applicant": opened.applicant, "form": opened.form, "pages": pages}
+        summary.pop("blobs", None)
+        (work / "dossier.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+        if out.exists():
+            out.rmdir()
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return summary

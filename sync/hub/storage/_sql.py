@@ -1,0 +1,469 @@
+"""The SQL implementation shared by the SQLite and PostgreSQL backends.
+
+Statements are written with ``?`` placeholders; a backend translates them. Dedup is enforced by
+unique constraints (dossier id, agency + code, station + nonce, feed seq, agency + partition).
+Feed appends take a row lock on their counter until commit, so seq order is commit order.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sync.errors import ApiError, HubError
+from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, ms_to_rfc3339
+
+from .base import (
+    DEFAULT_PARTITION_SIZE,
+    BlobRow,
+    CommandBuilder,
+    DossierRecord,
+    FeedRow,
+    HubStorage,
+    NewStation,
+    ReceiptBuilder,
+    StationRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS hub_counters (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS stations (
+        station_id TEXT PRIMARY KEY,
+        agency_code TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        partition_index INTEGER NOT NULL,
+        partition_size INTEGER NOT NULL,
+        public_key TEXT,
+        key_id TEXT,
+        enrolled_at BIGINT,
+        token_sha256 TEXT,
+        token_issued_at BIGINT,
+        token_expires_at BIGINT,
+        token_used_at BIGINT,
+        revoked_at BIGINT,
+        revoke_reason TEXT NOT NULL DEFAULT '',
+        wipe_command TEXT,
+        last_seen_at BIGINT,
+        last_heartbeat TEXT,
+        created_at BIGINT NOT NULL,
+        UNIQUE (agency_code, partition_index))""",
+    """CREATE TABLE IF NOT EXISTS nonces (
+        station_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (station_id, nonce))""",
+    "CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at)",
+    """CREATE TABLE IF NOT EXISTS dossiers (
+        dossier_id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL REFERENCES stations (station_id),
+        agency_code TEXT NOT NULL,
+        code TEXT NOT NULL,
+        procedure_code TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        committed_at BIGINT,
+        hub_seq BIGINT UNIQUE,
+        receipt TEXT,
+        status INTEGER,
+        status_changed_at BIGINT,
+        UNIQUE (agency_code, code))""",
+    """CREATE TABLE IF NOT EXISTS dossier_blobs (
+        dossier_id TEXT NOT NULL REFERENCES dossiers (dossier_id),
+        idx INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        component TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        PRIMARY KEY (dossier_id, idx),
+        UNIQUE (dossier_id, sha256))""",
+    "CREATE INDEX IF NOT EXISTS dossier_blobs_sha ON dossier_blobs (sha256)",
+    """CREATE TABLE IF NOT EXISTS blobs (
+        sha256 TEXT PRIMARY KEY,
+        size BIGINT NOT NULL,
+        completed_at BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS feed (
+        seq BIGINT PRIMARY KEY,
+        type TEXT NOT NULL,
+        station_id TEXT,
+        agency_code TEXT,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS feed_station ON feed (station_id, seq)",
+    "INSERT INTO hub_counters (name, value) VALUES ('feed', 0) ON CONFLICT (name) DO NOTHING",
+    "INSERT INTO hub_counters (name, value) VALUES ('receipt', 0) ON CONFLICT (name) DO NOTHING",
+)
+
+_STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
+                 "public_key, key_id, enrolled_at, token_sha256, token_expires_at, token_used_at, "
+                 "revoked_at, revoke_reason, wipe_command, last_seen_at, last_heartbeat, created_at")
+_DOSSIER_COLS = ("dossier_id, station_id, agency_code, code, procedure_code, manifest, "
+                 "manifest_sha256, state, created_at, committed_at, hub_seq, receipt, status, "
+                 "status_changed_at")
+MAX_CODE_NUMBER = 9999
+
+
+class Tx(abc.ABC):
+    """A cursor inside one transaction."""
+
+    @abc.abstractmethod
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+    @abc.abstractmethod
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _station(row: tuple) -> StationRecord:
+    import base64
+
+    (sid, agency, name, kind, address, pidx, psize, pub, kid, enrolled, token, token_exp, token_used,
+     revoked, reason, wipe, seen, heartbeat, created) = row
+    return StationRecord(
+        station_id=sid, agency_code=agency, name=name, kind=kind, address=address,
+        partition_index=pidx, partition_size=psize,
+        public_key=base64.b64decode(pub) if pub else None, key_id=kid, enrolled_at=enrolled,
+        revoked_at=revoked, revoke_reason=reason or "", wipe_command=_json(wipe),
+        token_expires_at=token_exp, token_pending=bool(token) and token_used is None,
+        last_seen_at=seen, last_heartbeat=_json(heartbeat), created_at=created)
+
+
+class SqlStorage(HubStorage):
+    """Common logic; subclasses provide connections, transactions and the dialect."""
+
+    for_update = ""
+    integrity_errors: tuple[type[BaseException], ...] = ()
+
+    @abc.abstractmethod
+    @contextmanager
+    def _tx(self) -> Iterator[Tx]: ...
+
+    def setup(self) -> None:
+        with self._tx() as tx:
+            for statement in SCHEMA:
+                tx.run(statement)
+
+    # --- stations -----------------------------------------------------------------------------
+
+    def _get_station(self, tx: Tx, station_id: str, *, lock: bool = False) -> StationRecord | None:
+        row = tx.one(f"SELECT {_STATION_COLS} FROM stations WHERE station_id = ?"
+                     + (self.for_update if lock else ""), (station_id,))
+        return _station(row) if row else None
+
+    def get_station(self, station_id: str) -> StationRecord | None:
+        with self._tx() as tx:
+            return self._get_station(tx, station_id)
+
+    def list_stations(self) -> list[StationRecord]:
+        with self._tx() as tx:
+            return [_station(r) for r in tx.all(f"SELECT {_STATION_COLS} FROM stations ORDER BY station_id")]
+
+    def _free_partition(self, tx: Tx, agency: str, size: int) -> int:
+        used = {r[0] for r in tx.all("SELECT partition_index FROM stations WHERE agency_code = ?", (agency,))}
+        index = 0
+        while index in used:
+            index += 1
+        if (index + 1) * size > MAX_CODE_NUMBER:
+            raise HubError(f"agency {agency} has no free code partition of size {size} left "
+                           f"(indexes in use: {len(used)}); use a smaller --partition-size")
+        return index
+
+    def _put_station(self, tx: Tx, st: NewStation, *, token_sha256: str, token_expires_at: int, now: int) -> bool:
+        """Insert or re-token a station; returns True if created."""
+        existing = self._get_station(tx, st.station_id, lock=True)
+        if existing is not None:
+            if existing.agency_code != st.agency_code:
+                raise ApiError(409, "already_enrolled", f"station {st.station_id} exists under agency "
+                               f"{existing.agency_code}, not {st.agency_code}")
+            if st.partition_index is not None and st.partition_index != existing.partition_index:
+                raise HubError(f"station {st.station_id} already has partition {existing.partition_index}")
+            tx.run("UPDATE stations SET name = ?, kind = ?, address = ?, token_sha256 = ?, token_issued_at = ?, "
+                   "token_expires_at = ?, token_used_at = NULL WHERE station_id = ?",
+                   (st.name or existing.name, st.kind, st.address or existing.address, token_sha256, now,
+                    token_expires_at, st.station_id))
+            return False
+        size = st.partition_size
+        index = st.partition_index if st.partition_index is not None else self._free_partition(tx, st.agency_code, size)
+        if (index + 1) * size > MAX_CODE_NUMBER:
+            raise HubError(f"partition index {index} with size {size} runs past {MAX_CODE_NUMBER}")
+        taken = tx.one("SELECT station_id FROM stations WHERE agency_code = ? AND partition_index = ?",
+                       (st.agency_code, index))
+        if taken:
+            raise HubError(f"partition {index} of agency {st.agency_code} is already used by station {taken[0]}")
+        tx.run("INSERT INTO stations (station_id, agency_code, name, kind, address, partition_index, "
+               "partition_size, token_sha256, token_issued_at, token_expires_at, created_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (st.station_id, st.agency_code, st.name, st.kind, st.address, index, size, token_sha256,
+                now, token_expires_at, now))
+        return True
+
+    def add_station(self, station: NewStation, *, token_sha256: str, token_expires_at: int, now: int) -> StationRecord:
+        with self._tx() as tx:
+            self._put_station(tx, station, token_sha256=token_sha256, token_expires_at=token_expires_at, now=now)
+            record = self._get_station(tx, station.station_id)
+        assert record is not None
+        return record
+
+    def import_stations(self, rows: Sequence[StationImport], *, now: int,
+                        partition_size: int = DEFAULT_PARTITION_SIZE) -> tuple[int, int]:
+        created = updated = 0
+        with self._tx() as tx:
+            for row in rows:
+                new = NewStation(station_id=row.station_id, agency_code=row.agency_code, name=row.name,
+                                 kind=row.kind, address=row.address, partition_index=row.partition_index,
+                                 partition_size=partition_size)
+                try:
+                    if self._put_station(tx, new, token_sha256=row.token_sha256,
+                                         token_expires_at=row.token_expires_at_ms, now=now):
+                        created += 1
+                    else:
+                        updated += 1
+                except (ApiError, HubError) as exc:
+                    raise HubError(f"station {row.station_id}: {exc}") from None
+        return created, updated
+
+    def enroll(self, station_id: str, *, token_sha256: str, public_key: bytes, key_id: str, now: int) -> StationRecord:
+        import base64
+        import hmac
+
+        pub = base64.b64encode(public_key).decode()
+        with self._tx() as tx:
+            row = tx.one("SELECT token_sha256, token_expires_at, token_used_at, public_key FROM stations "
+                         "WHERE station_id = ?" + self.for_update, (station_id,))
+            if row is None or not row[0] or not hmac.compare_digest(row[0], token_sha256):
+                raise ApiError(401, "token_invalid", "enrollment token unknown or not issued for this station")
+            stored, expires, used, current = row
+            if used is not None:
+                if current == pub:
+                    record = self._get_station(tx, station_id)
+                    assert record is not None
+                    return record
+                raise ApiError(403, "token_used", "enrollment token was already used")
+            if expires is not None and now > expires:
+                raise ApiError(401, "token_expired", f"enrollment token expired at {ms_to_rfc3339(expires)}")
+            tx.run("UPDATE stations SET public_key = ?, key_id = ?, enrolled_at = ?, token_used_at = ?, "
+                   "revoked_at = NULL, revoke_reason = '', wipe_command = NULL, last_seen_at = ? "
+                   "WHERE station_id = ?", (pub, key_id, now, now, now, station_id))
+            record = self._get_station(tx, station_id)
+        assert record is not None
+        return record
+
+    def rotate_key(self, station_id: str, *, old_key: bytes, new_key: bytes, key_id: str, now: int) -> StationRecord:
+        import base64
+
+        with self._tx() as tx:
+            n = tx.run("UPDATE stations SET public_key = ?, key_id = ? WHERE station_id = ? AND public_key = ?",
+                       (base64.b64encode(new_key).decode(), key_id, station_id, base64.b64encode(old_key).decode()))
+            if n != 1:
+                raise ApiError(401, "bad_signature", "the station's key changed meanwhile; sign with the current key")
+            record = self._get_station(tx, station_id)
+        assert record is not None
+        return record
+
+    def revoke(self, station_id: str, *, reason: str, now: int, command_id: str,
+               build_command: CommandBuilder) -> StationRecord:
+        with self._tx() as tx:
+            st = self._get_station(tx, station_id, lock=True)
+            if st is None:
+                raise HubError(f"no station {station_id!r}")
+            if st.revoked_at is not None:
+                return st
+            command = build_command(st, command_id, now)
+            tx.run("UPDATE stations SET revoked_at = ?, revoke_reason = ?, wipe_command = ?, "
+                   "token_sha256 = NULL, token_expires_at = NULL WHERE station_id = ?",
+                   (now, reason, _dump(command), station_id))
+            self._append(tx, FeedType.REVOCATION, {"station_id": station_id, "revoked_at": ms_to_rfc3339(now),
+                                                   "reason": reason}, now=now, agency_code=st.agency_code)
+            self._append(tx, FeedType.COMMAND, command, now=now, station_id=station_id)
+            record = self._get_station(tx, station_id)
+        assert record is not None
+        return record
+
+    def touch(self, station_id: str, *, now: int, heartbeat: dict[str, Any] | None = None) -> None:
+        with self._tx() as tx:
+            if heartbeat is None:
+                tx.run("UPDATE stations SET last_seen_at = ? WHERE station_id = ?", (now, station_id))
+            else:
+                tx.run("UPDATE stations SET last_seen_at = ?, last_heartbeat = ? WHERE station_id = ?",
+                       (now, _dump({**heartbeat, "received_at": ms_to_rfc3339(now)}), station_id))
+
+    # --- nonces -------------------------------------------------------------------------------
+
+    def remember_nonce(self, station_id: str, nonce: str, *, expires_at: int) -> bool:
+        with self._tx() as tx:
+            n = tx.run("INSERT INTO nonces (station_id, nonce, expires_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (station_id, nonce) DO NOTHING", (station_id, nonce, expires_at))
+        return n == 1
+
+    def sweep_nonces(self, *, now: int) -> int:
+        with self._tx() as tx:
+            return tx.run("DELETE FROM nonces WHERE expires_at < ?", (now,))
+
+    # --- dossiers -----------------------------------------------------------------------------
+
+    def _get_dossier(self, tx: Tx, dossier_id: str, *, lock: bool = False) -> DossierRecord | None:
+        row = tx.one(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE dossier_id = ?" + (self.for_update if lock else ""),
+                     (dossier_id,))
+        if row is None:
+            return None
+        blobs = tx.all("SELECT b.idx, b.sha256, b.size, b.component, b.media_type, c.sha256 FROM dossier_blobs b "
+                       "LEFT JOIN blobs c ON c.sha256 = b.sha256 WHERE b.dossier_id = ? ORDER BY b.idx", (dossier_id,))
+        (did, sid, agency, code, proc, manifest, msha, state, created, committed, seq, receipt, status,
+         changed) = row
+        return DossierRecord(
+            dossier_id=did, station_id=sid, agency_code=agency, code=code, procedure_code=proc,
+            manifest=json.loads(manifest), manifest_sha256=msha, state=state, created_at=created,
+            committed_at=committed, hub_seq=seq, receipt=receipt.encode() if receipt else None,
+            status=status, status_changed_at=changed,
+            blobs=tuple(BlobRow(index=b[0], sha256=b[1], size=b[2], component=b[3], media_type=b[4],
+                                complete=b[5] is not None) for b in blobs))
+
+    def get_dossier(self, dossier_id: str) -> DossierRecord | None:
+        with self._tx() as tx:
+            return self._get_dossier(tx, dossier_id)
+
+    def list_dossiers(self, *, station_id: str | None = None) -> list[DossierRecord]:
+        with self._tx() as tx:
+            if station_id is None:
+                ids = tx.all("SELECT dossier_id FROM dossiers ORDER BY created_at, dossier_id")
+            else:
+                ids = tx.all("SELECT dossier_id FROM dossiers WHERE station_id = ? ORDER BY created_at, dossier_id",
+                             (station_id,))
+            return [d for (i,) in ids if (d := self._get_dossier(tx, i)) is not None]
+
+    def create_dossier(self, manifest: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
+        for attempt in range(2):
+            try:
+                return self._create_dossier(manifest, now=now)
+            except self.integrity_errors:
+                # A concurrent create of the same id or code won the race: decide again.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _create_dossier(self, m: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
+        with self._tx() as tx:
+            existing = self._get_dossier(tx, m.dossier_id)
+            if existing is not None:
+                if existing.station_id != m.station_id:
+                    raise ApiError(403, "forbidden", "this dossier id belongs to another station")
+                if existing.manifest_sha256 != m.sha256:
+                    raise ApiError(409, "manifest_conflict", "dossier exists with a different manifest",
+                                   extra={"manifest_sha256": existing.manifest_sha256})
+                return False, existing
+            holder = tx.one("SELECT dossier_id FROM dossiers WHERE agency_code = ? AND code = ?",
+                            (m.agency_code, m.code))
+            if holder:
+                raise ApiError(409, "code_conflict", f"code {m.code} is already used by another dossier",
+                               extra={"dossier_id": holder[0]})
+            tx.run(f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, NULL, NULL, "
+                   "NULL, NULL, NULL)", (m.dossier_id, m.station_id, m.agency_code, m.code, m.procedure_code,
+                                         _dump(m.raw), m.sha256, now))
+            for b in m.blobs:
+                tx.run("INSERT INTO dossier_blobs (dossier_id, idx, sha256, size, component, media_type) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (m.dossier_id, b.index, b.sha256, b.size, b.component, b.media_type))
+            record = self._get_dossier(tx, m.dossier_id)
+        assert record is not None
+        return True, record
+
+    def mark_blob_complete(self, sha256: str, *, size: int, now: int) -> None:
+        with self._tx() as tx:
+            tx.run("INSERT INTO blobs (sha256, size, completed_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                   (sha256, size, now))
+
+    def complete_blobs(self, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        with self._tx() as tx:
+            marks = ", ".join("?" for _ in hashes)
+            return {r[0] for r in tx.all(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", tuple(hashes))}
+
+    def commit_dossier(self, dossier_id: str, *, manifest_sha256: str, now: int,
+                       build_receipt: ReceiptBuilder) -> bytes:
+        with self._tx() as tx:
+            d = self._get_dossier(tx, dossier_id, lock=True)
+            if d is None:
+                raise ApiError(404, "not_found", "no such dossier: create it first (PUT)")
+            if d.manifest_sha256 != manifest_sha256:
+                raise ApiError(409, "manifest_conflict", "manifest_sha256 differs from the stored manifest",
+                               extra={"manifest_sha256": d.manifest_sha256})
+            if d.receipt is not None:
+                return d.receipt
+            missing = [b for b in d.blobs if not b.complete]
+            if missing:
+                raise ApiError(409, "blobs_incomplete", f"{len(missing)} blob(s) not complete",
+                               extra={"missing": [{"sha256": b.sha256, "size": b.size} for b in missing]})
+            seq_row = tx.one("UPDATE hub_counters SET value = value + 1 WHERE name = 'receipt' RETURNING value")
+            assert seq_row is not None
+            hub_seq = int(seq_row[0])
+            body = build_receipt(d, hub_seq, now)
+            tx.run("UPDATE dossiers SET state = 'committed', committed_at = ?, hub_seq = ?, receipt = ?, "
+                   "status = 2, status_changed_at = ? WHERE dossier_id = ?",
+                   (now, hub_seq, body.decode("utf-8"), now, dossier_id))
+            self._append(tx, FeedType.DOSSIER_STATUS, _status_data(d, 2, "", now), now=now, station_id=d.station_id)
+        return body
+
+    def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow:
+        with self._tx() as tx:
+            d = self._get_dossier(tx, dossier_id, lock=True)
+            if d is None:
+                raise HubError(f"no dossier {dossier_id!r}")
+            if d.state != "committed":
+                raise HubError(f"dossier {dossier_id} is not committed yet (state {d.state})")
+            tx.run("UPDATE dossiers SET status = ?, status_changed_at = ? WHERE dossier_id = ?", (status, now, dossier_id))
+            return self._append(tx, FeedType.DOSSIER_STATUS, _status_data(d, status, note, now), now=now,
+                                station_id=d.station_id)
+
+    # --- feed ---------------------------------------------------------------------------------
+
+    def _append(self, tx: Tx, type_: str, data: dict[str, Any], *, now: int, station_id: str | None = None,
+                agency_code: str | None = None) -> FeedRow:
+        row = tx.one("UPDATE hub_counters SET value = value + 1 WHERE name = 'feed' RETURNING value")
+        assert row is not None
+        seq = int(row[0])
+        tx.run("INSERT INTO feed (seq, type, station_id, agency_code, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+               (seq, type_, station_id, agency_code, _dump(data), now))
+        return FeedRow(seq=seq, type=type_, data=data, created_at=now, station_id=station_id, agency_code=agency_code)
+
+    def append_feed(self, type_: str, data: dict[str, Any], *, now: int, station_id: str | None = None,
+                    agency_code: str | None = None) -> FeedRow:
+        with self._tx() as tx:
+            return self._append(tx, type_, data, now=now, station_id=station_id, agency_code=agency_code)
+
+    def feed(self, station: StationRecord, *, since: int, limit: int) -> tuple[list[FeedRow], int]:
+        with self._tx() as tx:
+            head_row = tx.one("SELECT value FROM hub_counters WHERE name = 'feed'")
+            head = int(head_row[0]) if head_row else 0
+            rows = tx.all("SELECT seq, type, data, created_at, station_id, agency_code FROM feed "
+                          "WHERE seq > ? AND seq <= ? AND (station_id = ? OR (station_id IS NULL AND "
+                          "(agency_code IS NULL OR agency_code = ?))) ORDER BY seq LIMIT ?",
+                          (since, head, station.station_id, station.agency_code, limit))
+        return [FeedRow(seq=int(r[0]), type=r[1], data=json.loads(r[2]), created_at=r[3], station_id=r[4],
+                        agency_code=r[5]) for r in rows], head
+
+
+def _status_data(d: DossierRecord, status: int, note: str, now: int) -> dict[str, Any]:
+    return {"dossier_id": d.dossier_id, "code": d.code, "status": status,
+            "status_name": DOSSIER_STATUSES[status], "note": note, "changed_at": ms_to_rfc3339(now)}

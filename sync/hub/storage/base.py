@@ -1,0 +1,182 @@
+"""The hub's storage interface; ``sqlite.py`` and ``postgres.py`` implement it with one schema.
+
+Everything that matters across hub workers lives here (stations, tokens, nonces, dossiers,
+blob completion, receipts, the feed); blob bytes live on disk (``sync.hub._blobs``).
+Times are Unix milliseconds.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sync.protocol import Manifest, StationImport
+
+DEFAULT_PARTITION_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationRecord:
+    """A station as the hub knows it."""
+
+    station_id: str
+    agency_code: str
+    name: str
+    kind: str
+    address: str
+    partition_index: int
+    partition_size: int
+    public_key: bytes | None
+    key_id: str | None
+    enrolled_at: int | None
+    revoked_at: int | None
+    revoke_reason: str
+    wipe_command: dict[str, Any] | None
+    token_expires_at: int | None
+    token_pending: bool
+    last_seen_at: int | None
+    last_heartbeat: dict[str, Any] | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlobRow:
+    index: int
+    sha256: str
+    size: int
+    component: str
+    media_type: str
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DossierRecord:
+    dossier_id: str
+    station_id: str
+    agency_code: str
+    code: str
+    procedure_code: str
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    state: str
+    created_at: int
+    committed_at: int | None
+    hub_seq: int | None
+    receipt: bytes | None
+    status: int | None
+    status_changed_at: int | None
+    blobs: tuple[BlobRow, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedRow:
+    seq: int
+    type: str
+    data: dict[str, Any]
+    created_at: int
+    station_id: str | None
+    agency_code: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewStation:
+    station_id: str
+    agency_code: str
+    name: str = ""
+    kind: str = "branch"
+    address: str = ""
+    partition_index: int | None = None
+    partition_size: int = DEFAULT_PARTITION_SIZE
+
+
+# The commit callback receives (dossier, hub_seq, committed_at) and returns the answer's bytes.
+ReceiptBuilder = Callable[[DossierRecord, int, int], bytes]
+# Revocation callback: (station, command_id, now) -> signed command object {"command", "signature"}.
+CommandBuilder = Callable[[StationRecord, str, int], dict[str, Any]]
+
+
+class HubStorage(abc.ABC):
+    """What the hub needs from its database. Every method is one transaction; thread-safe."""
+
+    @abc.abstractmethod
+    def setup(self) -> None:
+        """Create the schema if missing (idempotent)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # stations and enrollment
+    @abc.abstractmethod
+    def add_station(self, station: NewStation, *, token_sha256: str, token_expires_at: int, now: int) -> StationRecord:
+        """Create a station, or give an existing one (same agency) a new token."""
+
+    @abc.abstractmethod
+    def import_stations(self, rows: Sequence[StationImport], *, now: int,
+                        partition_size: int = DEFAULT_PARTITION_SIZE) -> tuple[int, int]:
+        """All rows or none; returns (created, updated)."""
+
+    @abc.abstractmethod
+    def get_station(self, station_id: str) -> StationRecord | None: ...
+
+    @abc.abstractmethod
+    def list_stations(self) -> list[StationRecord]: ...
+
+    @abc.abstractmethod
+    def enroll(self, station_id: str, *, token_sha256: str, public_key: bytes, key_id: str, now: int) -> StationRecord:
+        """Consume the token and install the key; raises ApiError (token_invalid/expired/used)."""
+
+    @abc.abstractmethod
+    def rotate_key(self, station_id: str, *, old_key: bytes, new_key: bytes, key_id: str, now: int) -> StationRecord: ...
+
+    @abc.abstractmethod
+    def revoke(self, station_id: str, *, reason: str, now: int, command_id: str,
+               build_command: CommandBuilder) -> StationRecord:
+        """Mark revoked, drop any unused token, feed a revocation and a signed wipe command."""
+
+    @abc.abstractmethod
+    def touch(self, station_id: str, *, now: int, heartbeat: dict[str, Any] | None = None) -> None: ...
+
+    # replay protection
+    @abc.abstractmethod
+    def remember_nonce(self, station_id: str, nonce: str, *, expires_at: int) -> bool:
+        """True if new; False if this (station, nonce) was seen (a replay)."""
+
+    @abc.abstractmethod
+    def sweep_nonces(self, *, now: int) -> int: ...
+
+    # dossiers
+    @abc.abstractmethod
+    def create_dossier(self, manifest: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
+        """(created, record); raises ApiError manifest_conflict / code_conflict / forbidden."""
+
+    @abc.abstractmethod
+    def get_dossier(self, dossier_id: str) -> DossierRecord | None: ...
+
+    @abc.abstractmethod
+    def list_dossiers(self, *, station_id: str | None = None) -> list[DossierRecord]: ...
+
+    @abc.abstractmethod
+    def mark_blob_complete(self, sha256: str, *, size: int, now: int) -> None: ...
+
+    @abc.abstractmethod
+    def complete_blobs(self, hashes: Sequence[str]) -> set[str]:
+        """Which of these blob hashes are complete and verified."""
+
+    @abc.abstractmethod
+    def commit_dossier(self, dossier_id: str, *, manifest_sha256: str, now: int,
+                       build_receipt: ReceiptBuilder) -> bytes:
+        """Store the receipt once and return it (the same bytes on every repeat)."""
+
+    @abc.abstractmethod
+    def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow: ...
+
+    # feed
+    @abc.abstractmethod
+    def append_feed(self, type_: str, data: dict[str, Any], *, now: int, station_id: str | None = None,
+                    agency_code: str | None = None) -> FeedRow: ...
+
+    @abc.abstractmethod
+    def feed(self, station: StationRecord, *, since: int, limit: int) -> tuple[list[FeedRow], int]:
+        """(items visible to the station with since < seq <= head, head) in seq order."""
