@@ -1,0 +1,152 @@
+"""Enrollment (§5): give the hub this box's Ed25519 public key, learn the hub's keys and partition.
+
+``enroll(store, hub_url, token)`` is what ``motcua sync enroll`` and first boot call. The station
+key is the store's (kept wrapped by the station key-encryption key); the answer is validated as a
+whole and stored in ONE transaction, so a box is either enrolled with every anchor or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.errors import StoreError
+from edge.store import CityPublicKey
+from sync.errors import ProtocolError
+from sync.protocol import (
+    STATION_KINDS,
+    b64d,
+    b64e,
+    key_id,
+    load_public_key,
+    normalize_token,
+    public_key_raw,
+    rfc3339_to_ms,
+)
+from sync.protocol._constants import AGENCY_CODE_RE, STATION_ID_RE
+
+from ._clock import HubClock
+from ._state import ClientState, load_clock, save_clock
+from ._transport import HubTransport, check_hub_url
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrollResult:
+    station_id: str
+    agency_code: str
+    partition_index: int
+    partition_size: int
+    receipt_key_id: str
+    city_key_changed: bool
+    pending_sealed_to_old_key: int
+    feed_head: int
+
+
+def _validate(answer: Any, station_id: str) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise ProtocolError("$", "enrollment answer must be a JSON object")
+    station, part, hub = answer.get("station"), answer.get("code_partition"), answer.get("hub")
+    if not isinstance(station, dict) or not isinstance(part, dict) or not isinstance(hub, dict):
+        raise ProtocolError("$", "enrollment answer needs station, code_partition and hub objects")
+    if station.get("station_id") != station_id:
+        raise ProtocolError("station.station_id", f"hub enrolled {station.get('station_id')!r}, not {station_id!r}")
+    agency = station.get("agency_code")
+    if not isinstance(agency, str) or not AGENCY_CODE_RE.match(agency):
+        raise ProtocolError("station.agency_code", "is not an agency code")
+    if station.get("kind") not in (*STATION_KINDS, None):
+        raise ProtocolError("station.kind", f"must be one of {', '.join(STATION_KINDS)}")
+    index, size = part.get("partition_index"), part.get("partition_size")
+    if not isinstance(index, int) or not isinstance(size, int) or index < 0 or size < 1 or (index + 1) * size > 9999:
+        raise ProtocolError("code_partition", "partition_index/partition_size do not fit in 1..9999")
+    receipt_key = load_public_key(hub.get("receipt_public_key"), "hub.receipt_public_key")
+    raw = public_key_raw(receipt_key)
+    if hub.get("receipt_key_id") != key_id(raw):
+        raise ProtocolError("hub.receipt_key_id", "does not match the receipt public key")
+    try:
+        city = CityPublicKey.from_json(hub.get("city_public_key"))
+    except (StoreError, ValueError, KeyError, TypeError) as exc:
+        raise ProtocolError("hub.city_public_key", f"is not a city public key: {exc}") from None
+    return {"station": station, "agency_code": agency, "partition_index": index, "partition_size": size,
+            "receipt_key": raw, "receipt_key_id": hub["receipt_key_id"], "city": city,
+            "feed_head": int(hub.get("feed_head") or 0)}
+
+
+def pin_ca(store, ca_file: str) -> str:
+    """Keep a copy of the hub's CA in the state directory: the hub stays pinned without the config."""
+    dest = Path(store.root) / "keys" / "hub-ca.pem"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if Path(ca_file).resolve() != dest.resolve():
+        shutil.copyfile(ca_file, dest)
+    return str(dest)
+
+
+async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None = None,
+                       station_id: str | None = None, timeout_seconds: float = 60.0) -> EnrollResult:
+    """Enroll this box with the hub; idempotent with the same token and key (the answer may be lost)."""
+    base = check_hub_url(hub_url, ca_file=ca_file)
+    sid = station_id or store.station_id
+    if not sid or not STATION_ID_RE.match(sid):
+        raise ProtocolError("station_id", f"{sid!r} is not a station id (A-Z a-z 0-9 . _ -, at most 64)")
+    norm = normalize_token(token)
+    key = store.station_signing_key()
+    pinned_ca = pin_ca(store, ca_file) if ca_file else None
+    clock = HubClock(load_clock(store), wall=store.clock.wall)
+    async with HubTransport(base, ca_file=pinned_ca, clock=clock, timeout_seconds=timeout_seconds) as transport:
+        await transport.call("GET", "/v1/time", signed=False)
+        resp = await transport.call("POST", "/v1/enroll", signed=False,
+                                    json_body={"station_id": sid, "token": norm, "public_key": b64e(public_key_raw(key))})
+    data = _validate(resp.json(), sid)
+    if "server_time" in (resp.json() or {}):
+        rfc3339_to_ms(resp.json()["server_time"], "server_time")
+    city: CityPublicKey = data["city"]
+    changed = city.to_json() != store.city_key.to_json()
+    pending_old = 0
+    if changed:
+        pending_old = store.query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('sealed','created','uploading','retry_wait')")[0]["n"]
+        if pending_old:
+            logger.warning("%s dossier(s) were sealed to another city key before enrollment: the city cannot open them",
+                           pending_old)
+        store.set_city_key(city)
+    state = ClientState(store)
+    with store.transaction() as conn:
+        state.set_many(conn, {
+            "sync.hub_url": base,
+            "sync.ca_file": pinned_ca or "",
+            "sync.station_id": sid,
+            "station_id": sid,
+            "agency_code": data["agency_code"],
+            "code_partition_index": str(data["partition_index"]),
+            "code_partition_size": str(data["partition_size"]),
+            "sync.receipt_key": b64e(data["receipt_key"]),
+            "sync.receipt_key_id": data["receipt_key_id"],
+            "sync.enrolled_at": resp.json().get("server_time") or "",
+            "sync.station_name": str(data["station"].get("name") or ""),
+            "sync.station_kind": str(data["station"].get("kind") or ""),
+            "sync.locked": "",
+            "sync.lock_reason": "",
+        })
+        store.audit("sync.enroll", actor="sync", details={
+            "station_id": sid, "hub": base, "receipt_key_id": data["receipt_key_id"],
+            "partition_index": data["partition_index"], "city_key_changed": changed})
+    save_clock(store, clock)
+    return EnrollResult(station_id=sid, agency_code=data["agency_code"], partition_index=data["partition_index"],
+                        partition_size=data["partition_size"], receipt_key_id=data["receipt_key_id"],
+                        city_key_changed=changed, pending_sealed_to_old_key=pending_old, feed_head=data["feed_head"])
+
+
+def enroll(store, hub_url: str, token: str, *, ca_file: str | None = None, station_id: str | None = None,
+           timeout_seconds: float = 60.0) -> EnrollResult:
+    """Synchronous :func:`enroll_async` (for first boot and the CLI; not inside a running loop)."""
+    return asyncio.run(enroll_async(store, hub_url, token, ca_file=ca_file, station_id=station_id,
+                                    timeout_seconds=timeout_seconds))
+
+
+def receipt_key_of(store) -> bytes | None:
+    text = store.meta_get("sync.receipt_key")
+    return b64d(text, "sync.receipt_key") if text else None

@@ -1,0 +1,206 @@
+"""Pull: read the hub's feed and apply each batch together with its checkpoint (§7).
+
+A batch's effects and the new ``since`` commit in ONE store transaction: a crash either keeps
+both or neither, so no item is lost or applied twice. An item the box cannot use (invalid data)
+is recorded and skipped, never allowed to block the feed forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.errors import MotcuaError
+from sync.errors import ProtocolError, SignatureError
+from sync.protocol import (
+    DOSSIER_STATUS_VI,
+    FEED_MAX_LIMIT,
+    FeedItem,
+    FeedType,
+    parse_calendar_entry,
+    parse_catalog,
+    parse_clerk,
+    parse_feed_page,
+    status_code,
+    verify_command,
+)
+
+from ._outbox import iso
+from ._states import OutboxState
+from ._transport import HubTransport
+
+logger = logging.getLogger(__name__)
+
+META_SINCE = "sync.feed_since"
+META_PARTITION = "sync.code_partition"
+
+
+@dataclass
+class PullReport:
+    applied: int = 0
+    skipped: int = 0
+    since: int = 0
+    head: int = 0
+    commands: list[str] = field(default_factory=list)  # command ids waiting to be obeyed
+    revoked: bool = False
+
+
+class FeedApplier:
+    """Applies feed items inside a store transaction (``conn`` is the open connection)."""
+
+    def __init__(self, store, *, station_id: str, receipt_key: bytes | None, now) -> None:
+        self.store = store
+        self.station_id = station_id
+        self.receipt_key = receipt_key
+        self._now = now
+
+    def apply(self, conn, item: FeedItem, report: PullReport) -> None:
+        handler = {
+            FeedType.DOSSIER_STATUS: self._status,
+            FeedType.PROCEDURE_CATALOG: self._catalog,
+            FeedType.CLERK_ACCOUNT: self._clerk,
+            FeedType.CALENDAR_OVERRIDE: self._calendar,
+            FeedType.REVOCATION: self._revocation,
+            FeedType.COMMAND: self._command,
+            FeedType.CODE_PARTITION: self._partition,
+        }.get(item.type)
+        if handler is None:
+            logger.info("feed item %s of unknown type %r skipped", item.seq, item.type)
+            report.skipped += 1
+            return
+        conn.execute("SAVEPOINT feed_item")
+        try:
+            handler(conn, item, report)
+        except (MotcuaError, ValueError, KeyError, TypeError) as exc:
+            conn.execute("ROLLBACK TO feed_item")
+            conn.execute("RELEASE feed_item")
+            report.skipped += 1
+            logger.warning("feed item %s (%s) not applied: %s", item.seq, item.type, exc)
+            self.store.audit("sync.feed_item_refused", actor="sync",
+                             details={"seq": item.seq, "type": item.type, "error": str(exc)[:300]})
+            return
+        conn.execute("RELEASE feed_item")
+        report.applied += 1
+
+    # --- item types ----------------------------------------------------------------------------
+    def _status(self, conn, item: FeedItem, report: PullReport) -> None:
+        data = item.data
+        dossier_id = str(data["dossier_id"])
+        code = status_code(data.get("status"))
+        if conn.execute("SELECT 1 FROM dossiers WHERE id = ?", (dossier_id,)).fetchone() is None:
+            raise ProtocolError("dossier_id", f"status for unknown dossier {dossier_id}")
+        conn.execute(
+            """INSERT INTO sync_city_status(dossier_id, code, status, status_name, note, changed_at, seq)
+               VALUES (?,?,?,?,?,?,?) ON CONFLICT(dossier_id) DO UPDATE SET code = excluded.code,
+               status = excluded.status, status_name = excluded.status_name, note = excluded.note,
+               changed_at = excluded.changed_at, seq = excluded.seq""",
+            (dossier_id, data.get("code"), str(code), str(data.get("status_name") or DOSSIER_STATUS_VI[code]),
+             str(data.get("note") or "")[:2000], data.get("changed_at"), item.seq))
+        self.store.set_city_status(dossier_id, str(code), actor="sync", conn=conn)
+        # The city holds the dossier: a committed dossier becomes confirmed.
+        conn.execute("UPDATE outbox SET state = 'confirmed', confirmed_at = ?, updated_at = ? "
+                     "WHERE dossier_id = ? AND state = 'committed'", (iso(self._now()), iso(self._now()), dossier_id))
+
+    def _catalog(self, conn, item: FeedItem, report: PullReport) -> None:
+        doc = parse_catalog(item.data)
+        try:
+            from edge.reception import import_catalog
+        except ImportError:  # a box without the reception package keeps the document only
+            self.store.meta_set("sync.catalog", json.dumps(doc, ensure_ascii=False))
+            return
+        import_catalog(self.store, doc["procedures"], source=f"hub:feed:{item.seq}:v{doc['version']}")
+
+    def _clerk(self, conn, item: FeedItem, report: PullReport) -> None:
+        record = parse_clerk(item.data)
+        from edge.web.accounts import upsert_from_feed
+
+        upsert_from_feed(self.store.db, {"username": record["username"], "display_name": record["display_name"],
+                                         "role": record["role"], "password_hash": record["password_hash"],
+                                         "disabled": not record["active"]})
+
+    def _calendar(self, conn, item: FeedItem, report: PullReport) -> None:
+        entry = parse_calendar_entry(item.data)
+        if entry["kind"] == "none":
+            conn.execute("DELETE FROM calendar_overrides WHERE date = ?", (entry["date"],))
+            return
+        from edge.reception import import_overrides
+
+        import_overrides(self.store, [entry], source=f"hub:feed:{item.seq}")
+
+    def _revocation(self, conn, item: FeedItem, report: PullReport) -> None:
+        if item.data.get("station_id") != self.station_id:
+            return
+        report.revoked = True
+        reason = str(item.data.get("reason") or "")[:300]
+        _set_meta(conn, "sync.locked", "revoked")
+        _set_meta(conn, "sync.lock_reason", reason)
+        self.store.audit("sync.revoked", actor="hub", details={"seq": item.seq, "reason": reason})
+
+    def _command(self, conn, item: FeedItem, report: PullReport) -> None:
+        command_id = record_command(self.store, conn, item.data, station_id=self.station_id,
+                                    receipt_key=self.receipt_key)
+        if command_id:
+            report.commands.append(command_id)
+
+    def _partition(self, conn, item: FeedItem, report: PullReport) -> None:
+        data = item.data
+        index, size = int(data["partition_index"]), int(data["partition_size"])
+        if not (0 <= index and 1 <= size <= 9999 and (index + 1) * size <= 9999):
+            raise ProtocolError("code_partition", f"partition {index}×{size} does not fit in 1..9999")
+        _set_meta(conn, "code_partition_index", str(index))
+        _set_meta(conn, "code_partition_size", str(size))
+        _set_meta(conn, META_PARTITION, json.dumps(data, ensure_ascii=False))
+        self.store.audit("sync.code_partition", actor="hub", details={"index": index, "size": size})
+
+
+def _set_meta(conn, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (key, value))
+
+
+def record_command(store, conn, signed: Any, *, station_id: str, receipt_key: bytes | None) -> str | None:
+    """Verify a hub-signed command and record it once; returns its id when it is new."""
+    if receipt_key is None:
+        raise SignatureError("no hub receipt key: cannot verify a command")
+    cmd = verify_command(signed, receipt_key, station_id=station_id)
+    command_id = str(cmd["command_id"])
+    if conn.execute("SELECT 1 FROM sync_commands WHERE command_id = ?", (command_id,)).fetchone():
+        return None
+    conn.execute("INSERT INTO sync_commands(command_id, kind, body, state, received_at) VALUES (?,?,?,'pending',?)",
+                 (command_id, str(cmd["kind"]), json.dumps(signed, ensure_ascii=False), iso(store.clock.now_s())))
+    store.audit("sync.command", actor="hub", details={"command_id": command_id, "kind": cmd["kind"]})
+    return command_id
+
+
+async def pull(store, transport: HubTransport, applier: FeedApplier, *, limit: int = 500,
+               max_batches: int = 1000) -> PullReport:
+    """Read the feed from the stored checkpoint until ``more`` is false."""
+    report = PullReport()
+    limit = max(1, min(limit, FEED_MAX_LIMIT))
+    for _ in range(max_batches):
+        since = int(store.meta_get(META_SINCE) or 0)
+        resp = await transport.call("GET", f"/v1/feed?since={since}&limit={limit}")
+        items, nxt, more, head = parse_feed_page(resp.json())
+        if items and items[0].seq <= since:
+            raise ProtocolError("items", f"feed answered seq {items[0].seq} not after since={since}")
+        with store.transaction() as conn:
+            current = int(store.meta_get(META_SINCE) or 0)
+            if current != since:  # another process applied this batch meanwhile
+                continue
+            for item in items:
+                applier.apply(conn, item, report)
+            if nxt > since:
+                _set_meta(conn, META_SINCE, str(nxt))
+        report.since = max(since, nxt)
+        report.head = head
+        if not more or not items:
+            break
+    return report
+
+
+def confirm_committed(store, dossier_id: str, now) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE outbox SET state = ?, confirmed_at = ?, updated_at = ? WHERE dossier_id = ? AND state = ?",
+                     (str(OutboxState.CONFIRMED), iso(now()), iso(now()), dossier_id, str(OutboxState.COMMITTED)))

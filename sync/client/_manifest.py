@@ -1,0 +1,139 @@
+"""The manifest of a dossier (docs/sync-protocol.md §6.1), built once and then frozen.
+
+The sealed personal part carries a fresh nonce, so a manifest built twice would differ and the
+hub would answer ``manifest_conflict`` to a retry whose first answer was lost. The first build is
+therefore stored in ``sync_manifests`` and every later attempt sends those very bytes.
+
+``personal.ciphertext`` is ``Store.seal(dossier_id, canonical_json({"applicant", "form",
+"documents"}), "personal")``: the store's sealed-value format under the dossier key with the
+associated data ``b"personal|" + dossier_id``. The city opens it with the data key from ``dek``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from typing import Any
+
+from edge.errors import IntegrityError, NotFoundError, StoreError
+from sync.errors import ProtocolError
+from sync.protocol import (
+    b64e,
+    canonical_json,
+    manifest_sha256,
+    ms_to_rfc3339,
+    parse_manifest,
+    rfc3339_to_ms,
+)
+
+from ._errors import LocalIntegrityError
+
+logger = logging.getLogger(__name__)
+PERSONAL_PURPOSE = "personal"
+
+
+def _utc(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return ms_to_rfc3339(rfc3339_to_ms(value))
+
+
+def load_manifest(store, dossier_id: str) -> tuple[dict[str, Any], str] | None:
+    rows = store.query("SELECT manifest, manifest_sha256 FROM sync_manifests WHERE dossier_id = ?", (dossier_id,))
+    if not rows:
+        return None
+    return json.loads(rows[0]["manifest"]), rows[0]["manifest_sha256"]
+
+
+def verify_local_blobs(store, blobs: list[dict[str, Any]]) -> None:
+    """Each page file must exist with its size and hash, else the dossier is quarantined."""
+    for blob in blobs:
+        try:
+            path = store.blobs.path(blob["sha256"])
+            digest = hashlib.sha256()
+            size = 0
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except (OSError, IntegrityError) as exc:
+            raise LocalIntegrityError(f"page blob {blob['sha256'][:12]}… cannot be read: {exc}",
+                                      message_vi="Một trang tài liệu của hồ sơ bị mất hoặc hỏng trên trạm.") from exc
+        if size != blob["size"] or digest.hexdigest() != blob["sha256"]:
+            raise LocalIntegrityError(f"page blob {blob['sha256'][:12]}… does not match its name (altered or truncated)",
+                                      message_vi="Một trang tài liệu của hồ sơ bị hỏng trên trạm.")
+
+
+def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str, Any], str]:
+    """The frozen manifest of a finalized dossier and its SHA-256 (built and stored on first use)."""
+    stored = load_manifest(store, dossier_id)
+    if stored is not None:
+        return stored
+    rows = store.query("SELECT * FROM dossiers WHERE id = ?", (dossier_id,))
+    if not rows:
+        raise NotFoundError(f"dossier {dossier_id} does not exist")
+    row = rows[0]
+    if row["status"] not in ("finalized", "handed_over") or row["city_seal"] is None or row["local_wrap"] is None:
+        raise LocalIntegrityError(f"dossier {dossier_id} is {row['status']} without its sealed key: it cannot be sent",
+                                  message_vi="Hồ sơ không còn đủ dữ liệu để gửi lên thành phố.")
+    try:
+        dossier = store.get(dossier_id)
+        personal = canonical_json({
+            "applicant": dossier.applicant.to_dict() if dossier.applicant else None,
+            "form": dossier.form,
+            "documents": [dict(d) for d in store.documents(dossier_id)],
+        })
+        sealed_personal = store.seal(dossier_id, personal, PERSONAL_PURPOSE)
+    except (IntegrityError, ProtocolError, StoreError, ValueError) as exc:
+        raise LocalIntegrityError(f"dossier {dossier_id}: sealed data does not open: {exc}",
+                                  message_vi="Dữ liệu mã hoá của hồ sơ bị hỏng trên trạm.") from exc
+    blobs = [{"index": i, "sha256": p.blob, "size": p.size, "component": p.component, "media_type": p.media_type}
+             for i, p in enumerate(store.pages(dossier_id))]
+    verify_local_blobs(store, blobs)
+    meta = json.loads(row["meta"] or "{}")
+    manifest: dict[str, Any] = {
+        "version": 1,
+        "dossier_id": dossier_id,
+        "station_id": station_id,
+        "agency_code": store.agency_code,
+        "code": row["code"],
+        "procedure_code": row["procedure_code"],
+        "received_at": _utc(row["received_at"]),
+        "due_at": _utc(row["due_at"]),
+        "counter": int(row["counter"]),
+        "hlc": row["hlc"],
+        "clock_anchored": bool(row["clock_anchored"]),
+        "meta": {"dossier": _no_floats(meta), "finalized_at": _utc(row["finalized_at"]), "cipher": row["cipher"]},
+        "dek": {"kem": row["city_kem"], "ciphertext": b64e(row["city_seal"])},
+        "personal": {"ciphertext": b64e(sealed_personal)},
+        "blobs": blobs,
+    }
+    try:
+        parsed = parse_manifest(manifest)
+    except ProtocolError as exc:
+        raise LocalIntegrityError(f"dossier {dossier_id} does not make a valid manifest: {exc}",
+                                  message_vi="Hồ sơ không hợp lệ để gửi lên thành phố; cần cán bộ kiểm tra.") from exc
+    sha = parsed.sha256
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with store.transaction() as conn:
+        existing = conn.execute("SELECT manifest, manifest_sha256 FROM sync_manifests WHERE dossier_id = ?",
+                                (dossier_id,)).fetchone()
+        if existing is not None:  # built concurrently by another process: keep the first
+            return json.loads(existing[0]), existing[1]
+        conn.execute("INSERT INTO sync_manifests(dossier_id, manifest, manifest_sha256, created_at) VALUES (?,?,?,?)",
+                     (dossier_id, json.dumps(manifest, ensure_ascii=False), sha, now))
+    assert sha == manifest_sha256(manifest)
+    return manifest, sha
+
+
+def _no_floats(value: Any) -> Any:
+    """Signed objects carry no floats: a float in local metadata travels as its text."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _no_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_floats(v) for v in value]
+    return value

@@ -1,0 +1,264 @@
+"""Push: create, resumable chunked upload, commit, verified receipt (docs/sync-protocol.md §6).
+
+Every step is idempotent on the hub, so the box may repeat any of them after any failure. After
+a failure the box never trusts its own idea of an offset: it asks the hub (``HEAD``) and resumes
+from the offset the hub holds durably.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.errors import ApiError, ProtocolError, SignatureError, TransportError
+from sync.protocol import CHUNK_MEDIA_TYPE, H_BLOB_STATE, H_UPLOAD_OFFSET, verify_receipt
+
+from ._backoff import Backoff
+from ._bucket import TokenBucket
+from ._errors import LocalIntegrityError, ReceiptError, describe_vi, is_transient
+from ._manifest import build_manifest, verify_local_blobs
+from ._outbox import Outbox, iso
+from ._states import OutboxState
+from ._transport import HubTransport
+
+logger = logging.getLogger(__name__)
+
+# Answers that concern the station as a whole, not one dossier: they stop the cycle.
+STATION_CODES = frozenset({"station_revoked", "unknown_station", "bad_signature", "unsigned",
+                           "unsupported_version"})
+MAX_QUICK_RETRIES = 6  # consecutive failures without progress inside one attempt
+
+
+class LinkDown(Exception):
+    """The hub cannot be reached now: stop this cycle, keep every dossier's progress."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class PushReport:
+    committed: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _offset_of(exc: ApiError) -> int | None:
+    value = exc.extra.get("offset")
+    if value is None:
+        for key, v in exc.headers.items():
+            if key.lower() == H_UPLOAD_OFFSET.lower():
+                value = v
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Pusher:
+    def __init__(self, *, store, transport: HubTransport, outbox: Outbox, station_id: str, receipt_key: bytes,
+                 chunk_size: int, bucket: TokenBucket, backoff: Backoff, quick_backoff: Backoff | None = None) -> None:
+        self.store = store
+        self.transport = transport
+        self.outbox = outbox
+        self.station_id = station_id
+        self.receipt_key = receipt_key
+        self.chunk_size = max(16 * 1024, chunk_size)
+        self.bucket = bucket
+        self.backoff = backoff
+        self.quick_backoff = quick_backoff or Backoff(base_seconds=0.1, cap_seconds=3.0)
+        self.payload_bytes = 0  # chunk bytes acknowledged by the hub (for benches)
+
+    # --- cycle ---------------------------------------------------------------------------------
+    async def push_all(self, *, limit: int = 1000) -> PushReport:
+        report = PushReport()
+        for dossier_id in self.outbox.due(max_backoff=self.backoff.cap_seconds, limit=limit):
+            try:
+                state = await self.push_one(dossier_id)
+            except LinkDown as exc:
+                report.retry.append(dossier_id)
+                report.error = exc.cause
+                break
+            {OutboxState.COMMITTED: report.committed, OutboxState.REJECTED: report.rejected,
+             OutboxState.QUARANTINED: report.quarantined}.get(state, report.retry).append(dossier_id)
+        return report
+
+    async def push_one(self, dossier_id: str) -> OutboxState:
+        """Take one dossier as far as it goes; returns its new state. Raises LinkDown / station errors."""
+        row = self.outbox.row(dossier_id)
+        if row is None or row["state"] not in ("sealed", "created", "uploading", "retry_wait"):
+            return OutboxState(row["state"]) if row else OutboxState.SEALED
+        try:
+            manifest, msha = await asyncio.to_thread(build_manifest, self.store, dossier_id, station_id=self.station_id)
+            await self._run(dossier_id, row, manifest, msha)
+            return OutboxState.COMMITTED
+        except LocalIntegrityError as exc:
+            logger.error("dossier %s quarantined: %s", dossier_id, exc)
+            self.outbox.move(dossier_id, OutboxState.QUARANTINED, last_error=str(exc), audit={"reason": str(exc)})
+            return OutboxState.QUARANTINED
+        except ReceiptError as exc:
+            logger.error("dossier %s: receipt refused: %s", dossier_id, exc)
+            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"receipt_invalid: {exc}",
+                             audit={"reason": "receipt_invalid"})
+            return OutboxState.REJECTED
+        except ApiError as exc:
+            if exc.code in STATION_CODES:
+                raise
+            if is_transient(exc):
+                self._retry_later(dossier_id, exc)
+                if exc.status >= 500 or exc.status in (408, 429) or exc.code.startswith("http_"):
+                    raise LinkDown(exc) from exc
+                return OutboxState.RETRY_WAIT
+            logger.warning("dossier %s rejected by the hub: %s", dossier_id, exc)
+            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{exc.code}: {exc.detail}",
+                             audit={"code": exc.code})
+            return OutboxState.REJECTED
+        except (TransportError, OSError, TimeoutError) as exc:
+            self._retry_later(dossier_id, exc)
+            raise LinkDown(exc) from exc
+
+    def _retry_later(self, dossier_id: str, exc: BaseException) -> None:
+        row = self.outbox.row(dossier_id) or {}
+        attempts = int(row.get("attempts") or 0) + 1
+        wait = self.backoff.delay(attempts, retry_after=getattr(exc, "retry_after", None))
+        logger.info("dossier %s: attempt %s failed (%s); next in %.1f s", dossier_id, attempts, exc, wait)
+        self.outbox.move(dossier_id, OutboxState.RETRY_WAIT, attempts=attempts,
+                         next_attempt_at=iso(self.outbox._now() + wait), last_error=f"{describe_vi(exc)} [{exc}]")
+
+    # --- one dossier ---------------------------------------------------------------------------
+    async def _run(self, dossier_id: str, row: dict[str, Any], manifest: dict[str, Any], msha: str) -> None:
+        blob_shas = [b["sha256"] for b in manifest["blobs"]]
+        path = f"/v1/dossiers/{dossier_id}"
+        hub_blobs: dict[str, dict[str, Any]] | None = None
+        if row["state"] in ("sealed", "retry_wait") or not self.outbox.offsets(row) and row["state"] == "created":
+            resp = await self.transport.call("PUT", path, json_body=manifest)
+            state = resp.json() or {}
+            if state.get("state") == "committed" and state.get("receipt"):
+                self._accept_receipt(dossier_id, state["receipt"], msha, blob_shas,
+                                     raw=json.dumps(state["receipt"], ensure_ascii=False))
+                return
+            if row["state"] != "created":
+                self.outbox.move(dossier_id, OutboxState.CREATED, last_error=None)
+            hub_blobs = {b.get("sha256"): b for b in state.get("blobs", []) if isinstance(b, dict)}
+        for _round in range(3):
+            for blob in manifest["blobs"]:
+                known = hub_blobs.get(blob["sha256"]) if hub_blobs is not None else None
+                if known is not None and known.get("complete"):
+                    continue
+                start = int(known["offset"]) if known is not None and "offset" in known else None
+                await self._upload_blob(dossier_id, blob, start)
+            try:
+                resp = await self.transport.call("POST", f"{path}/commit", json_body={"manifest_sha256": msha})
+            except ApiError as exc:
+                if exc.code == "blobs_incomplete":
+                    logger.warning("dossier %s: hub says blobs incomplete: %s", dossier_id, exc.extra.get("missing"))
+                    hub_blobs = None  # ask the hub again
+                    continue
+                raise
+            self._accept_receipt(dossier_id, resp.json(), msha, blob_shas, raw=resp.body.decode("utf-8"))
+            return
+        raise ApiError(409, "blobs_incomplete", "hub still reports incomplete blobs after re-upload", retryable=True)
+
+    def _accept_receipt(self, dossier_id: str, answer: Any, msha: str, blob_shas: list[str], *, raw: str) -> None:
+        try:
+            receipt = verify_receipt(answer, self.receipt_key, dossier_id=dossier_id, manifest_sha256=msha,
+                                     blobs=blob_shas)
+        except (SignatureError, ProtocolError) as exc:
+            raise ReceiptError(f"receipt for {dossier_id} refused: {exc}",
+                               message_vi="Biên nhận của thành phố không hợp lệ (sai chữ ký); cần bộ phận CNTT kiểm tra.") from exc
+        self.outbox.move(dossier_id, OutboxState.COMMITTED, receipt=raw, receipt_verified=1,
+                         committed_at=receipt["committed_at"], last_error=None, next_attempt_at=None,
+                         audit={"hub_seq": receipt["hub_seq"], "receipt_key": receipt["key_id"]})
+        logger.info("dossier %s committed at the hub (seq %s)", dossier_id, receipt["hub_seq"])
+
+    async def _head(self, dossier_id: str, sha: str) -> tuple[int, bool]:
+        resp = await self.transport.call("HEAD", f"/v1/dossiers/{dossier_id}/blobs/{sha}")
+        offset = int(resp.header(H_UPLOAD_OFFSET) or 0)
+        return offset, (resp.header(H_BLOB_STATE) or "") == "complete"
+
+    async def _upload_blob(self, dossier_id: str, blob: dict[str, Any], start: int | None) -> None:
+        sha, size = blob["sha256"], int(blob["size"])
+        path = f"/v1/dossiers/{dossier_id}/blobs/{sha}"
+        offset = start
+        failures = 0
+        hash_failures = 0
+        file_path = self.store.blobs.path(sha)
+        while True:
+            try:
+                if offset is None:
+                    offset, complete = await self._head(dossier_id, sha)
+                    if complete:
+                        self.outbox.set_offset(dossier_id, sha, size)
+                        return
+                if offset >= size:
+                    return
+                n = min(self.chunk_size, size - offset)
+                data = await asyncio.to_thread(_read_range, file_path, offset, n)
+                if len(data) != n:
+                    raise LocalIntegrityError(f"page blob {sha[:12]}… is shorter than its manifest size",
+                                              message_vi="Một trang tài liệu của hồ sơ bị hỏng trên trạm.")
+                digest = hashlib.sha256(data).hexdigest()
+                headers = {"Content-Type": CHUNK_MEDIA_TYPE, H_UPLOAD_OFFSET: str(offset)}
+                if self.bucket.unlimited:
+                    resp = await self.transport.call("PATCH", path, body=data, headers=headers)
+                else:
+                    resp = await self.transport.call(
+                        "PATCH", path, stream=lambda data=data: self.bucket.pace([data]), content_sha256=digest,
+                        content_length=len(data), headers=headers)
+                    self.transport.bytes_sent += len(data)
+                new_offset = int(resp.header(H_UPLOAD_OFFSET) or offset + n)
+                self.payload_bytes += max(0, new_offset - offset)
+                offset = new_offset
+                failures = 0
+                self.outbox.set_offset(dossier_id, sha, offset)
+                if (resp.header(H_BLOB_STATE) or "") == "complete" or offset >= size:
+                    return
+            except ApiError as exc:
+                if exc.code in ("offset_mismatch", "upload_locked"):
+                    hub_offset = _offset_of(exc)
+                    failures += 1
+                    if failures > MAX_QUICK_RETRIES:
+                        raise
+                    if exc.code == "upload_locked":
+                        await asyncio.sleep(self.quick_backoff.delay(failures))
+                    offset = hub_offset  # None → HEAD
+                    continue
+                if exc.code == "checksum_mismatch":
+                    failures += 1
+                    if failures > MAX_QUICK_RETRIES:
+                        raise
+                    offset = None
+                    continue
+                if exc.code == "blob_hash_mismatch":
+                    hash_failures += 1
+                    await asyncio.to_thread(verify_local_blobs, self.store, [blob])  # quarantines if ours is bad
+                    if hash_failures > 2:
+                        raise
+                    offset = 0
+                    continue
+                if is_transient(exc) and exc.code not in ("clock_skew",) and failures < MAX_QUICK_RETRIES:
+                    failures += 1
+                    await asyncio.sleep(self.quick_backoff.delay(failures, retry_after=getattr(exc, "retry_after", None)))
+                    offset = None
+                    continue
+                raise
+            except TransportError:
+                # The link broke mid-chunk: the hub keeps what it received; ask and resume.
+                failures += 1
+                if failures > MAX_QUICK_RETRIES:
+                    raise
+                await asyncio.sleep(self.quick_backoff.delay(failures))
+                offset = None
+
+
+def _read_range(path, offset: int, n: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(n)

@@ -1,0 +1,46 @@
+"""What the sync client keeps in the store's ``meta`` table (keys prefixed ``sync.``)."""
+
+from __future__ import annotations
+
+from ._clock import ClockState, HubClock
+
+
+class ClientState:
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def get(self, key: str, default: str = "") -> str:
+        value = self.store.meta_get(key)
+        return default if value is None else value
+
+    def set(self, key: str, value: str) -> None:
+        with self.store.transaction() as conn:
+            self.set_many(conn, {key: value})
+
+    @staticmethod
+    def set_many(conn, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         (key, str(value)))
+
+
+def load_clock(store) -> ClockState:
+    """The offset the store's clock keeps (``clock.offset_ms``/``clock.anchored``) plus ours."""
+    offset_ms = int(store.meta_get("clock.offset_ms") or 0)
+    anchored = store.meta_get("clock.anchored") == "1"
+    uncertainty = float(store.meta_get("sync.clock_uncertainty") or 0.0)
+    measured = float(store.meta_get("sync.clock_measured_at") or 0.0)
+    return ClockState(offset=offset_ms / 1000, anchored=anchored, measured_at=measured, uncertainty=uncertainty)
+
+
+def save_clock(store, clock: HubClock) -> None:
+    s = clock.state
+    if not s.anchored:
+        return
+    with store.transaction() as conn:
+        ClientState.set_many(conn, {
+            "clock.offset_ms": str(round(s.offset * 1000)),
+            "clock.anchored": "1",
+            "sync.clock_uncertainty": f"{s.uncertainty:.3f}",
+            "sync.clock_measured_at": f"{s.measured_at:.3f}",
+        })
