@@ -82,6 +82,13 @@ class BatchResult:
     stations: tuple[StationPlan, ...]
     token_expires_at: str
 
+    @property
+    def partition_size(self) -> int:
+        return self.stations[0].partition_size
+
+    def import_command(self) -> str:
+        return f"motcua hub import-stations {self.out / 'stations.jsonl'} --partition-size {self.partition_size}"
+
 
 def plan_batch(rows: Sequence[InventoryRow], keys: ProvisioningKeys, *, existing: Sequence[Existing] = (),
                partitions: int | None = None) -> list[StationPlan]:
@@ -148,6 +155,10 @@ def write_batch(plans: Sequence[StationPlan], keys: ProvisioningKeys, out: Path,
                 now: dt.datetime | None = None, replaces: dict[str, str] | None = None,
                 with_labels: bool = True) -> BatchResult:
     """Make every bundle, the import file, the labels and the manifest; publish them at once."""
+    if not plans:
+        raise ProvisioningError("nothing to provision: the batch is empty")
+    if len({p.partition_size for p in plans}) != 1:
+        raise ProvisioningError("a batch carries one partition size (the hub records one per import)")
     if token_days < 1 or token_days > 365:
         raise ProvisioningError(f"--token-days must be 1..365, got {token_days}")
     out = out.absolute()
@@ -173,6 +184,7 @@ def write_batch(plans: Sequence[StationPlan], keys: ProvisioningKeys, out: Path,
         _write(tmp / "stations.jsonl", ("\n".join(lines) + "\n").encode(), 0o644)
         manifest = {"format": "motcua-provisioning-batch", "version": 1, "created_at": _iso(issued),
                     "token_expires_at": _iso(expires), "provisioning_key": keys.fingerprint,
+                    "partition_size": plans[0].partition_size,
                     "stations": [p.to_json() for p in plans]}
         _write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode(), 0o644)
         if with_labels:

@@ -11,6 +11,7 @@ from pathlib import Path
 import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
@@ -103,13 +104,18 @@ def render_labels(labels: Sequence[Label], *, title: str = "") -> bytes:
         c.setDash()
         _draw_qr(c, qr_payload(label), x0 + 2 * mm, y0 + (cell_h - qr_size) / 2, qr_size)
         tx = x0 + qr_size + 4 * mm
-        ty = y0 + cell_h - 8 * mm
+        ty = y0 + cell_h - 6 * mm
         c.setFont(FONT_BOLD, 9)
-        c.drawString(tx, ty, _fit(c, label.station_name, FONT_BOLD, 9, text_w))
+        name_lines = simpleSplit(label.station_name, FONT_BOLD, 9, text_w)
+        if len(name_lines) > 2:
+            name_lines = [name_lines[0], _fit(c, " ".join(name_lines[1:]), FONT_BOLD, 9, text_w)]
+        for line in name_lines:
+            c.drawString(tx, ty, line)
+            ty -= 3.8 * mm
         c.setFont(FONT, 8)
         for line in (f"Mã trạm: {label.station_id}", f"Số máy: {label.serial}", f"Cơ quan: {label.agency_code}",
                      f"Loại: {label.kind}", f"Số hồ sơ: {label.code_range}"):
-            ty -= 4.2 * mm
+            ty -= 3.6 * mm
             c.drawString(tx, ty, _fit(c, line, FONT, 8, text_w))
     c.showPage()
     c.save()

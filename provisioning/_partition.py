@@ -1,8 +1,11 @@
 """Dossier-number partitions: boxes of one agency draw NNNN from disjoint ranges while offline.
 
-The daily sequence NNNN runs 1..9999. An agency with *n* boxes splits it evenly: partition size
-``9999 // n`` and box *i* draws from ``[i*size + 1, (i+1)*size]``. A later batch for an agency that
-already has boxes keeps that agency's size and takes the free indices left below ``9999 // size``.
+The daily sequence NNNN runs 1..9999. A batch splits it evenly by its busiest agency: with at most
+*n* boxes in one agency (or ``--partitions N`` to leave room for later boxes), the partition size
+is ``9999 // n`` and box *i* of an agency draws from ``[i*size + 1, (i+1)*size]``. One size per
+batch matches the hub, which records the size per import (``hub import-stations
+--partition-size``). Agencies that already have boxes keep their size; a later batch takes the
+free indices below ``9999 // size``.
 """
 
 from __future__ import annotations
@@ -63,11 +66,33 @@ def read_existing(path: Path) -> list[Existing]:
     return out
 
 
+def _sizes_of(olds: Sequence[Existing]) -> set[int]:
+    sizes = {e.partition_size for e in olds if e.partition_size}
+    if not sizes and olds:  # older records without a size: the even split over what exists
+        sizes = {SEQUENCE_MAX // (max(e.partition_index for e in olds) + 1)}
+    return sizes
+
+
+def batch_size(by_agency: dict[str, list[InventoryRow]], before: dict[str, list[Existing]],
+               partitions: int | None, rows: Sequence[InventoryRow]) -> int:
+    """One partition size for the whole batch (see the module docstring)."""
+    sizes: set[int] = set()
+    for agency in by_agency:
+        sizes |= _sizes_of(before.get(agency, []))
+    if len(sizes) > 1:
+        raise InventoryError([RowError(row=rows[0].row, column="agency_code", message=(
+            f"the agencies of this sheet already use different partition sizes {sorted(sizes)}; "
+            "split the sheet so that each batch holds agencies of one size"))], source="partitions")
+    if sizes:
+        return sizes.pop()
+    return SEQUENCE_MAX // max(max(len(m) for m in by_agency.values()), partitions or 0)
+
+
 def assign_partitions(rows: Sequence[InventoryRow], existing: Iterable[Existing] = (), *,
                       partitions: int | None = None) -> dict[str, Assignment]:
     """Give every row (by serial) a partition index distinct within its agency.
 
-    ``partitions`` reserves room for more boxes than this batch holds (a new agency only).
+    ``partitions`` reserves room for more boxes than this batch holds (new agencies only).
     Raises :class:`InventoryError` naming the rows that cannot be placed.
     """
     by_agency: dict[str, list[InventoryRow]] = defaultdict(list)
@@ -76,23 +101,11 @@ def assign_partitions(rows: Sequence[InventoryRow], existing: Iterable[Existing]
     before: dict[str, list[Existing]] = defaultdict(list)
     for ex in existing:
         before[ex.agency_code].append(ex)
+    size = batch_size(by_agency, before, partitions, rows)
     errors: list[RowError] = []
     out: dict[str, Assignment] = {}
     for agency, members in by_agency.items():
         olds = before.get(agency, [])
-        sizes = {e.partition_size for e in olds if e.partition_size}
-        if len(sizes) > 1:
-            errors.append(RowError(row=members[0].row, column="agency_code",
-                                   message=f"existing stations of {agency} use different partition sizes {sorted(sizes)}; fix the stations file"))
-            continue
-        if olds:
-            if not sizes:
-                # Older records without a size: assume the even split over what exists now.
-                size = SEQUENCE_MAX // (max(e.partition_index for e in olds) + 1)
-            else:
-                size = sizes.pop()
-        else:
-            size = SEQUENCE_MAX // max(len(members), partitions or 0)
         capacity = SEQUENCE_MAX // size
         used = {e.partition_index for e in olds}
         for row in members:

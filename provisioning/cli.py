@@ -79,7 +79,7 @@ def batch_command(inventory: Path, out: Path, keys_dir: Path, token_days: int, e
     result = write_batch(plans, keys, out, token_days=token_days, with_labels=not no_labels)
     click.echo(f"{len(result.stations)} bundles in {result.out / 'bundles'} (mode 0600; each holds a one-time token "
                f"valid until {result.token_expires_at})")
-    click.echo(f"hub import file: {result.out / 'stations.jsonl'}  ->  motcua hub import-stations {result.out / 'stations.jsonl'}")
+    click.echo(f"partition size {result.partition_size}; on the hub run: {result.import_command()}")
     if not no_labels:
         click.echo(f"label sheet: {result.out / 'labels.pdf'}")
 
@@ -100,7 +100,7 @@ def replace_command(serial: str, station_id: str, manifests: tuple[Path, ...], o
     result = replace_station(serial=serial, station_id=station_id, manifests=list(manifests), keys=keys, out=out,
                              token_days=token_days, hub_url=hub_url)
     click.echo(f"bundle for {serial} as station {station_id}: {result.out / 'bundles'}")
-    click.echo(f"then: motcua hub import-stations {result.out / 'stations.jsonl'}  (the old box's key stops working "
+    click.echo(f"then on the hub: {result.import_command()}  (the old box's key stops working "
                "when the new box enrolls; revoke a stolen box first with motcua hub revoke)")
 
 
