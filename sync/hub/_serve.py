@@ -63,9 +63,9 @@ async def start_hub(app: web.Application, *, host: str = "127.0.0.1", port: int 
     """Start serving ``app`` (port 0 picks a free port); plain HTTP only on loopback."""
     if ssl_context is None and not is_loopback(host):
         raise HubError(f"refusing plain HTTP on {host}: give --tls-cert and --tls-key, or bind to 127.0.0.1")
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, shutdown_timeout=5)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     addresses = runner.addresses
     actual = addresses[0][1] if addresses else port
