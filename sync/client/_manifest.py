@@ -1,12 +1,9 @@
 """The manifest of a dossier (docs/sync-protocol.md §6.1), built once and then frozen.
 
-The sealed personal part carries a fresh nonce, so a manifest built twice would differ and the
-hub would answer ``manifest_conflict`` to a retry whose first answer was lost. The first build is
-therefore stored in ``sync_manifests`` and every later attempt sends those very bytes.
-
-``personal.ciphertext`` is ``Store.seal(dossier_id, canonical_json({"applicant", "form",
-"documents"}), "personal")``: the store's sealed-value format under the dossier key with the
-associated data ``b"personal|" + dossier_id``. The city opens it with the data key from ``dek``.
+It comes from the store's export (``sync.protocol.manifest_from_export``). A dossier's metadata
+may still change after it was finalized (a fee paid, a rating), and the hub answers
+``manifest_conflict`` to a different manifest under the same id; so the first build is stored in
+``sync_manifests`` and every later attempt sends exactly that object.
 """
 
 from __future__ import annotations
@@ -19,25 +16,11 @@ from typing import Any
 
 from edge.errors import IntegrityError, NotFoundError, StoreError
 from sync.errors import ProtocolError
-from sync.protocol import (
-    b64e,
-    canonical_json,
-    manifest_sha256,
-    ms_to_rfc3339,
-    parse_manifest,
-    rfc3339_to_ms,
-)
+from sync.protocol import manifest_from_export, manifest_sha256, parse_manifest
 
 from ._errors import LocalIntegrityError
 
 logger = logging.getLogger(__name__)
-PERSONAL_PURPOSE = "personal"
-
-
-def _utc(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return ms_to_rfc3339(rfc3339_to_ms(value))
 
 
 def load_manifest(store, dossier_id: str) -> tuple[dict[str, Any], str] | None:
@@ -79,37 +62,14 @@ def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str
         raise LocalIntegrityError(f"dossier {dossier_id} is {row['status']} without its sealed key: it cannot be sent",
                                   message_vi="Hồ sơ không còn đủ dữ liệu để gửi lên thành phố.")
     try:
-        dossier = store.get(dossier_id)
-        personal = canonical_json({
-            "applicant": dossier.applicant.to_dict() if dossier.applicant else None,
-            "form": dossier.form,
-            "documents": [dict(d) for d in store.documents(dossier_id)],
-        })
-        sealed_personal = store.seal(dossier_id, personal, PERSONAL_PURPOSE)
+        manifest = manifest_from_export(_no_floats(store.export_manifest(dossier_id)))
     except (IntegrityError, ProtocolError, StoreError, ValueError) as exc:
-        raise LocalIntegrityError(f"dossier {dossier_id}: sealed data does not open: {exc}",
-                                  message_vi="Dữ liệu mã hoá của hồ sơ bị hỏng trên trạm.") from exc
-    blobs = [{"index": i, "sha256": p.blob, "size": p.size, "component": p.component, "media_type": p.media_type}
-             for i, p in enumerate(store.pages(dossier_id))]
-    verify_local_blobs(store, blobs)
-    meta = json.loads(row["meta"] or "{}")
-    manifest: dict[str, Any] = {
-        "version": 1,
-        "dossier_id": dossier_id,
-        "station_id": station_id,
-        "agency_code": store.agency_code,
-        "code": row["code"],
-        "procedure_code": row["procedure_code"],
-        "received_at": _utc(row["received_at"]),
-        "due_at": _utc(row["due_at"]),
-        "counter": int(row["counter"]),
-        "hlc": row["hlc"],
-        "clock_anchored": bool(row["clock_anchored"]),
-        "meta": {"dossier": _no_floats(meta), "finalized_at": _utc(row["finalized_at"]), "cipher": row["cipher"]},
-        "dek": {"kem": row["city_kem"], "ciphertext": b64e(row["city_seal"])},
-        "personal": {"ciphertext": b64e(sealed_personal)},
-        "blobs": blobs,
-    }
+        raise LocalIntegrityError(f"dossier {dossier_id} cannot be exported: {exc}",
+                                  message_vi="Dữ liệu của hồ sơ bị hỏng trên trạm.") from exc
+    manifest["station_id"] = station_id
+    # The store numbers pages from 1 and may leave gaps after a removal; the wire wants 0..n-1.
+    manifest["blobs"] = [{**b, "index": i} for i, b in enumerate(sorted(manifest["blobs"], key=lambda b: b["index"]))]
+    verify_local_blobs(store, manifest["blobs"])
     try:
         parsed = parse_manifest(manifest)
     except ProtocolError as exc:
