@@ -239,3 +239,11 @@ All options specific to device `fujitsu:fi-7160:123':
     assert SaneDevice(name="test:0", vendor="", model="", type="").transport == "virtual"
     gone = error_from_output("", -9)
     assert gone.status == "gone" and gone.message_vi
+
+
+def test_bench_devices_quick_runs(sane_test_backend):
+    from bench import devices
+
+    result = devices.run(quick=True)
+    assert result.name == "devices" and result.value > 0 and result.baseline_value > 0
+    assert "card_read" in result.details
