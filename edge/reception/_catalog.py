@@ -391,7 +391,7 @@ def list_procedures(db: Any, *, field: str | None = None, search: str | None = N
     if search:
         needle = fold(search)
         # a code search matches the code; anything else matches the folded name
-        procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code]
+        procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code.lower()]
     return procedures
 
 

@@ -8,6 +8,7 @@ input, never written to disk.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import logging
@@ -40,7 +41,7 @@ from reportlab.platypus import (
 
 from edge.errors import DeviceError, MotcuaError, ValidationError
 
-from ._calendar import WEEKDAY_VI
+from ._calendar import VN_TZ, WEEKDAY_VI
 from ._catalog import KIND_VI
 
 log = logging.getLogger(__name__)
@@ -283,8 +284,14 @@ def _check(r: ReceiptData) -> None:
         raise ValidationError("sets", "sets must be ≥ 1 and the fee ≥ 0", message_vi="Số bộ hồ sơ hoặc lệ phí không hợp lệ.")
 
 
+def _vn_local(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(VN_TZ).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def render_receipt(*, receipt: ReceiptData) -> bytes:
-    """The receipt as PDF bytes: two copies, one per page."""
+    """The receipt as PDF bytes: two copies, one per page. Aware times are shown in Vietnam time."""
+    receipt = dataclasses.replace(receipt, received_at=_vn_local(receipt.received_at),
+                                  due_at=_vn_local(receipt.due_at))
     _check(receipt)
     _register_fonts()
     styles = _Styles()

@@ -11,6 +11,7 @@ import click
 import sqlite_utils
 
 from edge.cli._context import CliContext, pass_ctx
+from edge.errors import StoreError
 
 from ._calendar import Override, WorkCalendar, import_overrides, load_overrides, load_overrides_json
 from ._catalog import CHANNEL_VI, get_procedure, import_catalog, list_procedures, load_catalog_json
@@ -86,15 +87,19 @@ def _state_overrides(ctx: CliContext) -> list[Override]:
     path = Path(ctx.settings.store.state_dir) / DB_NAME
     if not path.exists():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        db = sqlite_utils.Database(conn)
-        if not db["calendar_overrides"].exists():
-            return []
-        return [Override(date=dt.date.fromisoformat(r["date"]), kind=r["kind"], reason=r["reason"])
-                for r in db.query("SELECT date, kind, reason FROM calendar_overrides")]
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db = sqlite_utils.Database(conn)
+            if not db["calendar_overrides"].exists():
+                return []
+            return [Override(date=dt.date.fromisoformat(r["date"]), kind=r["kind"], reason=r["reason"])
+                    for r in db.query("SELECT date, kind, reason FROM calendar_overrides")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read calendar overrides from {path}: {exc}",
+                         message_vi="Không đọc được bảng ngày nghỉ bù / làm bù của trạm.") from None
 
 
 @click.group("calendar")

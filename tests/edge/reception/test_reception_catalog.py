@@ -61,6 +61,7 @@ def test_import_and_look_up(db):
     assert [c.code for c in birth.components][:2] == ["TK", "GCS"]
     assert [p.code for p in list_procedures(db, search="dang ky khai sinh")] == ["1.001193"]
     assert [p.code for p in list_procedures(db, search="KHAI SINH")] == ["1.001193"]
+    assert [p.code for p in list_procedures(db, search="1.004194.000.00.00.h26")] == ["1.004194.000.00.00.H26"]
     assert {p.field for p in list_procedures(db, field="Hộ tịch")} == {"Hộ tịch"}
     with pytest.raises(NotFoundError) as err:
         get_procedure(db, "9.999999")

@@ -213,3 +213,11 @@ def test_print_refuses_bad_input():
         print_pdf(b"not a pdf", "quay")
     with pytest.raises(PrintError):
         print_pdf(b"%PDF-1.4", "bad name; rm -rf")
+
+
+def test_aware_times_are_printed_in_vietnam_time(tmp_path):
+    utc = dt.UTC
+    receipt = make_receipt(received_at=dt.datetime(2027, 2, 3, 3, 0, tzinfo=utc),
+                           due_at=dt.datetime(2027, 2, 15, 3, 0, tzinfo=utc))
+    text = pdf_text(render_receipt(receipt=receipt), tmp_path)
+    assert "10 giờ 00 phút, Thứ Hai ngày 15/02/2027" in text
