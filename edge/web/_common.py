@@ -1,0 +1,46 @@
+"""Small helpers shared by the views and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from ._auth import actor
+from ._keys import STORE
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def audit(request: web.Request, action: str, *, dossier_id: str | None = None,
+          who: str | None = None, **details: Any) -> None:
+    """Append to the store's audit chain. ``details`` must never hold personal data."""
+    request.app[STORE].audit(action, actor=who or actor(request), dossier_id=dossier_id, details=details)
+
+
+async def blocking(fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-heavy work that touches no database (argon2, PDF rendering) off the loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only a local path may follow a login (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def form_str(form: Any, key: str, limit: int = 2000) -> str:
+    value = form.get(key, "")
+    if not isinstance(value, str):
+        return ""
+    return value.strip()[:limit]

@@ -1,0 +1,111 @@
+"""Fan-out of DeviceManager events to the browsers (Server-Sent Events) and a short memory
+of the last QR scans for polling clients. Scanned data is personal: kept in memory only,
+for a few minutes, and never logged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+QR_TYPES = ("cccd_scanned", "receipt_scanned", "qr_error")
+_KEEP_SECONDS = 120.0
+
+
+def event_to_dict(event: Any) -> dict[str, Any]:
+    if hasattr(event, "to_dict"):
+        return event.to_dict()
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        return dataclasses.asdict(event)
+    if isinstance(event, dict):
+        return dict(event)
+    return {"type": str(getattr(event, "type", "unknown"))}
+
+
+def device_to_dict(device: Any) -> dict[str, Any]:
+    if hasattr(device, "to_dict"):
+        return device.to_dict()
+    if dataclasses.is_dataclass(device) and not isinstance(device, type):
+        return dataclasses.asdict(device)
+    return dict(device) if isinstance(device, dict) else {"id": str(device)}
+
+
+class EventHub:
+    """Subscribes once to the DeviceManager and hands each event to every open stream."""
+
+    def __init__(self, devices: Any) -> None:
+        self._devices = devices
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._recent: deque[tuple[int, float, dict[str, Any]]] = deque(maxlen=20)
+        self._seq = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe: Any = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._devices is not None and hasattr(self._devices, "subscribe"):
+            try:
+                self._unsubscribe = self._devices.subscribe(self._on_event)
+            except Exception:
+                logger.exception("could not subscribe to device events")
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            with contextlib.suppress(Exception):
+                self._unsubscribe()
+        for queue in list(self._queues):
+            queue.put_nowait({"type": "_closed"})
+
+    def _on_event(self, event: Any) -> None:
+        # May be called from the loop or from a driver's thread.
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.publish(event_to_dict(event))
+        else:
+            loop.call_soon_threadsafe(self.publish, event_to_dict(event))
+
+    def publish(self, data: dict[str, Any]) -> None:
+        self._seq += 1
+        data = {**data, "seq": self._seq}
+        if data.get("type") in QR_TYPES:
+            self._recent.append((self._seq, time.monotonic(), data))
+        for queue in list(self._queues):
+            if queue.qsize() < 200:
+                queue.put_nowait(data)
+
+    def recent_qr(self, since: int = 0) -> list[dict[str, Any]]:
+        cutoff = time.monotonic() - _KEEP_SECONDS
+        return [d for seq, at, d in self._recent if seq > since and at >= cutoff]
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield {"type": "_ping"}
+                    continue
+                if item.get("type") == "_closed":
+                    return
+                yield item
+        finally:
+            self._queues.discard(queue)

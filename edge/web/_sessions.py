@@ -1,0 +1,85 @@
+"""Server-side sessions: a random token in the cookie, only its SHA-256 in the database.
+
+The CSRF token is derived from the session token (a keyed hash), so it needs no storage, is
+unique per session, and cannot be computed from what the database holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ._dbutil import one, tx
+from .accounts import Account, get_account
+
+COOKIE_NAME = "motcua_session"
+_TOUCH_EVERY = 30.0  # seconds: bounds writes while still measuring idleness to the half minute
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """An open session and its account."""
+
+    token_hash: str
+    account: Account
+    csrf_token: str
+    last_seen: float
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def csrf_for(token: str) -> str:
+    return hmac.new(token.encode("ascii", "replace"), b"motcua-csrf-v1", hashlib.sha256).hexdigest()[:43]
+
+
+def csrf_valid(token: str, candidate: str | None) -> bool:
+    return bool(candidate) and hmac.compare_digest(csrf_for(token), candidate or "")
+
+
+def create_session(db: Any, username: str) -> tuple[str, str]:
+    """Open a session; returns (token, csrf token). The token is shown once, to the cookie."""
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    with tx(db) as conn:
+        conn.execute("INSERT INTO web_sessions (token_hash, username, created_at, last_seen) VALUES (?, ?, ?, ?)",
+                   [token_hash(token), username, now, now])
+    return token, csrf_for(token)
+
+
+def resolve_session(db: Any, token: str | None, *, idle_minutes: int) -> Session | None:
+    """The live session for ``token``, or None; an idle or orphaned session is deleted."""
+    if not token or len(token) > 128:
+        return None
+    th = token_hash(token)
+    row = one(db, "SELECT username, last_seen FROM web_sessions WHERE token_hash = ?", [th])
+    if row is None:
+        return None
+    username, last_seen = row["username"], row["last_seen"]
+    now = time.time()
+    account = get_account(db, username)
+    if now - last_seen > idle_minutes * 60 or account is None or account.disabled:
+        with tx(db) as conn:
+            conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [th])
+        return None
+    if now - last_seen > _TOUCH_EVERY:
+        with tx(db) as conn:
+            conn.execute("UPDATE web_sessions SET last_seen = ? WHERE token_hash = ?", [now, th])
+        last_seen = now
+    return Session(token_hash=th, account=account, csrf_token=csrf_for(token), last_seen=last_seen)
+
+
+def end_session(db: Any, token: str) -> None:
+    with tx(db) as conn:
+        conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [token_hash(token)])
+
+
+def purge_idle(db: Any, *, idle_minutes: int) -> int:
+    with tx(db) as conn:
+        cur = conn.execute("DELETE FROM web_sessions WHERE last_seen < ?", [time.time() - idle_minutes * 60])
+    return cur.rowcount

@@ -1,0 +1,101 @@
+"""Log in, log out; the template context every page receives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from . import _sessions, accounts
+from ._auth import clear_session_cookie, current, session_token, set_session_cookie
+from ._common import audit, blocking, form_str, safe_next
+from ._keys import DEVICES, EXPIRED, SETTINGS, STORE, SYNC
+from ._roles import PUBLIC, allow, has
+
+
+async def context_processor(request: web.Request) -> dict[str, Any]:
+    session = current(request)
+    settings = request.app[SETTINGS]
+    return {
+        "user": session.account if session else None,
+        "csrf_token": session.csrf_token if session else "",
+        "can": (lambda perm: has(session.account.role if session else None, perm)),
+        "station": settings.station,
+        "has_devices": request.app[DEVICES] is not None,
+        "has_sync": request.app[SYNC] is not None,
+        "idle_minutes": settings.web.session_idle_minutes,
+        "path": request.path,
+    }
+
+
+async def login_with_password(request: web.Request, username: str, password: str,
+                              roles: tuple[str, ...] = accounts.ROLES) -> accounts.Account:
+    """Check credentials with lockout; the argon2id work runs off the event loop."""
+    settings = request.app[SETTINGS]
+    db = request.app[STORE].db
+    attempt = accounts.begin_login(db, username)
+    ok = await blocking(accounts.verify_password, attempt, password)
+    return accounts.finish_login(db, attempt, ok, max_attempts=settings.web.lockout_attempts,
+                                 lockout_minutes=settings.web.lockout_minutes, roles=roles)
+
+
+@allow(PUBLIC)
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if current(request) is not None:
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    expired = bool(request.get(EXPIRED))
+    response = aiohttp_jinja2.render_template("login.html", request, {
+        "next": safe_next(request.query.get("next")), "username": "", "error": None, "expired": expired,
+        "no_accounts": accounts.count_accounts(request.app[STORE].db) == 0,
+    })
+    if expired:
+        clear_session_cookie(response)
+    return response
+
+
+@allow(PUBLIC)
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = form_str(form, "username", 100)
+    password = form.get("password", "")
+    password = password if isinstance(password, str) else ""
+    next_path = safe_next(form_str(form, "next", 500))
+    error = None
+    if not username:
+        error = {"field": "username", "message_vi": "Vui lòng nhập tên đăng nhập."}
+    elif not password:
+        error = {"field": "password", "message_vi": "Vui lòng nhập mật khẩu hoặc mã PIN."}
+    else:
+        try:
+            account = await login_with_password(request, username, password)
+        except accounts.AuthError as exc:
+            audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code)
+            error = {"field": "password", "message_vi": exc.message_vi}
+        else:
+            token, _csrf = _sessions.create_session(request.app[STORE].db, account.username)
+            audit(request, "web.login", who=account.username, via="form")
+            response = web.HTTPSeeOther(next_path)
+            set_session_cookie(response, token, secure=request.secure)
+            raise response
+    return aiohttp_jinja2.render_template("login.html", request, {
+        "next": next_path, "username": username, "error": error, "expired": False,
+        "no_accounts": False,
+    }, status=401 if error and error["field"] == "password" else 422)
+
+
+@allow("session")
+async def logout(request: web.Request) -> web.StreamResponse:
+    token, _how = session_token(request)
+    if token:
+        _sessions.end_session(request.app[STORE].db, token)
+    audit(request, "web.logout")
+    response = web.HTTPSeeOther("/login")
+    clear_session_cookie(response)
+    raise response
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/login", login_page, name="login")
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout, name="logout")

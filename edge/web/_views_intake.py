@@ -1,0 +1,378 @@
+"""Intake screens: new dossier, draft (applicant, checklist, pages), finalize, receipt, fee,
+satisfaction rating."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from edge import reception
+from edge.errors import MotcuaError, ValidationError
+
+from . import _intake, accounts
+from ._auth import check_csrf, current
+from ._common import audit, blocking, form_str, maybe_await
+from ._errors import HttpError, not_found
+from ._keys import DEVICES, EVENTS, SETTINGS, STORE, SYNC
+from ._roles import allow
+from ._uploads import save_stream
+from ._views_auth import login_with_password
+
+logger = logging.getLogger(__name__)
+
+NOTICES = {
+    "created": "Đã tạo hồ sơ nháp. Tiếp tục tải lên hoặc quét các thành phần hồ sơ.",
+    "saved": "Đã lưu thông tin người nộp.",
+    "page_added": "Đã lưu trang tài liệu (đã mã hóa).",
+    "page_removed": "Đã xóa trang tài liệu.",
+    "finalized": "Đã tiếp nhận hồ sơ. Giao giấy tiếp nhận và hẹn trả kết quả cho người nộp.",
+    "printed": "Đã gửi giấy tiếp nhận tới máy in.",
+    "paid": "Đã ghi nhận nộp lệ phí.",
+    "rated": "Cảm ơn ông/bà đã đánh giá chất lượng phục vụ.",
+    "handed_over": "Đã ghi nhận trả kết quả cho người nộp.",
+}
+
+
+def notice(request: web.Request) -> str | None:
+    return NOTICES.get(request.query.get("msg", ""))
+
+
+def _dossier_id(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if len(value) > 64:
+        raise not_found()
+    return value
+
+
+async def _kick_sync(request: web.Request) -> None:
+    sync = request.app[SYNC]
+    if sync is None or not hasattr(sync, "kick"):
+        return
+    try:
+        await maybe_await(sync.kick())
+    except Exception:  # a sync hiccup never blocks intake
+        logger.warning("could not wake the sync client after finalize", exc_info=True)
+
+
+# --------------------------------------------------------------------------- new dossier
+
+
+def _new_context(request: web.Request, *, values: dict[str, str] | None = None, procedure_code: str = "",
+                 channel: str = "direct", errors: dict[str, str] | None = None, search: str = "",
+                 qr_payload: str = "") -> dict[str, Any]:
+    store = request.app[STORE]
+    procedures = _intake.list_procedures(store)
+    return {
+        "values": values or dict.fromkeys(_intake.APPLICANT_FIELDS, ""),
+        "procedures": procedures, "procedure_code": procedure_code, "channel": channel,
+        "errors": errors or {}, "search": search, "qr_payload": qr_payload,
+        "notice": notice(request), "qr_seq": request.app[EVENTS].seq,
+    }
+
+
+@allow("dossier.write")
+async def new_page(request: web.Request) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template("dossier_new.html", request, _new_context(
+        request, procedure_code=request.query.get("procedure", "")))
+
+
+@allow("dossier.write")
+async def new_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = _intake.applicant_values(form)
+    procedure_code = form_str(form, "procedure_code", 100)
+    channel = form_str(form, "channel", 20) or "direct"
+    qr_payload = form_str(form, "qr_payload", 2000)
+    errors: dict[str, str] = {}
+    if form.get("action") == "fill_qr":
+        # Fill the applicant from a pasted CCCD QR payload; nothing typed elsewhere is lost.
+        from edge.devices.cccd import parse_cccd_qr
+
+        try:
+            data = parse_cccd_qr(qr_payload, today=request.app[STORE].now().date())
+        except MotcuaError as exc:
+            errors["qr_payload"] = exc.message_vi or "Không đọc được mã QR trên CCCD."
+        else:
+            values.update({k: v for k, v in data.to_applicant().items() if k in values and v})
+            qr_payload = ""
+        ctx = _new_context(request, values=values, procedure_code=procedure_code, channel=channel,
+                           errors=errors, qr_payload=qr_payload)
+        return aiohttp_jinja2.render_template("dossier_new.html", request, ctx, status=422 if errors else 200)
+    try:
+        dossier_id = _intake.create_draft(request.app[STORE], actor=current(request).account.username,
+                                          procedure_code=procedure_code, applicant=values, channel=channel)
+    except ValidationError as exc:
+        errors[exc.field] = exc.message_vi or str(exc)
+        ctx = _new_context(request, values=values, procedure_code=procedure_code, channel=channel,
+                           errors=errors, qr_payload=qr_payload)
+        return aiohttp_jinja2.render_template("dossier_new.html", request, ctx, status=422)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=created")
+
+
+# --------------------------------------------------------------------------- one dossier
+
+
+def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, str] | None = None,
+                    values: dict[str, str] | None = None, status_notice: str | None = None) -> dict[str, Any]:
+    store = request.app[STORE]
+    settings = request.app[SETTINGS]
+    dossier = store.get(dossier_id)
+    try:
+        procedure = _intake.get_procedure(store, dossier.procedure_code)
+    except ValidationError:
+        procedure = None
+    items = _intake.checklist(dossier, procedure) if procedure else []
+    channel = dossier.form.get("channel", "direct")
+    quote = _intake.fee_quote(procedure, channel) if procedure else None
+    fee = _intake.fee_status(dossier) if dossier.status != "draft" else None
+    vietqr_svg = None
+    if fee and not fee["paid"] and fee["method"] == "vietqr" and fee["vietqr_payload"]:
+        vietqr_svg = _intake.qr_svg(fee["vietqr_payload"])
+    devices = request.app[DEVICES]
+    scanners = []
+    if devices is not None:
+        try:
+            scanners = [d for d in devices.snapshot() if str(getattr(d, "kind", "")) == "scanner"
+                        and str(getattr(d, "status", "")) in ("ready", "busy")]
+        except Exception:
+            logger.warning("device snapshot failed", exc_info=True)
+    applicant = dossier.applicant.to_dict() if dossier.applicant else {}
+    return {
+        "dossier": dossier, "procedure": procedure, "checklist": items,
+        "missing": _intake.missing_required(items), "channel": channel,
+        "values": values or {k: applicant.get(k, "") for k in _intake.APPLICANT_FIELDS},
+        "procedures": _intake.list_procedures(store) if dossier.status == "draft" else [],
+        "errors": errors or {}, "notice": status_notice or notice(request), "quote": quote, "fee": fee,
+        "vietqr_svg": vietqr_svg, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),
+        "printer": settings.reception.printer, "scanners": scanners,
+        "max_upload_mb": settings.web.max_upload_mb,
+        "satisfaction": dossier.meta.get("satisfaction"),
+    }
+
+
+@allow("dossier.read")
+async def dossier_page(request: web.Request) -> web.StreamResponse:
+    ctx = dossier_context(request, _dossier_id(request))
+    return aiohttp_jinja2.render_template("dossier.html", request, ctx)
+
+
+@allow("dossier.write")
+async def dossier_update(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    form = await request.post()
+    values = _intake.applicant_values(form)
+    try:
+        _intake.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
+                             procedure_code=form_str(form, "procedure_code", 100) or None,
+                             applicant=values, channel=form_str(form, "channel", 20) or None)
+    except ValidationError as exc:
+        ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)}, values=values)
+        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=saved")
+
+
+@allow("dossier.write", csrf="handler")
+async def page_upload(request: web.Request) -> web.StreamResponse:
+    """Multipart form: ``csrf_token`` first, then ``component``, then ``file``."""
+    dossier_id = _dossier_id(request)
+    store = request.app[STORE]
+    settings = request.app[SETTINGS]
+    fields: dict[str, str] = {}
+    error: ValidationError | None = None
+    page = None
+    try:
+        if not request.content_type.startswith("multipart/"):
+            raise ValidationError("file", "expected a multipart form", message_vi="Vui lòng chọn tệp để tải lên.")
+        length = request.content_length
+        if length is not None and length > settings.web.max_upload_mb * 1024 * 1024 + 64 * 1024:
+            from ._uploads import too_large
+
+            raise too_large(settings.web.max_upload_mb)
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if part.name == "file":
+                await check_csrf(request, fields.get("csrf_token"))
+                procedure = _intake.get_procedure(store, store.summary(dossier_id).procedure_code)
+                component = fields.get("component", "")
+                procedure.component(component)  # unknown component: precise message
+                page = await save_stream(store, dossier_id, component=component,
+                                         actor=current(request).account.username,
+                                         limit_mb=settings.web.max_upload_mb,
+                                         read=lambda part=part: part.read_chunk(65536))
+                break
+            fields[part.name or ""] = (await part.read(decode=True))[:2000].decode("utf-8", "replace")
+        if page is None:
+            await check_csrf(request, fields.get("csrf_token"))
+            raise ValidationError("file", "no file", message_vi="Vui lòng chọn tệp ảnh hoặc PDF để tải lên.")
+    except ValidationError as exc:
+        error = exc
+        if exc.field == "file" and (request.content_length or 0) < 4 * settings.web.max_upload_mb * 1024 * 1024:
+            await request.release()
+    if error is not None:
+        component = fields.get("component", "")
+        ctx = dossier_context(request, dossier_id,
+                              errors={f"file-{component}" if error.field in ("file", "media_type", "page") else error.field:
+                                      error.message_vi or str(error)})
+        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=page_added#component-{page.component}")
+
+
+@allow("dossier.read")
+async def page_view(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    dossier_id = _dossier_id(request)
+    try:
+        index = int(request.match_info["index"])
+    except ValueError:
+        raise not_found("page") from None
+    pages = {p.index: p for p in store.pages(dossier_id)}
+    if index not in pages:
+        raise not_found("page")
+    response = web.StreamResponse(headers={"Content-Type": pages[index].media_type,
+                                           "Content-Disposition": f'inline; filename="trang-{index}"'})
+    await response.prepare(request)
+    for chunk in store.read_page(dossier_id, index):
+        await response.write(chunk)
+    await response.write_eof()
+    audit(request, "page.view", dossier_id=dossier_id, index=index)
+    return response
+
+
+@allow("dossier.write")
+async def page_remove(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    try:
+        index = int(request.match_info["index"])
+    except ValueError:
+        raise not_found("page") from None
+    request.app[STORE].remove_page(dossier_id, index, actor=current(request).account.username)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=page_removed")
+
+
+async def supervisor_override(request: web.Request, username: str, password: str) -> str:
+    """A supervisor confirms on the spot; their own lockout counter applies."""
+    if not username or not password:
+        raise ValidationError("override_password", "supervisor credentials required",
+                              message_vi="Hồ sơ còn thiếu thành phần bắt buộc: lãnh đạo cần nhập tên đăng nhập và mật khẩu để duyệt.")
+    try:
+        account = await login_with_password(request, username, password, roles=("supervisor", "admin"))
+    except accounts.AuthError as exc:
+        audit(request, "dossier.override_refused", reason=exc.code)
+        raise ValidationError("override_password", exc.code, message_vi=exc.message_vi) from None
+    return account.username
+
+
+@allow("dossier.write")
+async def finalize_submit(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    store = request.app[STORE]
+    form = await request.post()
+    fee = {"method": form_str(form, "fee_method", 20), "receipt_number": form_str(form, "fee_receipt_number", 60)}
+    try:
+        override_by = None
+        dossier = store.get(dossier_id)
+        procedure = _intake.get_procedure(store, dossier.procedure_code)
+        if _intake.missing_required(_intake.checklist(dossier, procedure)):
+            if form_str(form, "override_username", 100):
+                override_by = await supervisor_override(request, form_str(form, "override_username", 100),
+                                                        str(form.get("override_password") or ""))
+        code = _intake.finalize(store, request.app[SETTINGS], dossier_id,
+                                actor=current(request).account.username, fee=fee, override_by=override_by)
+    except ValidationError as exc:
+        ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
+        ctx["fee_form"] = fee
+        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+    logger.info("dossier %s finalized as %s", dossier_id, code)
+    await _kick_sync(request)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=finalized")
+
+
+@allow("dossier.read")
+async def receipt_download(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    store = request.app[STORE]
+    summary = store.summary(dossier_id)
+    if not summary.code:
+        raise HttpError(409, "not_finalized", "dossier has no receipt yet",
+                        message_vi="Hồ sơ chưa tiếp nhận: chưa có giấy tiếp nhận.")
+    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
+    pdf = await blocking(lambda: reception.render_receipt(receipt=data))
+    audit(request, "receipt.download", dossier_id=dossier_id)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="giay-tiep-nhan-{summary.code}.pdf"'})
+
+
+@allow("dossier.read")
+async def receipt_print(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    store = request.app[STORE]
+    printer = request.app[SETTINGS].reception.printer
+    if not printer:
+        raise HttpError(409, "no_printer", "no printer configured",
+                        message_vi="Chưa cấu hình máy in: hãy tải giấy tiếp nhận (PDF) về và in.")
+    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
+    pdf = await blocking(lambda: reception.render_receipt(receipt=data))
+    await blocking(lambda: reception.print_pdf(pdf, printer, title=data.code))
+    audit(request, "receipt.print", dossier_id=dossier_id, printer=printer)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=printed")
+
+
+@allow("dossier.write")
+async def fee_submit(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    form = await request.post()
+    try:
+        _intake.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
+                               method=form_str(form, "fee_method", 20),
+                               receipt_number=form_str(form, "fee_receipt_number", 60))
+    except ValidationError as exc:
+        ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
+        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=paid")
+
+
+@allow("dossier.write")
+async def rating_page(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    summary = request.app[STORE].summary(dossier_id)
+    return aiohttp_jinja2.render_template("rating.html", request, {
+        "summary": summary, "errors": {}, "comment": "", "rating": None})
+
+
+@allow("dossier.write")
+async def rating_submit(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    store = request.app[STORE]
+    form = await request.post()
+    comment = form_str(form, "comment", 2000)
+    try:
+        _intake.rate(store, dossier_id, actor=current(request).account.username,
+                     rating=form.get("rating"), comment=comment)
+    except ValidationError as exc:
+        return aiohttp_jinja2.render_template("rating.html", request, {
+            "summary": store.summary(dossier_id), "errors": {exc.field: exc.message_vi}, "comment": comment,
+            "rating": form.get("rating")}, status=422)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=rated")
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/dossiers/new", new_page, name="dossier_new")
+    r.add_post("/dossiers/new", new_submit)
+    r.add_get("/dossiers/{id}", dossier_page, name="dossier")
+    r.add_post("/dossiers/{id}", dossier_update)
+    r.add_post("/dossiers/{id}/pages", page_upload)
+    r.add_get("/dossiers/{id}/pages/{index}", page_view)
+    r.add_post("/dossiers/{id}/pages/{index}/delete", page_remove)
+    r.add_post("/dossiers/{id}/finalize", finalize_submit)
+    r.add_get("/dossiers/{id}/receipt.pdf", receipt_download)
+    r.add_post("/dossiers/{id}/print", receipt_print)
+    r.add_post("/dossiers/{id}/fee", fee_submit)
+    r.add_get("/dossiers/{id}/rating", rating_page)
+    r.add_post("/dossiers/{id}/rating", rating_submit)

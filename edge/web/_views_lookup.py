@@ -1,0 +1,93 @@
+"""Dashboard, dossier list, look-up (code / CCCD / name) and hand-back of results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from edge.errors import ValidationError
+
+from . import _intake
+from ._auth import current
+from ._common import maybe_await
+from ._keys import EVENTS, STORE, SYNC
+from ._roles import allow
+from ._views_intake import notice
+
+PAGE_SIZE = 50
+STATUSES = ("draft", "finalized", "handed_over", "shredded")
+
+
+async def sync_summary(request: web.Request) -> Any:
+    sync = request.app[SYNC]
+    if sync is None:
+        return None
+    try:
+        return await maybe_await(sync.status())
+    except Exception:
+        return None
+
+
+@allow("dossier.read")
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    return aiohttp_jinja2.render_template("dashboard.html", request, {
+        "recent": store.list(limit=10),
+        "drafts": store.count(status="draft"),
+        "finalized": store.count(status="finalized"),
+        "handed_over": store.count(status="handed_over"),
+        "sync": await sync_summary(request),
+    })
+
+
+@allow("dossier.read")
+async def dossier_list(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    status = request.query.get("status") or None
+    if status not in (None, *STATUSES):
+        status = None
+    try:
+        page = max(1, min(100000, int(request.query.get("page", "1"))))
+    except ValueError:
+        page = 1
+    rows = store.list(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, status=status)
+    return aiohttp_jinja2.render_template("dossier_list.html", request, {
+        "rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE, "status": status,
+        "statuses": STATUSES,
+    })
+
+
+@allow("dossier.read")
+async def lookup(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    by = request.query.get("by", "code")
+    q = request.query.get("q", "").strip()[:200]
+    results = None
+    error = None
+    if q:
+        try:
+            results = _intake.find(store, **{{"code": "code", "id": "id_number", "name": "name"}.get(by, "code"): q})
+        except ValidationError as exc:
+            error = exc.message_vi
+        if results is not None and len(results) == 1 and by == "code" and request.query.get("open"):
+            raise web.HTTPSeeOther(f"/dossiers/{results[0].id}")
+    return aiohttp_jinja2.render_template("lookup.html", request, {
+        "q": q, "by": by, "results": results, "error": error, "notice": notice(request),
+        "qr_seq": request.app[EVENTS].seq,
+    }, status=422 if error else 200)
+
+
+@allow("dossier.handover")
+async def handover(request: web.Request) -> web.StreamResponse:
+    dossier_id = request.match_info["id"]
+    request.app[STORE].mark_handed_over(dossier_id, actor=current(request).account.username)
+    raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=handed_over")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", dashboard, name="dashboard")
+    app.router.add_get("/dossiers", dossier_list, name="dossiers")
+    app.router.add_get("/lookup", lookup, name="lookup")
+    app.router.add_post("/dossiers/{id}/handover", handover)
