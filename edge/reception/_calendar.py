@@ -117,6 +117,10 @@ class SkippedDay:
     date: dt.date
     reason: str
 
+    def __iter__(self):
+        """Unpacks as ``(date, reason)``."""
+        return iter((self.date, self.reason))
+
     def to_dict(self) -> dict[str, str]:
         return {"date": self.date.isoformat(), "reason": self.reason}
 

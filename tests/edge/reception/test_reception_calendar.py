@@ -58,7 +58,10 @@ def test_tet_2027_five_working_days():
 
 
 def test_convention_same_clock_time_n_working_days_later():
-    assert due(D(2026, 11, 10, 10, 0), days=5).due_at == D(2026, 11, 17, 10, 0)  # Tue → next Tue
+    result = due(D(2026, 11, 10, 10, 0), days=5)
+    assert result.due_at == D(2026, 11, 17, 10, 0)  # Tue → next Tue
+    assert [(d, r) for d, r in result.skipped] == [(dt.date(2026, 11, 14), "Thứ Bảy"),
+                                                   (dt.date(2026, 11, 15), "Chủ Nhật")]
 
 
 def test_received_after_close_counts_from_next_opening_and_ends_at_close():

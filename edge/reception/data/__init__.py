@@ -1,0 +1,1 @@
+"""Demo data files: the procedure catalog and calendar overrides."""
