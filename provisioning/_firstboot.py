@@ -330,6 +330,13 @@ class Firstboot:
                 result = enroll(store, p.sync["hub_url"], p.token, ca_file=ca, station_id=p.station_id)
                 if inspect.isawaitable(result):
                     asyncio.run(_await(result))
+                learned = (store.meta_get("sync.receipt_key") or "").strip()
+                if learned and learned != p.anchors.hub_receipt_key.strip():
+                    # The hub was reached over the CA pinned by the signed bundle, so it is the
+                    # hub; it rotated its receipt key since the bundle was made. Say so loudly.
+                    logger.warning("the hub's receipt key differs from the one in the bundle (hub key rotated "
+                                   "since provisioning?); the hub's current key is used")
+                    self.journal.note(receipt_key_changed=True)
             except Exception as exc:
                 code = getattr(exc, "code", "")
                 if code in _TOKEN_ERRORS:

@@ -4,13 +4,16 @@ Layout of ``--keys DIR``::
 
     provisioning.key        Ed25519 private key (PKCS#8 PEM, mode 0600): signs every bundle
     provisioning.pub        its public key (PEM): goes into the box image as /etc/motcua/provisioning.pub
-    anchors/hub-receipt.pub the hub's receipt-signing public key (as the hub writes it)
+    anchors/hub-receipt.pub the hub's receipt-signing public key (base64 of the raw 32 bytes, as the
+                            hub hands it out at enrollment)
     anchors/city.pub        the city's HPKE public key (JSON, as edge.store reads it)
     anchors/hub-ca.pem      the CA certificate that signed the hub's TLS certificate (optional for a loopback hub)
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -33,9 +36,8 @@ RECEIPT_NAME = "hub-receipt.pub"
 CITY_NAME = "city.pub"
 CA_NAME = "hub-ca.pem"
 
-# Where a hub's data directory keeps its public material (first match wins).
-_HUB_RECEIPT_CANDIDATES = ("receipt.pub", "hub-receipt.pub", "receipt-key.pub", "keys/receipt.pub", "hub.pub")
-_HUB_CITY_CANDIDATES = ("city.pub", "city-public.json", "city.pub.json", "keys/city.pub")
+# A hub's data directory (sync/hub/_keys.py): keys/receipt-signing.json, keys/city-public-key.json;
+# the TLS CA is not part of it unless IT put one there (ca.pem).
 _HUB_CA_CANDIDATES = ("ca.pem", "hub-ca.pem", "tls/ca.pem", "ca.crt")
 
 
@@ -109,11 +111,21 @@ def _check_city_key(text: str, origin: str) -> str:
 
 
 def _check_receipt_key(text: str, origin: str) -> str:
+    """Accept PEM or base64 of the raw key; keep the protocol's form (base64 of the raw 32 bytes)."""
     if "PRIVATE" in text:
         raise ProvisioningError(f"{origin}: this is a private key; give the hub's receipt PUBLIC key")
-    if not text.strip():
-        raise ProvisioningError(f"{origin}: the hub receipt key is empty")
-    return text
+    stripped = text.strip()
+    try:
+        if stripped.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(stripped.encode())
+        else:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(stripped, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise ProvisioningError(f"{origin}: not an Ed25519 public key (PEM or base64 of 32 bytes): {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ProvisioningError(f"{origin}: the hub's receipt key must be Ed25519")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode() + "\n"
 
 
 def _check_ca(text: str, origin: str) -> str:
@@ -122,6 +134,21 @@ def _check_ca(text: str, origin: str) -> str:
     except ValueError as exc:
         raise ProvisioningError(f"{origin}: not a PEM certificate ({exc})") from None
     return text
+
+
+def _from_hub_data(hub_data: Path) -> dict[str, str]:
+    """The receipt public key and city public key of a hub data directory."""
+    if not hub_data.is_dir():
+        raise ProvisioningError(f"hub data directory {hub_data} does not exist")
+    from sync.errors import HubError
+    from sync.hub._keys import HubKeys
+
+    try:
+        keys = HubKeys.load(hub_data)
+    except HubError as exc:
+        raise ProvisioningError(f"cannot read the hub's keys: {exc}") from None
+    return {RECEIPT_NAME: base64.b64encode(keys.receipt_public_raw).decode() + "\n",
+            CITY_NAME: json.dumps(keys.city_public.to_json(), indent=1) + "\n"}
 
 
 def _first(base: Path, names: tuple[str, ...]) -> Path | None:
@@ -142,19 +169,12 @@ def init_keys(directory: Path, *, hub_data: Path | None = None, receipt_key: Pat
     anchors_dir = directory / "anchors"
     anchors_dir.mkdir(exist_ok=True, mode=0o700)
     sources: dict[str, Path | None] = {RECEIPT_NAME: receipt_key, CITY_NAME: city_key, CA_NAME: ca}
+    staged: dict[str, str] = {}
     if hub_data is not None:
-        if not hub_data.is_dir():
-            raise ProvisioningError(f"hub data directory {hub_data} does not exist")
-        sources[RECEIPT_NAME] = sources[RECEIPT_NAME] or _first(hub_data, _HUB_RECEIPT_CANDIDATES)
-        sources[CITY_NAME] = sources[CITY_NAME] or _first(hub_data, _HUB_CITY_CANDIDATES)
+        staged.update(_from_hub_data(hub_data))
         sources[CA_NAME] = sources[CA_NAME] or _first(hub_data, _HUB_CA_CANDIDATES)
-        for name in (RECEIPT_NAME, CITY_NAME):
-            if sources[name] is None:
-                raise ProvisioningError(f"hub data directory {hub_data} has no {name.replace('.pub', '')} public key "
-                                        f"(looked for {', '.join(_HUB_RECEIPT_CANDIDATES if name == RECEIPT_NAME else _HUB_CITY_CANDIDATES)})")
     checks = {RECEIPT_NAME: _check_receipt_key, CITY_NAME: _check_city_key, CA_NAME: _check_ca}
     # Read and check every anchor before writing any.
-    staged: dict[str, str] = {}
     for name, src in sources.items():
         if src is None:
             continue
