@@ -185,6 +185,18 @@ class DeviceManager:
             self._records[device_id] = new
             self.publish(DeviceEvent(type="changed", device=new))
 
+    def scan(self, request: Any, **kwargs: Any):
+        """Scan into this manager's store: an async iterator of ScanProgress, then ScanResult.
+
+        The scanner shows busy meanwhile, and every progress event also reaches subscribers
+        as ``scan_progress`` (the web app's live view).
+        """
+        from ._scan_async import scan_events
+
+        if self.store is None:
+            raise MotcuaError("DeviceManager has no store to scan into")
+        return scan_events(self.store, request, manager=self, **kwargs)
+
     def enumerate_once(self) -> list[DeviceRecord]:
         """Blocking one-shot enumeration without the monitor (``motcua devices``)."""
         try:
