@@ -306,7 +306,8 @@ class Firstboot:
             try:
                 self._enroll_once(p)
                 return {"enrolled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-            except EnrollmentError:
+            except EnrollmentError as exc:
+                self.journal.note(enroll_refused=str(exc))
                 raise
             except Exception as exc:
                 if not _transient(exc):
@@ -364,6 +365,8 @@ class Firstboot:
             self.report.pending = "enrollment not attempted here (motcua-enroll.service does it)"
             return self.report
         self._drop_privileges()
+        if self.journal.get("enroll_refused") and not self.journal.done("enroll"):
+            self._restage_after_refusal()
         try:
             self._run("enroll")
         except _Pending as exc:
@@ -374,6 +377,26 @@ class Firstboot:
         write_atomic(self.o.state_dir / PROVISIONED, (self.report.station_id + "\n").encode(), mode=0o644)
         status("provisioned and enrolled")
         return self.report
+
+    def _restage_after_refusal(self) -> None:
+        """The hub refused the last token: take a new bundle for the same station, if IT gave one."""
+        refused = self.journal.get("enroll_refused")
+        try:
+            path, data, payload = find_bundle(self.o.search, self.o.public_key, self.o.serial or machine_serial())
+        except FirstbootError:
+            raise FirstbootError(f"the hub refused this box's enrollment earlier ({refused}); put a new bundle for "
+                                 f"station {self.report.station_id} (motcua provision replace) in /boot/firmware/motcua/ "
+                                 "or on a USB stick and run first boot again") from None
+        if payload.station_id != self.journal.get("station_id"):
+            raise FirstbootError(f"{path} is for station {payload.station_id}, but this box was set up as "
+                                 f"{self.journal.get('station_id')}; clear {self.o.state_dir} to set it up anew")
+        write_atomic(self.staged, data, mode=0o600)
+        self._payload = payload
+        self.step_config()
+        self.journal.note(enroll_refused="", source=str(path), serial=payload.serial,
+                          hub_url=payload.sync["hub_url"])
+        self.step_scrub_source()
+        logger.info("new bundle for station %s taken from %s", payload.station_id, path)
 
     def _run(self, step: str) -> None:
         if self.journal.done(step):
