@@ -25,15 +25,18 @@ from ._sod import PassiveAuthResult, load_csca_dir, parse_sod, passive_authentic
 
 logger = logging.getLogger(__name__)
 
+_PCSC_PRESENT = 0x0004  # SCARD_PRESENT in pcsclite.h (SCardStatus state bits)
+
 
 def list_readers() -> list[str]:
     """Names of the PC/SC readers; raise NoReaderError when pcscd cannot be reached."""
     from smartcard.Exceptions import SmartcardException
+    from smartcard.pcsc.PCSCExceptions import BaseSCardException
     from smartcard.System import readers
 
     try:
         return [str(r) for r in readers()]
-    except SmartcardException as exc:
+    except (SmartcardException, BaseSCardException) as exc:
         raise NoReaderError(f"PC/SC service unavailable: {exc}") from None
 
 
@@ -46,11 +49,12 @@ class PcscTransport:
             NoCardException,
             SmartcardException,
         )
+        from smartcard.pcsc.PCSCExceptions import BaseSCardException
         from smartcard.System import readers
 
         try:
             available = readers()
-        except SmartcardException as exc:
+        except (SmartcardException, BaseSCardException) as exc:
             raise NoReaderError(f"PC/SC service unavailable: {exc}") from None
         if not available:
             raise NoReaderError("no PC/SC reader is connected")
@@ -65,7 +69,7 @@ class PcscTransport:
             raise NoCardError(f"no card in reader {self.reader}") from None
         except (CardConnectionException, SmartcardException) as exc:
             raise NoCardError(f"cannot connect to the card in {self.reader}: {exc}") from None
-        self._errors = (CardConnectionException, SmartcardException)
+        self._errors = (CardConnectionException, SmartcardException, BaseSCardException)
 
     @property
     def atr(self) -> bytes:
@@ -75,9 +79,23 @@ class PcscTransport:
         try:
             data, sw1, sw2 = self._connection.transmit(list(apdu))
         except self._errors as exc:
+            if getattr(exc, "hresult", None) == 0 and self._card_present():
+                # The transfer worked but the card's answer was shorter than a status word.
+                logger.info("card answer without a status word on %s", self.reader)
+                raise CardProtocolError(f"the card's answer carries no status word: {exc}") from None
             logger.info("card transmit failed on %s: %s", self.reader, type(exc).__name__)
             raise CardRemovedError(f"card connection lost: {exc}") from None
         return bytes(data) + bytes([sw1 & 0xFF, sw2 & 0xFF])
+
+    def _card_present(self) -> bool:
+        """Ask PC/SC whether the card is still there (a pulled card also yields empty answers)."""
+        from smartcard.scard import SCARD_S_SUCCESS, SCardStatus
+
+        try:
+            rc, _name, state, _protocol, _atr = SCardStatus(self._connection.hcard)
+        except (self._errors + (AttributeError, TypeError)):
+            return False
+        return rc == SCARD_S_SUCCESS and bool(state & _PCSC_PRESENT)
 
     def close(self) -> None:
         for step in (self._connection.disconnect, getattr(self._connection, "release", None)):
@@ -134,7 +152,15 @@ class CardEvents:
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
     def close(self) -> None:
+        """Stop watching; the monitor thread stops and its PC/SC context is released now."""
+        thread = getattr(self._monitor, "rmthread", None)
         self._monitor.deleteObserver(self._observer)
+        request = getattr(thread, "cardrequest", None) if thread is not None else None
+        if request is not None and getattr(self._monitor, "rmthread", None) is None:
+            try:
+                request.release()
+            except Exception:  # pcscd already gone: nothing left to release
+                logger.debug("card monitor context already released")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 READER = "Virtual PCD 00 00"
+# vpcd has one port per slot for the whole machine: concurrent test sessions (or a benchmark)
+# take turns through this lock instead of feeding each other's card emulators.
+LOCK_PATH = Path(tempfile.gettempdir()) / "motcua-vpcd.lock"
 
 
 def _readers() -> list[str]:
@@ -40,10 +45,21 @@ class PcscStack:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 15.0) -> PcscStack:
+    def start(self, timeout: float = 15.0, lock_timeout: float = 900.0) -> PcscStack:
+        self._lock = open(LOCK_PATH, "a+b")  # closed in stop()
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._lock.close()
+                    raise RuntimeError(f"vpcd stays busy (lock {LOCK_PATH})") from None
+                time.sleep(0.2)
         if READER in _readers():
-            return self  # someone else's pcscd already serves vpcd
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+            return self  # a pcscd not started by us already serves vpcd: reuse it, leave it running
+        self._log = open(self.log_path, "wb")  # closed in stop()
         env = dict(os.environ)
         self.process = subprocess.Popen(["pcscd", "--foreground", "--debug"], stdout=self._log,
                                         stderr=subprocess.STDOUT, env=env)
@@ -58,6 +74,14 @@ class PcscStack:
         return self
 
     def stop(self) -> None:
+        try:
+            self._stop_pcscd()
+        finally:
+            lock, self._lock = getattr(self, "_lock", None), None
+            if lock is not None:
+                lock.close()  # releases the flock
+
+    def _stop_pcscd(self) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
