@@ -87,11 +87,14 @@ def _load_applicant(path: Path) -> dict:
 
 def compute_due(store, procedure_code: str, received):
     """Appointment for a procedure received at ``received`` (None when the catalog lacks it)."""
-    try:
-        from edge.reception import appointment_for
-    except ImportError:
+    from edge.reception import calendar_for, due_for_procedure, get_procedure, list_procedures
+
+    if not list_procedures(store):
+        click.echo("warning: the procedure catalog is empty (motcua catalog import FILE): no appointment date computed",
+                   err=True)
         return None
-    return appointment_for(store, procedure_code, received)
+    procedure = get_procedure(store, procedure_code)  # unknown procedure: NotFoundError, nothing written
+    return due_for_procedure(calendar_for(store), procedure, received).due_at
 
 
 @dossier_group.command("create")
@@ -193,16 +196,15 @@ def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> Non
 @dossier_group.command("receipt")
 @click.argument("dossier_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
+@click.option("--clerk", default="", help="Name of the receiving clerk printed on the receipt.")
 @pass_ctx
-def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path) -> None:
+def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str) -> None:
     """Write the reception receipt (form 01) of a finalized dossier as a PDF."""
-    try:
-        from edge.reception import receipt_pdf_for
-    except ImportError:
-        raise click.ClickException("receipts are not available in this build") from None
+    from edge.reception import receipt_for_dossier, render_receipt
+
     with ctx.open_store() as store:
         did = _resolve(store, dossier_id)
-        pdf = receipt_pdf_for(store, did)
+        pdf = render_receipt(receipt=receipt_for_dossier(store, did, clerk_name=clerk))
         store.audit("dossier.receipt", actor="cli", dossier_id=did)
     out.write_bytes(pdf)
     click.echo(str(out))

@@ -102,3 +102,25 @@ def test_passphrase_provider_stays_locked_without_it(tmp_path: Path) -> None:
     wrong = subprocess.run([sys.executable, "-m", "edge.cli", "--state-dir", str(state), "dossier", "list"],
                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "MOTCUA_PASSPHRASE": "wrong one!!"})
     assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
+
+
+def test_with_a_catalog_create_computes_the_appointment_and_prints_a_receipt(state: Path, tmp_path: Path) -> None:
+    catalog = ROOT / "edge" / "reception" / "data" / "demo_catalog.json"
+    motcua("--state-dir", str(state), "catalog", "import", str(catalog))
+    code = json.loads(catalog.read_text())
+    procedures = code["procedures"] if isinstance(code, dict) else code
+    proc_code = procedures[0]["code"]
+    applicant = tmp_path / "a.json"
+    applicant.write_text(json.dumps({"full_name": "Đặng Thùy Trâm", "id_number": "001199001111", "address": "Huế"},
+                                    ensure_ascii=False))
+    unknown = motcua("--state-dir", str(state), "dossier", "create", "--procedure", "9.999999", "--applicant", str(applicant),
+                     check=False)
+    assert unknown.returncode == 2 and "9.999999" in unknown.stderr
+    created = json.loads(motcua("--state-dir", str(state), "dossier", "create", "--procedure", proc_code,
+                                "--applicant", str(applicant)).stdout)
+    shown = json.loads(motcua("--state-dir", str(state), "dossier", "show", created["id"], "--json").stdout)
+    assert shown["due_at"] and shown["due_at"] > shown["received_at"]
+    pdf = tmp_path / "r.pdf"
+    motcua("--state-dir", str(state), "dossier", "receipt", created["code"], "--out", str(pdf), "--clerk", "Nguyễn Cán Bộ")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert created["code"] in text and "Đặng Thùy Trâm" in text
