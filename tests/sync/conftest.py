@@ -109,6 +109,7 @@ class HubHandle:
     city_private_key_path: Path | None
     url: str = ""
     clock_offset_ms: int = 0
+    pg_dsn: str | None = None
     _loop: _LoopThread | None = field(default=None, repr=False)
     _running: object = field(default=None, repr=False)
 
@@ -143,17 +144,36 @@ class HubHandle:
         self.stop()
         self.start()
 
+    def new_worker_storage(self) -> HubStorage:
+        """Another connection set to the same database (another hub worker's view)."""
+        if self.backend == "postgres":
+            from sync.hub.storage.postgres import PostgresStorage
+
+            return PostgresStorage(self.pg_dsn or "", schema=self.storage.schema)  # type: ignore[attr-defined]
+        from sync.hub.storage.sqlite import SqliteStorage
+
+        return SqliteStorage(self.data_dir / "hub.sqlite3")
+
 
 @pytest.fixture
 def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     handles: list[HubHandle] = []
 
-    def make(backend: str = "sqlite", *, start: bool = True) -> HubHandle:
+    def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None) -> HubHandle:
+        """A new hub; with ``worker_of``, a second worker on the same database, keys and data dir."""
+        if worker_of is not None:
+            handle = HubHandle(backend=worker_of.backend, data_dir=worker_of.data_dir,
+                               storage=worker_of.new_worker_storage(), keys=worker_of.keys,
+                               city_private_key_path=worker_of.city_private_key_path, pg_dsn=worker_of.pg_dsn)
+            handles.append(handle)
+            if start:
+                handle.start()
+            return handle
         data_dir = tmp_path / f"hub-{len(handles)}"
         keys, private = init_data_dir(data_dir, kem="X25519")
         dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
         handle = HubHandle(backend=backend, data_dir=data_dir, storage=make_storage(backend, data_dir, dsn),
-                           keys=keys, city_private_key_path=private)
+                           keys=keys, city_private_key_path=private, pg_dsn=dsn)
         handles.append(handle)
         if start:
             handle.start()
