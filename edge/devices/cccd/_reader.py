@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,32 +116,68 @@ class PcscTransport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CardEvent:
-    kind: str      # "inserted" | "removed"
+    kind: str      # "inserted" | "removed" | "reader_added" | "reader_removed"
     reader: str
     atr: str = ""  # hex; an ATR identifies the card model, not the citizen
 
 
 class CardEvents:
-    """Card inserted/removed notifications from pyscard's CardMonitor (a polling thread)."""
+    """Reader and card events (reader_added/removed, inserted/removed) by polling PC/SC.
 
-    def __init__(self) -> None:
-        from smartcard.CardMonitoring import CardMonitor, CardObserver
+    A thread of its own with its own PC/SC context; survives pcscd restarts (readers then
+    count as removed until pcscd is back). ``close()`` stops the thread and frees the context.
+    """
 
-        self._monitor = CardMonitor()
+    def __init__(self, *, poll_seconds: float = 0.3) -> None:
+        self._poll = poll_seconds
         self._callbacks: list[Callable[[CardEvent], None]] = []
-        outer = self
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cccd-card-events", daemon=True)
+        self._thread.start()
 
-        class _Observer(CardObserver):
-            def update(self, observable: Any, actions: Any) -> None:
-                added, removed = actions
-                for kind, cards in (("inserted", added), ("removed", removed)):
-                    for card in cards:
-                        outer._emit(CardEvent(kind=kind, reader=str(card.reader), atr=bytes(card.atr or b"").hex()))
+    def _run(self) -> None:
+        from smartcard import scard
 
-        self._observer = _Observer()
-        self._monitor.addObserver(self._observer)
+        context = None
+        known: dict[str, tuple[bool, str]] = {}  # reader -> (card present, ATR hex)
+        try:
+            while not self._stop.is_set():
+                if context is None:
+                    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+                    context = ctx if rc == scard.SCARD_S_SUCCESS else None
+                now: dict[str, tuple[bool, str]] = {}
+                if context is not None:
+                    rc, names = scard.SCardListReaders(context, [])
+                    if rc == scard.SCARD_E_NO_SERVICE:
+                        scard.SCardReleaseContext(context)
+                        context = None
+                    elif rc == scard.SCARD_S_SUCCESS and names:
+                        rc, states = scard.SCardGetStatusChange(context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+                        if rc == scard.SCARD_S_SUCCESS:
+                            for name, state, atr in states:
+                                present = bool(state & scard.SCARD_STATE_PRESENT)
+                                now[name] = (present, bytes(atr or b"").hex() if present else "")
+                self._diff(known, now)
+                known = now
+                self._stop.wait(self._poll)
+        finally:
+            if context is not None:
+                scard.SCardReleaseContext(context)
+
+    def _diff(self, before: dict[str, tuple[bool, str]], now: dict[str, tuple[bool, str]]) -> None:
+        for name in now.keys() - before.keys():
+            self._emit(CardEvent(kind="reader_added", reader=name))
+        for name in sorted(before.keys() | now.keys()):
+            was, is_ = before.get(name, (False, ""))[0], now.get(name, (False, ""))[0]
+            if is_ and not was:
+                self._emit(CardEvent(kind="inserted", reader=name, atr=now[name][1]))
+            elif was and not is_:
+                self._emit(CardEvent(kind="removed", reader=name))
+        for name in before.keys() - now.keys():
+            self._emit(CardEvent(kind="reader_removed", reader=name))
 
     def _emit(self, event: CardEvent) -> None:
+        logger.debug("card event %s on %s", event.kind, event.reader)
         for callback in list(self._callbacks):
             try:
                 callback(event)
@@ -152,15 +189,8 @@ class CardEvents:
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
     def close(self) -> None:
-        """Stop watching; the monitor thread stops and its PC/SC context is released now."""
-        thread = getattr(self._monitor, "rmthread", None)
-        self._monitor.deleteObserver(self._observer)
-        request = getattr(thread, "cardrequest", None) if thread is not None else None
-        if request is not None and getattr(self._monitor, "rmthread", None) is None:
-            try:
-                request.release()
-            except Exception:  # pcscd already gone: nothing left to release
-                logger.debug("card monitor context already released")
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

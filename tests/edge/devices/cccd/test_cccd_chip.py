@@ -167,6 +167,8 @@ def test_card_events(pcscd, insert_card):
     inserted, removed = threading.Event(), threading.Event()
 
     def on_event(event):
+        if event.reader != READER or event.kind.startswith("reader_"):
+            return
         seen.append(event)
         (inserted if event.kind == "inserted" else removed).set()
 
