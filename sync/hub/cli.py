@@ -289,6 +289,27 @@ def revoke_cmd(data_dir: Path, db: str | None, station_id: str, reason: str) -> 
     click.echo(f"station {st.station_id} revoked; wipe command {st.wipe_command['command']['command_id']}")
 
 
+@hub.command("send-command")
+@data_dir_option
+@click.argument("station_id")
+@click.argument("kind", type=click.Choice(["rotate_key", "resync", "wipe"]))
+def send_command_cmd(data_dir: Path, db: str | None, station_id: str, kind: str) -> None:
+    """Put a signed command for one station on the feed (it obeys at its next pull)."""
+    from sync.protocol import FeedType
+
+    from ._core import signed_command
+
+    storage, keys = _open(data_dir, db)
+    try:
+        if storage.get_station(station_id) is None:
+            raise HubError(f"no station {station_id!r}")
+        command = signed_command(keys, station_id=station_id, kind=kind, now=_now())
+        row = storage.append_feed(FeedType.COMMAND, command, now=_now(), station_id=station_id)
+    finally:
+        storage.close()
+    click.echo(f"command {command['command']['command_id']} ({kind}) for {station_id} at feed seq {row.seq}")
+
+
 def _push(data_dir: Path, db: str | None, items: list[tuple[str, dict[str, Any]]], agency: str | None) -> list[int]:
     storage, _ = _open(data_dir, db)
     try:
