@@ -19,14 +19,22 @@ QR_TYPES = ("cccd_scanned", "receipt_scanned", "qr_error")
 _KEEP_SECONDS = 120.0
 
 
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
 def event_to_dict(event: Any) -> dict[str, Any]:
-    if hasattr(event, "to_dict"):
-        return event.to_dict()
-    if dataclasses.is_dataclass(event) and not isinstance(event, type):
-        return dataclasses.asdict(event)
-    if isinstance(event, dict):
-        return dict(event)
-    return {"type": str(getattr(event, "type", "unknown"))}
+    data = _plain(event)
+    if not isinstance(data, dict):
+        return {"type": str(getattr(event, "type", "unknown"))}
+    data = dict(data)
+    if "data" in data:
+        data["data"] = _plain(data["data"])
+    return data
 
 
 def device_to_dict(device: Any) -> dict[str, Any]:

@@ -213,3 +213,7 @@ async def test_dossier_list_and_lookup_pages(client, store):
     resp = await client.get("/lookup", params={"by": "id", "q": "0011"})
     assert resp.status == 422 and "12 chữ số" in await resp.text()
     assert csrf_of(html)
+    # Every form of a draft's page carries the session's token (macros see the context).
+    page = await (await client.get(f"/dossiers/{dossier_id}")).text()
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]*)"', page))
+    assert tokens == {csrf}
