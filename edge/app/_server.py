@@ -105,10 +105,10 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         store.audit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
                                                                   "orphan_blobs": report.orphan_blobs_removed})
 
-    devices = sync = runner = hub_runner = None
+    devices = sync = runner = None
     try:
         if demo is not None:
-            hub_runner = await demo.start_hub()
+            await demo.start_hub(store)
         if settings.devices.enabled:
             from edge.devices import DeviceManager
 
@@ -137,8 +137,8 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
             await sync.stop()
         if devices is not None:
             await devices.stop()
-        if hub_runner is not None:
-            await hub_runner.cleanup()
+        if demo is not None:
+            await demo.stop_hub()
         if watchdog is not None:
             watchdog.cancel()
         store.close()
