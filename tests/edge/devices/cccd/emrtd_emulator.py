@@ -196,6 +196,7 @@ class VpcdEmulator:
                 if deadline <= 0:
                     raise
                 self._stop.wait(0.1)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one APDU per packet, no Nagle delay
         self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, name="vpcd-emulator", daemon=True)
         self._thread.start()
