@@ -123,6 +123,16 @@ def _kill_hook(step: str, when: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _same_file(search: Sequence[str], data: bytes) -> str:
+    for pattern in search:
+        for directory in sorted(glob.glob(pattern)):
+            for path in sorted(Path(directory).glob(f"*{SUFFIX}")):
+                with contextlib.suppress(OSError):
+                    if path.read_bytes() == data:
+                        return str(path)
+    return ""
+
+
 def machine_serial() -> str | None:
     for name in SERIAL_FILES:
         with contextlib.suppress(OSError):
@@ -196,8 +206,10 @@ class Firstboot:
 
     def step_stage(self) -> dict[str, Any]:
         if self.staged.exists():
-            # Killed after the copy, before the journal: the copy is whole (atomic) and verifies.
-            payload, data, source = self.payload(), self.staged.read_bytes(), self.journal.get("source", "")
+            # Killed after the copy, before the journal: the copy is whole (atomic) and verifies;
+            # its source is the file in the search path with the same bytes.
+            payload, data = self.payload(), self.staged.read_bytes()
+            source = self.journal.get("source", "") or _same_file(self.o.search, data)
         else:
             path, data, payload = find_bundle(self.o.search, self.o.public_key, self.o.serial or machine_serial())
             source = str(path)

@@ -326,8 +326,9 @@ def test_replacement_box_takes_over_station(tmp_path: Path, hub: HubProcess):
     old = Box(tmp_path / "old")
     old.insert(batch.bundle(serial))
     assert run_firstboot(old.options(batch.pub)).enrolled
-    push_one(old)
-    # The old box breaks; IT issues a bundle for the replacement box, same station and partition.
+    # The old box breaks (before today's intake: a replacement shares the partition, so numbers the
+    # old box issued on the replacement's first day would collide, see docs/deploy.md); IT issues a
+    # bundle for the replacement box, same station and partition.
     out = tmp_path / "replace"
     motcua("provision", "replace", "NEWPI-1", "--station", station["station_id"], "--from", str(batch.out),
            "--out", str(out), "--keys", str(batch.keys))
@@ -354,8 +355,10 @@ def test_replacement_box_takes_over_station(tmp_path: Path, hub: HubProcess):
                 await client.stop()
 
         asyncio.run(push())
-    codes = sorted(d["code"] for d in hub.dossiers() if d["station_id"] == station["station_id"])
-    assert len(codes) == 2 and len(set(codes)) == 2
+    codes = [d["code"] for d in hub.dossiers() if d["station_id"] == station["station_id"]]
+    assert len(codes) == 1
+    nnnn = int(codes[0].rsplit("-", 1)[1])
+    assert station["partition_index"] * station["partition_size"] < nnnn <= (station["partition_index"] + 1) * station["partition_size"]
 
 
 def test_rotate_key(tmp_path: Path, hub: HubProcess):
