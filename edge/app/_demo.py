@@ -53,6 +53,7 @@ def _demo_png(width: int = 64, height: int = 80) -> bytes:
 class DemoEnvironment:
     settings: Settings
     hub_dir: Path
+    hub_port: int = DEMO_HUB_PORT
     token: str | None = None
     running: Any = field(default=None, repr=False)
     storage: Any = field(default=None, repr=False)
@@ -64,7 +65,7 @@ class DemoEnvironment:
 
         self.storage, keys = open_hub(self.hub_dir)
         app = create_hub_app(self.storage, keys, data_dir=self.hub_dir)
-        self.running = await start_hub(app, host="127.0.0.1", port=DEMO_HUB_PORT)
+        self.running = await start_hub(app, host="127.0.0.1", port=self.hub_port)
         if self.token:
             await enroll_async(store, self.running.url, self.token, station_id=DEMO_STATION)
             self.token = None
@@ -88,7 +89,7 @@ def _sane_test_backend(base: Path) -> None:
     os.environ["SANE_CONFIG_DIR"] = f"{conf}:/etc/sane.d"
 
 
-def prepare_demo(ctx) -> DemoEnvironment:
+def prepare_demo(ctx, *, port: int | None = None, hub_port: int = DEMO_HUB_PORT) -> DemoEnvironment:
     """Create (once) the demo hub, the demo box and its data; return the demo settings."""
     from sync.hub import init_data_dir, open_hub
     from sync.protocol import new_token, token_sha256
@@ -100,7 +101,7 @@ def prepare_demo(ctx) -> DemoEnvironment:
         "store": {"state_dir": str(state_dir)},
         "station": {"agency_code": DEMO_AGENCY, "name": "Điểm tiếp nhận Ba Đình (demo)", "station_id": DEMO_STATION,
                     "code_partition_index": 0, "code_partition_size": 1000},
-        "sync": {"hub_url": f"http://127.0.0.1:{DEMO_HUB_PORT}", "push_interval_seconds": 15,
+        "sync": {"hub_url": f"http://127.0.0.1:{hub_port}", "push_interval_seconds": 15,
                  "pull_interval_seconds": 20, "heartbeat_interval_seconds": 60, "retention_days": 7},
         "reception": {"agency_name": "Trung tâm Phục vụ hành chính công Hà Nội (demo)",
                       "place_name": "Hà Nội"},
@@ -110,7 +111,7 @@ def prepare_demo(ctx) -> DemoEnvironment:
     if not (hub_dir / "keys").exists():
         init_data_dir(hub_dir)
         click.echo(f"demo city hub created in {hub_dir} (city private key in {hub_dir / 'keys'})")
-    env = DemoEnvironment(settings=settings, hub_dir=hub_dir)
+    env = DemoEnvironment(settings=settings, hub_dir=hub_dir, hub_port=hub_port)
     fresh = not (state_dir / "motcua.db").exists()
     if fresh:
         storage, keys = open_hub(hub_dir)
@@ -134,7 +135,7 @@ def prepare_demo(ctx) -> DemoEnvironment:
                 storage.close()
         _demo_data(store, fresh=fresh)
     click.echo("Trạm Một Cửa demo: http://127.0.0.1:{} — tài khoản {} (mật khẩu {})".format(
-        settings.web.port, ", ".join(f"{u} ({r})" for u, _, r in DEMO_ACCOUNTS), DEMO_PASSWORD))
+        port or settings.web.port, ", ".join(f"{u} ({r})" for u, _, r in DEMO_ACCOUNTS), DEMO_PASSWORD))
     return env
 
 

@@ -144,13 +144,13 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         store.close()
 
 
-def run_server(ctx, *, demo: bool, host: str | None, port: int | None) -> None:
+def run_server(ctx, *, demo: bool, host: str | None, port: int | None, demo_hub_port: int | None = None) -> None:
     settings = ctx.settings
     demo_env = None
     if demo:
-        from ._demo import prepare_demo
+        from ._demo import DEMO_HUB_PORT, prepare_demo
 
-        demo_env = prepare_demo(ctx)
+        demo_env = prepare_demo(ctx, port=port, hub_port=demo_hub_port or DEMO_HUB_PORT)
         settings = demo_env.settings
     logging.getLogger().setLevel(settings.log.level)
     asyncio.run(serve(settings, host=host or settings.web.host, port=port or settings.web.port, demo=demo_env))

@@ -235,12 +235,13 @@ def check_command(ctx: CliContext, as_json: bool) -> None:
 @click.option("--demo", is_flag=True, help="Run with embedded defaults: demo state dir, demo data, local demo city hub.")
 @click.option("--host", default=None, help="Listen address (default web.host).")
 @click.option("--port", type=int, default=None, help="Listen port (default web.port).")
+@click.option("--demo-hub-port", type=int, default=None, help="Port of the demo city hub (with --demo; default 8765).")
 @pass_ctx
-def serve_command(ctx: CliContext, demo: bool, host: str | None, port: int | None) -> None:
+def serve_command(ctx: CliContext, demo: bool, host: str | None, port: int | None, demo_hub_port: int | None) -> None:
     """Run the appliance: store, devices, sync client and the clerk web app."""
     from edge.app import run_server
 
-    run_server(ctx, demo=demo, host=host, port=port)
+    run_server(ctx, demo=demo, host=host, port=port, demo_hub_port=demo_hub_port)
 
 
 @click.command("unlock")

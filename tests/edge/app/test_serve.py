@@ -1,0 +1,79 @@
+"""`motcua serve --demo` as a newcomer runs it: a real process, systemd notifications, a dossier
+reaching the demo city hub and coming back confirmed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_demo_serves_notifies_systemd_and_syncs_to_the_demo_hub(tmp_path: Path) -> None:
+    notify_path = tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_path))
+    notify.settimeout(1.0)
+    port, hub_port = _free_port(), _free_port()
+    state = tmp_path / "demo" / "box"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env.update({"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "2000000"})
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--state-dir", str(state), "serve", "--demo",
+                             "--port", str(port), "--demo-hub-port", str(hub_port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    messages: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while "READY=1" not in "\n".join(messages) and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                messages.append(notify.recv(4096).decode())
+            except TimeoutError:
+                pass
+        assert any("READY=1" in m for m in messages), (messages, proc.poll())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+        # The watchdog keeps pinging from the event loop.
+        pings = 0
+        for _ in range(6):
+            try:
+                pings += notify.recv(4096).decode().count("WATCHDOG=1")
+            except TimeoutError:
+                pass
+        assert pings >= 1
+        # The demo dossiers reach the demo hub and are confirmed by it.
+        status = {}
+        while time.monotonic() < deadline:
+            status = json.loads(_cli("--state-dir", str(state), "sync", "status", "--json").stdout)
+            if status.get("counts", {}).get("confirmed") == 2:
+                break
+            time.sleep(1)
+        assert status["counts"] == {"confirmed": 2}, status
+        hub = json.loads(_cli("hub", "dossiers", "--data-dir", str(tmp_path / "demo" / "hub"), "--json").stdout)
+        box_codes = {d["code"] for d in json.loads(_cli("--state-dir", str(state), "dossier", "list", "--json").stdout)}
+        assert {d["code"] for d in hub} == box_codes and len(box_codes) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0]
+        notify.close()
+    assert proc.returncode == 0, out
