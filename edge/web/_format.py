@@ -7,6 +7,8 @@ from typing import Any
 
 import jinja2
 
+from edge.store import VN_TZ
+
 STATUS_VI = {
     "draft": "Đang nhập (nháp)",
     "finalized": "Đã tiếp nhận",
@@ -50,7 +52,7 @@ def parse_when(value: Any) -> dt.datetime | None:
 def local(value: Any) -> dt.datetime | None:
     when = parse_when(value)
     if when is not None and when.tzinfo is not None:
-        when = when.astimezone()
+        when = when.astimezone(VN_TZ)  # the box's wall clock may be UTC; clerks read Vietnam time
     return when
 
 
