@@ -1,0 +1,198 @@
+"""``motcua bench api``: the clerk API under load, against a bare aiohttp handler.
+
+With 100,000 dossiers in a real store (quick mode: 2,000), over real HTTP on 127.0.0.1:
+p50/p95 of the dossier list page (``GET /api/v1/dossiers?limit=50``) and of a look-up by ID
+number (``GET /api/v1/lookup?id_number=``), and dossiers finalized per second (``POST …/finalize``
+on drafts that already hold their pages). The baseline is a bare aiohttp handler returning the
+same JSON bytes in the same run, measured with the same client. Goal: list and look-up p95 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from bench._harness import BenchResult, peak_rss_mb, ratio, summary_ms
+
+SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
+MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quang", "Thu", "Kim"]
+GIVEN = ["An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hoa", "Hùng", "Lan", "Linh", "Mai", "Nam",
+         "Nga", "Nhung", "Phong", "Phương", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Tuấn", "Vy", "Yến"]
+PROCEDURE = "1.004222"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def _applicant(rng: random.Random, i: int) -> dict[str, str]:
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
+    century = (0 if born.year < 2000 else 2) + rng.randrange(2)
+    id_number = f"{rng.randrange(1, 97):03d}{century}{born.year % 100:02d}{i % 1_000_000:06d}"
+    return {"full_name": f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}",
+            "id_number": id_number, "date_of_birth": born.isoformat(), "gender": rng.choice(["Nam", "Nữ"]),
+            "address": f"{rng.randrange(1, 300)} phố {rng.choice(GIVEN)}, Hà Nội", "phone": f"09{rng.randrange(10**8):08d}"}
+
+
+def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batch: int = 2000) -> list[str]:
+    """Finalized dossiers through ``store.ingest`` (sealed, coded, queued, audited like real ones;
+    no pages), spread over days so each day's codes stay within the station's partition.
+    Returns the ID numbers used."""
+    ids: list[str] = []
+    start = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    done = 0
+    while done < count:
+        with store.transaction():
+            for i in range(done, min(count, done + batch)):
+                person = _applicant(rng, i)
+                received = start - dt.timedelta(days=i // per_day, minutes=i % per_day)
+                store.ingest(procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
+                             received_at=received, due_at=received + dt.timedelta(days=3),
+                             form={"channel": "direct"}, meta={"channel": "direct", "bench": True})
+                ids.append(person["id_number"])
+        done = min(count, done + batch)
+    return ids
+
+
+async def _timed_get(session: ClientSession, url: str, headers: dict[str, str] | None = None) -> tuple[float, bytes]:
+    t0 = time.perf_counter()
+    async with session.get(url, headers=headers) as resp:
+        body = await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"GET {url}: HTTP {resp.status}: {body[:200]!r}")
+    return time.perf_counter() - t0, body
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, finalize_n: int,
+                   rng: random.Random) -> dict[str, Any]:
+    from edge.web import accounts, create_app
+
+    accounts.create_account(store, "bench", "Bench", "clerk", "bench-password")
+    runner, base = await _serve(create_app(settings=settings, store=store))
+    bare_runner = None
+    try:
+        async with ClientSession() as session:
+            async with session.post(f"{base}/api/v1/session",
+                                    json={"username": "bench", "password": "bench-password"}) as resp:
+                token = (await resp.json())["token"]
+            h = {"Authorization": f"Bearer {token}"}
+            for _ in range(20):  # warm-up
+                await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h)
+            list_t, list_body = [], b""
+            for _ in range(samples):
+                t, list_body = await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h)
+                list_t.append(t)
+            deep_t = []
+            for _ in range(max(10, samples // 5)):
+                offset = rng.randrange(0, max(1, len(ids) - 50))
+                t, _b = await _timed_get(session, f"{base}/api/v1/dossiers?limit=50&offset={offset}", h)
+                deep_t.append(t)
+            look_t, look_body, found = [], b"", 0
+            for _ in range(samples):
+                t, look_body = await _timed_get(session, f"{base}/api/v1/lookup?id_number={rng.choice(ids)}", h)
+                look_t.append(t)
+                found += look_body.count(b'"code"')
+            if found < samples:
+                raise RuntimeError(f"look-ups found {found} dossiers for {samples} existing ID numbers")
+            html_t = []
+            for _ in range(max(10, samples // 5)):
+                t, _b = await _timed_get(session, f"{base}/dossiers?status=finalized", h)
+                html_t.append(t)
+            # Finalize rate: drafts with both required pages prepared over HTTP, then finalized.
+            drafts = []
+            for i in range(finalize_n):
+                async with session.post(f"{base}/api/v1/dossiers", headers=h, json={
+                        "procedure_code": PROCEDURE, "applicant": _applicant(rng, 900_000 + i)}) as resp:
+                    did = (await resp.json())["id"]
+                for comp in ("CT01", "CMCH"):
+                    async with session.post(f"{base}/api/v1/dossiers/{did}/pages?component={comp}",
+                                            headers={**h, "Content-Type": "image/png"}, data=PNG) as resp:
+                        await resp.read()
+                drafts.append(did)
+            t0 = time.perf_counter()
+            for did in drafts:
+                async with session.post(f"{base}/api/v1/dossiers/{did}/finalize", headers=h,
+                                        json={"fee": {"method": "cash", "receipt_number": "BL-1"}}) as resp:
+                    if resp.status != 200:
+                        raise RuntimeError(f"finalize: HTTP {resp.status}: {await resp.text()}")
+            finalize_s = time.perf_counter() - t0
+
+            # Baseline: a bare aiohttp handler serving the same bytes, same client, same loop.
+            async def bare_list(_r: web.Request) -> web.Response:
+                return web.Response(body=list_body, content_type="application/json")
+
+            async def bare_lookup(_r: web.Request) -> web.Response:
+                return web.Response(body=look_body, content_type="application/json")
+
+            bare = web.Application()
+            bare.router.add_get("/list", bare_list)
+            bare.router.add_get("/lookup", bare_lookup)
+            bare_runner, bare_base = await _serve(bare)
+            for _ in range(20):
+                await _timed_get(session, f"{bare_base}/list")
+            bare_list_t = [(await _timed_get(session, f"{bare_base}/list"))[0] for _ in range(samples)]
+            bare_look_t = [(await _timed_get(session, f"{bare_base}/lookup"))[0] for _ in range(samples)]
+    finally:
+        await runner.cleanup()
+        if bare_runner is not None:
+            await bare_runner.cleanup()
+    return {"list": summary_ms(list_t), "list_deep_offset": summary_ms(deep_t), "lookup_id": summary_ms(look_t),
+            "html_list": summary_ms(html_t), "bare_list": summary_ms(bare_list_t),
+            "bare_lookup": summary_ms(bare_look_t), "finalized_per_s": round(finalize_n / finalize_s, 2),
+            "finalize_n": finalize_n, "list_bytes": len(list_body)}
+
+
+def run(quick: bool = False, **_: Any) -> BenchResult:
+    from edge.config import load_settings
+    from edge.store import Store
+
+    count = 2_000 if quick else 100_000
+    samples = 50 if quick else 300
+    finalize_n = 10 if quick else 100
+    rng = random.Random(20270203)
+    with tempfile.TemporaryDirectory(prefix="motcua-bench-api-") as tmp:
+        root = Path(tmp)
+        settings = load_settings(None, env={}, overrides={"store": {"state_dir": str(root / "state")}})
+        Store.init(settings, agency_code="000.00.06.H56", demo_key_out=root / "city.key.json")
+        store = Store.open(settings)
+        try:
+            from edge import reception
+
+            reception.import_catalog(store, reception.load_catalog_json(reception.DEMO_CATALOG), source="demo")
+            t0 = time.perf_counter()
+            ids = fill(store, count, rng=rng)
+            fill_s = time.perf_counter() - t0
+            m = asyncio.run(_measure(store, settings, ids, samples=samples, finalize_n=finalize_n, rng=rng))
+        finally:
+            store.close()
+    list_p95, look_p95 = m["list"]["p95_ms"], m["lookup_id"]["p95_ms"]
+    details = {
+        "dossiers": count, "fill_seconds": round(fill_s, 1),
+        "list_p50_ms": m["list"]["p50_ms"], "list_p95_ms": list_p95,
+        "lookup_p50_ms": m["lookup_id"]["p50_ms"], "lookup_p95_ms": look_p95,
+        "list_deep_offset_p95_ms": m["list_deep_offset"]["p95_ms"],
+        "html_list_page_p95_ms": m["html_list"]["p95_ms"],
+        "bare_list_p95_ms": m["bare_list"]["p95_ms"], "bare_lookup_p95_ms": m["bare_lookup"]["p95_ms"],
+        "lookup_ratio_p95": ratio(look_p95, m["bare_lookup"]["p95_ms"]),
+        "finalized_per_second": m["finalized_per_s"], "finalize_n": m["finalize_n"],
+        "list_page_bytes": m["list_bytes"], "samples": samples,
+        "goal_list_p95_lt_50ms": list_p95 < 50, "goal_lookup_p95_lt_50ms": look_p95 < 50,
+        "peak_rss_mb": peak_rss_mb(), "quick": quick,
+    }
+    return BenchResult(name="api", metric="list_p95", value=list_p95, unit="ms",
+                       baseline="bare aiohttp handler serving the same JSON", baseline_value=m["bare_list"]["p95_ms"],
+                       ratio=ratio(list_p95, m["bare_list"]["p95_ms"]), details=details)
