@@ -54,7 +54,9 @@ def _register_fonts() -> None:
 
 def _draw_qr(c: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
     """Draw a QR as vector rectangles: one rectangle per run of dark modules in a row."""
-    qr = segno.make_qr(text, error="m")
+    # A fixed mask pattern: every mask is valid for any reader; choosing the "best" one costs
+    # most of the encoding time and gains nothing for a short payload printed at this size.
+    qr = segno.make_qr(text, error="m", mask=0)
     matrix = qr.matrix
     n = len(matrix) + 8  # 4-module quiet zone each side
     module = size / n
