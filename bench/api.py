@@ -2,7 +2,7 @@
 
 With 100,000 dossiers in a real store (quick mode: 2,000), over real HTTP on 127.0.0.1:
 p50/p95 of the dossier list page (``GET /api/v1/dossiers?limit=50``) and of a look-up by ID
-number (``GET /api/v1/lookup?id_number=``), and dossiers finalized per second (``POST …/finalize``
+number (``POST /api/v1/lookup``), and dossiers finalized per second (``POST …/finalize``
 on drafts that already hold their pages). The baseline is a bare aiohttp handler returning the
 same JSON bytes in the same run, measured with the same client. Goal: list and look-up p95 < 50 ms.
 """
@@ -68,6 +68,16 @@ async def _timed_get(session: ClientSession, url: str, headers: dict[str, str] |
     return time.perf_counter() - t0, body
 
 
+async def _timed_post(session: ClientSession, url: str, body: dict[str, Any],
+                      headers: dict[str, str]) -> tuple[float, bytes]:
+    t0 = time.perf_counter()
+    async with session.post(url, json=body, headers=headers) as resp:
+        data = await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"POST {url}: HTTP {resp.status}: {data[:200]!r}")
+    return time.perf_counter() - t0, data
+
+
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -103,7 +113,7 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
                 deep_t.append(t)
             look_t, look_body, found = [], b"", 0
             for _ in range(samples):
-                t, look_body = await _timed_get(session, f"{base}/api/v1/lookup?id_number={rng.choice(ids)}", h)
+                t, look_body = await _timed_post(session, f"{base}/api/v1/lookup", {"id_number": rng.choice(ids)}, h)
                 look_t.append(t)
                 found += look_body.count(b'"code"')
             if found < samples:

@@ -280,9 +280,13 @@ async def handover(request: web.Request) -> web.Response:
 
 @allow("dossier.read")
 async def lookup(request: web.Request) -> web.Response:
-    q = request.query
-    found = _intake.find(request.app[STORE], code=q.get("code", ""), id_number=q.get("id_number", ""),
-                         name=q.get("name", ""))
+    """POST, so that ID numbers and names never appear in a URL (access logs, history)."""
+    q = await _body(request)
+    values = {k: q.get(k) or "" for k in ("code", "id_number", "name")}
+    bad = [k for k, v in values.items() if not isinstance(v, str)]
+    if bad:
+        raise ValidationError(bad[0], "must be a string", message_vi=f"Trường {bad[0]} phải là chuỗi ký tự.")
+    found = _intake.find(request.app[STORE], **values)
     return web.json_response({"dossiers": [_summary(r) for r in found]})
 
 
@@ -358,7 +362,7 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{API}/dossiers/{{id}}/rating", rating)
     r.add_post(f"{API}/dossiers/{{id}}/handover", handover)
     r.add_post(f"{API}/dossiers/{{id}}/scan", scan)
-    r.add_get(f"{API}/lookup", lookup)
+    r.add_post(f"{API}/lookup", lookup)
     r.add_get(f"{API}/devices", devices)
     r.add_get(f"{API}/sync", sync)
     r.add_get(f"{API}/accounts", accounts_list)

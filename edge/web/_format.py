@@ -27,6 +27,13 @@ SYNC_VI = {
     "rejected": "Bị từ chối (cần xử lý)",
     "quarantined": "Tạm giữ (cần xử lý)",
 }
+try:  # the sync client's own names for its states, when it is installed
+    from sync.client import LABELS_VI as _SYNC_LABELS
+
+    SYNC_VI.update({str(k.value if hasattr(k, "value") else k): v for k, v in _SYNC_LABELS.items()})
+except ImportError:  # pragma: no cover - the web app also runs without the sync package
+    pass
+
 CITY_STATUS_VI = {
     "1": "Đang tiếp nhận", "2": "Mới tiếp nhận", "3": "Từ chối", "4": "Đang xử lý",
     "5": "Chờ bổ sung", "6": "Chờ thanh toán", "7": "Đã hủy", "8": "Không giải quyết được",

@@ -26,7 +26,7 @@ OPERATIONS: tuple[tuple[str, str, str, str, Any, int], ...] = (
     ("post", "/dossiers/{id}/rating", "Satisfaction rating 1-5 with an optional comment", "dossier.write", "#/components/schemas/Rating", 200),
     ("post", "/dossiers/{id}/handover", "Mark the result handed over", "dossier.handover", None, 200),
     ("post", "/dossiers/{id}/scan", "Start a scanner batch into a component (progress on /events)", "devices.scan", "#/components/schemas/Scan", 202),
-    ("get", "/lookup", "Find dossiers by ?code= (or a scanned receipt QR), ?id_number= or ?name=", "dossier.read", None, 200),
+    ("post", "/lookup", "Find dossiers by code (or a scanned receipt QR), ID number or name (in the body, never the URL)", "dossier.read", "#/components/schemas/Lookup", 200),
     ("get", "/devices", "Peripherals and driver health", "devices.view", None, 200),
     ("get", "/sync", "Sync status: pending, oldest unsynced age, last success, last error", "sync.view", None, 200),
     ("get", "/accounts", "Clerk accounts", "accounts.manage", None, 200),
@@ -70,6 +70,9 @@ SCHEMAS: dict[str, Any] = {
         "method": {"type": "string", "enum": ["cash", "vietqr"]}, "receipt_number": {"type": "string"}}},
     "Rating": {"type": "object", "required": ["rating"], "properties": {
         "rating": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string", "maxLength": 1000}}},
+    "Lookup": {"type": "object", "description": "exactly one of code, id_number, name", "properties": {
+        "code": {"type": "string"}, "id_number": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "name": {"type": "string", "minLength": 2}}},
     "Scan": {"type": "object", "required": ["component"], "properties": {
         "component": {"type": "string"}, "pages": {"type": "integer", "minimum": 1}, "device": {"type": "string"}}},
     "AccountCreate": {"type": "object", "required": ["username", "display_name", "role", "password"], "properties": {

@@ -11,7 +11,7 @@ from edge.errors import ValidationError
 
 from . import _intake
 from ._auth import current
-from ._common import maybe_await
+from ._common import form_str, maybe_await
 from ._keys import EVENTS, STORE, SYNC
 from ._roles import allow
 from ._views_intake import notice
@@ -59,11 +59,8 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
     })
 
 
-@allow("dossier.read")
-async def lookup(request: web.Request) -> web.StreamResponse:
+async def _lookup(request: web.Request, by: str, q: str) -> web.StreamResponse:
     store = request.app[STORE]
-    by = request.query.get("by", "code")
-    q = request.query.get("q", "").strip()[:200]
     results = None
     error = None
     if q:
@@ -79,6 +76,20 @@ async def lookup(request: web.Request) -> web.StreamResponse:
     }, status=422 if error else 200)
 
 
+@allow("dossier.read")
+async def lookup(request: web.Request) -> web.StreamResponse:
+    """GET takes only a dossier code (not personal: a scanned receipt opens the dossier this way).
+    ID numbers and names travel in a POST body, so they never land in an access log."""
+    return await _lookup(request, "code", request.query.get("q", "").strip()[:200])
+
+
+@allow("dossier.read")
+async def lookup_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    by = form_str(form, "by", 10)
+    return await _lookup(request, by if by in ("code", "id", "name") else "code", form_str(form, "q", 200))
+
+
 @allow("dossier.handover")
 async def handover(request: web.Request) -> web.StreamResponse:
     dossier_id = request.match_info["id"]
@@ -90,4 +101,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", dashboard, name="dashboard")
     app.router.add_get("/dossiers", dossier_list, name="dossiers")
     app.router.add_get("/lookup", lookup, name="lookup")
+    app.router.add_post("/lookup", lookup_submit)
     app.router.add_post("/dossiers/{id}/handover", handover)
