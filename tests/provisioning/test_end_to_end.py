@@ -395,3 +395,19 @@ def test_enrollment_refusal_then_new_bundle(tmp_path: Path, hub: HubProcess):
     assert report.enrolled
     assert hub.stations()[station["station_id"]]["key_id"] == station_key_sha(box)[:16]
     push_one(box)
+
+
+def test_unit_split_local_then_enroll(tmp_path: Path, hub: HubProcess):
+    """What the units run: firstboot --no-enroll (root, offline), then --enroll-only (service user)."""
+    batch = provision(tmp_path, hub, 1)
+    box = Box(tmp_path / "box")
+    box.insert(batch.bundle(batch.serials[0]))
+    early = motcua_proc(*box.cli_args(batch.pub), "--enroll-only")
+    assert early.returncode != 0 and "local steps are not done" in early.stderr
+    local = motcua_proc(*box.cli_args(batch.pub), "--no-enroll")
+    assert local.returncode == 0, local.stderr
+    assert not (box.state / ".provisioned").exists() and "enroll" not in box.journal()["steps"]
+    enrolled = motcua_proc(*box.cli_args(batch.pub), "--enroll-only")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert_provisioned(box, batch, batch.serials[0], hub)
+    push_one(box)
