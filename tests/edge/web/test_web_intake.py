@@ -181,6 +181,12 @@ async def test_full_flow_over_the_json_api(client, store):
     assert [d["code"] for d in (await resp.json())["dossiers"]] == [code]
     actors = {r["actor"] for r in store.query("SELECT actor FROM audit WHERE dossier_id = ?", (did,))}
     assert actors == {"clerk"}
+    # Nothing the citizen typed stands readable anywhere under the state directory.
+    store.checkpoint()
+    from tests.plaintext import find_plaintext
+
+    assert find_plaintext(store.root, [APPLICANT["full_name"], APPLICANT["id_number"], APPLICANT["address"],
+                                       "Cán bộ nhiệt tình"]) == []
 
 
 async def test_openapi_matches_routes(client):
