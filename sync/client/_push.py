@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 # Answers that concern the station as a whole, not one dossier: they stop the cycle.
 STATION_CODES = frozenset({"station_revoked", "unknown_station", "bad_signature", "unsigned",
                            "unsupported_version"})
-MAX_QUICK_RETRIES = 6  # consecutive failures without progress inside one attempt
+MAX_QUICK_RETRIES = 6  # consecutive refusals (offset, checksum) without progress in one attempt
+MAX_QUICK_LINK_RETRIES = 3  # consecutive broken connections without progress in one attempt
 
 
 class LinkDown(Exception):
@@ -252,7 +253,7 @@ class Pusher:
             except TransportError:
                 # The link broke mid-chunk: the hub keeps what it received; ask and resume.
                 failures += 1
-                if failures > MAX_QUICK_RETRIES:
+                if failures > MAX_QUICK_LINK_RETRIES:
                     raise
                 await asyncio.sleep(self.quick_backoff.delay(failures))
                 offset = None

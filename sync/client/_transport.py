@@ -37,6 +37,8 @@ from ._errors import InsecureTransportError
 
 logger = logging.getLogger(__name__)
 
+MIN_LINK_RATE = 64 * 1024  # bytes/s a chunk is given at least, before a request is abandoned
+
 
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost."):
@@ -189,7 +191,11 @@ class HubTransport:
                 send_headers["Content-Length"] = str(content_length)
         sent_at = self.clock.wall()
         session = self._get_session()
-        req_timeout = None
+        # aiohttp's read timeout does not cover sending the body: a stalled link would block a
+        # chunk forever. A total deadline allows the body at no less than MIN_LINK_RATE.
+        size = len(body) if body is not None else (content_length or 0)
+        req_timeout = aiohttp.ClientTimeout(total=self.timeout_seconds + size / MIN_LINK_RATE,
+                                            sock_read=self.timeout_seconds)
         if request_timeout is not None:
             req_timeout = aiohttp.ClientTimeout(total=request_timeout,
                                                 sock_read=min(request_timeout, self.timeout_seconds))

@@ -8,7 +8,8 @@ switched at run time from any thread:
 - ``throttle``: forward at most ``bytes_per_second`` in each direction;
 - ``cut``: reset a connection (RST) once ``after`` bytes went client → target on it; with
   ``repeat=True`` every new connection is cut the same way, else only the first one to reach it;
-- ``stall``: accept and never forward anything (the client times out);
+- ``stall``: accept and never forward anything; live connections stop forwarding too (the
+  client times out);
 - ``refuse``: accept and reset at once (looks like a connection refused / dropped link);
 - ``http_error``: answer ``status`` (503 by default) itself to the next ``count`` HTTP requests,
   then forward again.
@@ -287,6 +288,8 @@ class FaultProxy:
                 if upward and mode.name == "cut" and mode.armed:
                     limit = max(1, min(limit, mode.after - conn.sent_up)) if mode.after > conn.sent_up else 1
                 data = await reader.read(limit)
+                while self._mode.name == "stall":  # a live connection stalls too
+                    await asyncio.sleep(0.05)
                 if not data:
                     with contextlib.suppress(Exception):
                         writer.write_eof()
