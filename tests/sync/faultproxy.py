@@ -288,7 +288,7 @@ class FaultProxy:
                 if upward and mode.name == "cut" and mode.armed:
                     limit = max(1, min(limit, mode.after - conn.sent_up)) if mode.after > conn.sent_up else 1
                 data = await reader.read(limit)
-                while self._mode.name == "stall":  # a live connection stalls too
+                while self._mode.name == "stall":  # noqa: ASYNC110 - mode is switched from another thread
                     await asyncio.sleep(0.05)
                 if not data:
                     with contextlib.suppress(Exception):

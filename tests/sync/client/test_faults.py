@@ -60,6 +60,12 @@ async def test_connection_reset_mid_chunk(box, hub, proxy):
     assert proxy.bytes_up < payload * 1.6
 
 
+async def until_bytes(proxy, n: int, task) -> None:
+    """Wait until the proxy forwarded ``n`` bytes up (its counter lives in another thread)."""
+    while proxy.bytes_up < n and not task.done():  # noqa: ASYNC110 - polling a counter of another thread
+        await asyncio.sleep(0.01)
+
+
 def box_ids(store):
     return [r["id"] for r in store.query("SELECT id FROM dossiers")]
 
@@ -70,8 +76,7 @@ async def test_stalled_connection_times_out_then_resumes(box, hub, proxy):
     add_dossier(store, pages=2, page_bytes=600_000)
     proxy.set_mode("throttle", bytes_per_second=400_000)
     task = asyncio.ensure_future(client.sync_once())
-    while proxy.bytes_up < 300_000 and not task.done():
-        await asyncio.sleep(0.02)
+    await until_bytes(proxy, 300_000, task)
     proxy.set_mode("stall")
     with pytest.raises(TransportError):
         await task
@@ -98,8 +103,7 @@ async def test_hub_5xx_mid_upload(box, hub, proxy):
     add_dossier(store, pages=4, page_bytes=300_000)
     proxy.set_mode("throttle", bytes_per_second=2_000_000)
     task = asyncio.ensure_future(client.sync_once())
-    while proxy.bytes_up < 500_000 and not task.done():
-        await asyncio.sleep(0.01)
+    await until_bytes(proxy, 500_000, task)
     proxy.set_mode("http_error", status=502, count=2)
     with contextlib.suppress(SyncError):
         await task
@@ -113,8 +117,7 @@ async def test_hub_restarted_mid_upload(box, hub, proxy):
     add_dossier(store, pages=3, page_bytes=500_000)
     proxy.set_mode("throttle", bytes_per_second=1_000_000)
     task = asyncio.ensure_future(client.sync_once())
-    while proxy.bytes_up < 600_000 and not task.done():
-        await asyncio.sleep(0.01)
+    await until_bytes(proxy, 600_000, task)
     assert not task.done()
     await asyncio.to_thread(hub.restart)
     proxy.target_port = hub_port(hub)
