@@ -227,7 +227,8 @@ class SyncClient:
             # A chunk must go through within the request timeout at the capped rate.
             chunk = max(16 * 1024, min(chunk, int(self.bucket.rate * self.cfg.request_timeout_seconds / 2)))
         return Pusher(store=self.store, transport=self.transport(), outbox=self.outbox, station_id=self.station_id,
-                      receipt_key=receipt_key, chunk_size=chunk, bucket=self.bucket, backoff=self.backoff)
+                      receipt_key=receipt_key, chunk_size=chunk, bucket=self.bucket, backoff=self.backoff,
+                      concurrency=1 if (self.cfg.metered or not self.bucket.unlimited) else 4)
 
     async def pull(self) -> PullReport:
         self._require_ready()

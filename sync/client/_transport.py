@@ -132,7 +132,7 @@ class HubTransport:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=4, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=8, enable_cleanup_closed=True)
             t = self.timeout_seconds
             self._session = aiohttp.ClientSession(
                 connector=connector,

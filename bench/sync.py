@@ -1,0 +1,310 @@
+"""``motcua bench sync``: box → hub upload throughput against a bare aiohttp PUT, resume overhead.
+
+- The hub runs as its own process (``motcua hub serve`` on 127.0.0.1), so the box's memory is
+  measured alone: ``details.peak_rss_mb`` is the peak RSS of this process while it syncs.
+- value: payload MB/s of the sync client pushing N × 1 MB pages (signed requests, chunk
+  checksums, fsync at the hub, signed receipts); baseline: a bare aiohttp client PUTting the same
+  ciphertext files to a bare aiohttp server in this run that writes and fsyncs each one.
+- ``details.resume_overhead``: bytes that went up through the fault proxy ÷ payload, with the
+  link cut every ~3 MB (goal ≤ 1.05).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench._harness import BenchResult, ratio
+
+AGENCY = "000.00.06.H26"
+PAGE = 1024 * 1024
+
+
+def motcua_bin() -> str:
+    return str(Path(sys.executable).with_name("motcua"))
+
+
+def load_faultproxy():
+    """The fault proxy of the test suite (tests/sync/faultproxy.py)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "sync" / "faultproxy.py"
+    spec = importlib.util.spec_from_file_location("motcua_faultproxy", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+class HubProcess:
+    """``motcua hub serve`` in a subprocess, stopped by PID."""
+
+    def __init__(self, data_dir: Path, *, db: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.db = db
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def init(self) -> None:
+        args = [motcua_bin(), "hub", "init", "--data-dir", str(self.data_dir), "--kem", "X25519"]
+        if self.db:
+            args += ["--db", self.db]
+        subprocess.run(args, check=True, capture_output=True)
+
+    def storage(self):
+        from sync.hub import open_storage
+
+        return open_storage(self.db, data_dir=self.data_dir)
+
+    def add_stations(self, station_ids: list[str], *, partition_size: int = 40) -> dict[str, str]:
+        from sync.hub.storage import NewStation
+        from sync.protocol import new_token, token_sha256
+
+        tokens = {}
+        storage = self.storage()
+        try:
+            now = int(time.time() * 1000)
+            for sid in station_ids:
+                token = new_token()
+                storage.add_station(NewStation(station_id=sid, agency_code=AGENCY, partition_size=partition_size),
+                                    token_sha256=token_sha256(token), token_expires_at=now + 86400_000, now=now)
+                tokens[sid] = token
+        finally:
+            storage.close()
+        return tokens
+
+    def start(self) -> str:
+        ready = self.data_dir / "ready.url"
+        ready.unlink(missing_ok=True)
+        args = [motcua_bin(), "hub", "serve", "--data-dir", str(self.data_dir), "--port", "0",
+                "--ready-file", str(ready)]
+        if self.db:
+            args += ["--db", self.db]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not ready.exists() or not ready.read_text().strip():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"hub did not start: {err[-2000:]}")
+            time.sleep(0.05)
+        self.url = ready.read_text().strip()
+        return self.url
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+def make_box(root: Path, name: str, **sync: Any):
+    """A fresh box store (keyfile provider, X25519 city seal for speed)."""
+    from edge.config import Settings
+    from edge.store import Store
+
+    settings = Settings().replace("store", state_dir=str(root / name), hpke_kem="X25519", disk_alarm_free_mb=1)
+    settings = settings.replace("station", agency_code=AGENCY)
+    settings = settings.replace("sync", **{"request_timeout_seconds": 30, **sync})
+    Store.init(settings, agency_code=AGENCY, city_public_key=None, demo_key_out=root / f"{name}-demo.json")
+    return settings, Store.open(settings)
+
+
+def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
+    from edge.store import PageSource
+
+    ids = []
+    left = pages
+    while left > 0:
+        n = min(per_dossier, left)
+        sources = [PageSource(source=os.urandom(page_bytes), component=f"tp{i}", media_type="image/png")
+                   for i in range(n)]
+        dossier_id, _ = store.ingest(procedure_code="1.001612",
+                                     applicant={"full_name": "Nguyễn Văn Bình", "id_number": "001099004321"},
+                                     pages=sources, actor="bench")
+        ids.append(dossier_id)
+        left -= n
+    return ids
+
+
+def payload_of(store) -> tuple[int, list[Path]]:
+    rows = store.query("SELECT blob, size FROM pages")
+    return sum(r["size"] for r in rows), [store.blobs.path(r["blob"]) for r in rows]
+
+
+class RssSampler:
+    """Peak RSS of this process while active (sampled every 20 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        proc = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, proc.memory_info().rss)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+async def _bare_put(files: list[Path], directory: Path) -> float:
+    """A bare aiohttp PUT of each file to a bare aiohttp server that writes and fsyncs it."""
+    import aiohttp
+    from aiohttp import web
+
+    async def put(request: web.Request) -> web.Response:
+        path = directory / request.match_info["name"]
+        with open(path, "wb") as fh:  # noqa: ASYNC230 - the baseline does what a bare server would
+            async for chunk in request.content.iter_chunked(1 << 16):
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return web.Response(status=204)
+
+    app = web.Application(client_max_size=64 * PAGE)
+    app.router.add_put("/{name}", put)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            start = time.perf_counter()
+            for i, path in enumerate(files):
+                data = await asyncio.to_thread(path.read_bytes)
+                async with session.put(f"http://127.0.0.1:{port}/f{i}", data=data) as resp:
+                    assert resp.status == 204
+            return time.perf_counter() - start
+    finally:
+        await runner.cleanup()
+
+
+async def _sync(store, settings):
+    from sync.client import SyncClient
+
+    client = SyncClient(settings=settings, store=store)
+    try:
+        start = time.perf_counter()
+        status = await client.sync_once()
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.stop()
+    return status, elapsed
+
+
+def run(quick: bool = False, **_: Any) -> BenchResult:
+    pages = 20 if quick else 200
+    resume_mb = 12 if quick else 60
+    root = Path(tempfile.mkdtemp(prefix="motcua-bench-sync-"))
+    hub = HubProcess(root / "hub")
+    details: dict[str, Any] = {"pages": pages, "page_bytes": PAGE}
+    try:
+        hub.init()
+        tokens = hub.add_stations(["BENCH-1", "BENCH-2"])
+        url = hub.start()
+
+        # 1. Throughput: the sync client against a bare aiohttp PUT of the same bytes.
+        from sync.client import enroll
+
+        settings, store = make_box(root, "box1", chunk_size_kb=1024)
+        enroll(store, url, tokens["BENCH-1"], station_id="BENCH-1")  # first: codes come from its partition
+        fill(store, pages=pages, page_bytes=PAGE, per_dossier=10)
+        payload, files = payload_of(store)
+        with RssSampler() as rss:
+            status, elapsed = asyncio.run(_sync(store, settings))
+        assert status.pending == 0, status.last_error
+        bare_dir = root / "bare"
+        bare_dir.mkdir()
+        bare = asyncio.run(_bare_put(files, bare_dir))
+        shutil.rmtree(bare_dir, ignore_errors=True)
+        store.close()
+        value = payload / elapsed / 1e6
+        baseline = payload / bare / 1e6
+        details.update({"payload_mb": round(payload / 1e6, 1), "sync_seconds": round(elapsed, 3),
+                        "bare_put_seconds": round(bare, 3), "peak_rss_mb": round(rss.peak / 2**20, 1),
+                        "goal_ratio": 0.6})
+
+        # 2. Resume overhead with the link cut every ~3 MB.
+        faultproxy = load_faultproxy()
+        settings2, store2 = make_box(root, "box2", chunk_size_kb=1024)
+        with faultproxy.FaultProxy("127.0.0.1", hub.port) as proxy:
+            enroll(store2, proxy.url, tokens["BENCH-2"], station_id="BENCH-2")
+            fill(store2, pages=resume_mb, page_bytes=PAGE, per_dossier=10)
+            payload2, _ = payload_of(store2)
+            proxy.reset_counters()
+            proxy.set_mode("cut", after=3 * PAGE, repeat=True)
+
+            async def resume() -> Any:
+                from sync.client import SyncClient
+
+                client = SyncClient(settings=settings2, store=store2)
+                try:
+                    for _round in range(200):
+                        with contextlib.suppress(Exception):
+                            st = await client.sync_once()
+                            if st.pending == 0:
+                                return st
+                    return client.status()
+                finally:
+                    await client.stop()
+
+            st2 = asyncio.run(resume())
+            details.update({"resume_payload_mb": round(payload2 / 1e6, 1), "resume_bytes_up": proxy.bytes_up,
+                            "resume_cuts": proxy.cuts, "resume_pending": st2.pending,
+                            "resume_overhead": round(proxy.bytes_up / payload2, 4), "goal_resume_overhead": 1.05})
+        store2.close()
+        details["lost"] = _lost(hub, [settings, settings2])
+    finally:
+        hub.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return BenchResult(name="sync", metric="box→hub upload throughput", value=round(value, 2), unit="MB/s",
+                       baseline="bare aiohttp PUT + fsync, same bytes", baseline_value=round(baseline, 2),
+                       ratio=ratio(value, baseline), details=details)
+
+
+def _lost(hub: HubProcess, all_settings) -> int:
+    """Dossiers of the boxes that the hub does not hold committed (should be 0)."""
+    from edge.store import Store
+
+    storage = hub.storage()
+    try:
+        held = {d.dossier_id for d in storage.list_dossiers() if d.state == "committed"}
+    finally:
+        storage.close()
+    lost = 0
+    for settings in all_settings:
+        with Store.open(settings) as store:
+            lost += sum(1 for r in store.query("SELECT id FROM dossiers WHERE status = 'finalized'") if r["id"] not in held)
+    return lost
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv).to_dict(), indent=1))
