@@ -59,6 +59,7 @@ class SyncClient:
         self._push_lock = asyncio.Lock()
         self._pull_lock = asyncio.Lock()
         self._link_ok = True
+        self._kick_all = False
         self._disk_alarm = False
         self.last_push: PushReport | None = None
         self.last_pull: PullReport | None = None
@@ -139,8 +140,13 @@ class SyncClient:
     def scheduler(self) -> SyncScheduler | None:
         return self._scheduler
 
-    def kick(self) -> None:
-        """Ask for a push soon (after a finalize, or when the network returns). Thread-safe."""
+    def kick(self, *, ignore_backoff: bool = False) -> None:
+        """Ask for a push soon (after a finalize, or when the network returns). Thread-safe.
+
+        ``ignore_backoff``: dossiers waiting out a backoff go too (the network just came back).
+        """
+        if ignore_backoff:
+            self._kick_all = True
         loop, event = self._loop, self._kick_event
         if loop is None or event is None or loop.is_closed():
             return
@@ -159,23 +165,36 @@ class SyncClient:
             await self._kick_event.wait()
             await asyncio.sleep(0.3)  # debounce a burst of finalizes
             self._kick_event.clear()
+            everything, self._kick_all = self._kick_all, False
             try:
-                await self.push(ignore_backoff=not self._link_ok)
+                await self.push(ignore_backoff=everything)
             except SyncError as exc:
                 logger.info("kicked push did not run: %s", exc)
 
     # --- jobs ----------------------------------------------------------------------------------
     async def _job_push(self) -> None:
-        with contextlib.suppress(NotEnrolledError, SyncLockedError):
+        try:
             await self.push()
+        except (NotEnrolledError, SyncLockedError):
+            pass
+        except SyncError as exc:  # recorded in the status; retried by the next run
+            logger.info("sync push failed: %s", exc)
 
     async def _job_pull(self) -> None:
-        with contextlib.suppress(NotEnrolledError, SyncLockedError):
+        try:
             await self.pull()
+        except (NotEnrolledError, SyncLockedError):
+            pass
+        except SyncError as exc:  # recorded in the status; retried by the next run
+            logger.info("sync pull failed: %s", exc)
 
     async def _job_heartbeat(self) -> None:
-        with contextlib.suppress(NotEnrolledError, SyncLockedError):
+        try:
             await self.heartbeat()
+        except (NotEnrolledError, SyncLockedError):
+            pass
+        except SyncError as exc:  # recorded in the status; retried by the next run
+            logger.info("sync heartbeat failed: %s", exc)
 
     async def _job_retention(self) -> None:
         await asyncio.to_thread(self.retention)
@@ -215,8 +234,8 @@ class SyncClient:
             self.last_push = report
             if report.error is not None:
                 self._link_failed(report.error)
-            else:
-                self._link_succeeded()
+            elif report.committed or report.rejected or report.retry:
+                self._link_succeeded()  # the hub answered (nothing due proves nothing)
             return report
 
     def _pusher(self) -> Pusher:
@@ -276,7 +295,7 @@ class SyncClient:
         answer = resp.json() or {}
         if was_down:
             logger.info("hub reachable again: pushing now")
-            self.kick()
+            self.kick(ignore_backoff=True)
         head = answer.get("feed_head")
         if (not self.cfg.metered and isinstance(head, int) and head > body["feed_seq"]
                 and not self._pull_lock.locked()):
