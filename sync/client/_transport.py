@@ -7,7 +7,6 @@ proxy answered) or :class:`~sync.errors.TransportError` (no answer at all).
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import logging
@@ -145,10 +144,6 @@ class HubTransport:
             await self._session.close()
             self._session = None
 
-    async def reset_connections(self) -> None:
-        """Drop pooled connections (after a failure a fresh connection is safer)."""
-        await self.close()
-
     async def call(self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None,
                    stream: Callable[[], AsyncIterator[bytes]] | None = None, content_sha256: str | None = None,
                    content_length: int | None = None, headers: dict[str, str] | None = None,
@@ -207,8 +202,7 @@ class HubTransport:
                 resp_headers = {k: v for k, v in resp.headers.items()}
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            with contextlib.suppress(Exception):
-                await self.reset_connections()
+            # aiohttp never reuses a connection that failed; other requests of this session go on.
             kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise TransportError(f"{method} {path}: {kind}: {exc}",
                                  message_vi="Không kết nối được tới máy chủ thành phố.") from exc
