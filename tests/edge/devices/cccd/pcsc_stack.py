@@ -51,8 +51,18 @@ class PcscStack:
         while True:
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock.seek(0)
+                self._lock.truncate()
+                self._lock.write(str(os.getpid()).encode())
+                self._lock.flush()
                 break
             except BlockingIOError:
+                self._lock.seek(0)
+                if self._lock.read().decode(errors="replace").strip() == str(os.getpid()):
+                    # This process already holds vpcd (e.g. the test session's pcscd): share it.
+                    self._lock.close()
+                    self._lock = None
+                    break
                 if time.monotonic() > deadline:
                     self._lock.close()
                     raise RuntimeError(f"vpcd stays busy (lock {LOCK_PATH})") from None
@@ -79,6 +89,8 @@ class PcscStack:
         finally:
             lock, self._lock = getattr(self, "_lock", None), None
             if lock is not None:
+                lock.seek(0)
+                lock.truncate()
                 lock.close()  # releases the flock
 
     def _stop_pcscd(self) -> None:
