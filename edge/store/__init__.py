@@ -9,6 +9,7 @@ from ._city import OpenedDossier, decrypt_page, load_city_private_key, open_mani
 from ._clock import VN_TZ, Clock
 from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
+from ._fsutil import fsync_dir, write_file_atomic
 from ._model import Applicant, Dossier, DossierSummary, PageInfo, nfc
 from ._store import CheckReport, InitResult, PageSource, StartupReport, Store, fold_name
 
@@ -32,8 +33,10 @@ __all__ = [
     "decrypt_page",
     "decrypt_stream",
     "fold_name",
+    "fsync_dir",
     "load_city_private_key",
     "nfc",
     "open_manifest",
     "validate_agency_code",
+    "write_file_atomic",
 ]
