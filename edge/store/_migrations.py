@@ -105,6 +105,13 @@ def _core(db) -> None:
     db.execute("CREATE TABLE code_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
 
 
+@store_migrations(name="0002_list_index")
+def _list_index(db) -> None:
+    # Keyset pagination of the dossier list: (created_at, counter) is the list's order.
+    db.execute("CREATE INDEX IF NOT EXISTS dossiers_list ON dossiers(created_at DESC, counter DESC)")
+    db.execute("CREATE INDEX IF NOT EXISTS dossiers_status_list ON dossiers(status, created_at DESC, counter DESC)")
+
+
 # Order matters only for a fresh database; each set records what it applied.
 MIGRATION_SETS: list[str] = [
     "edge.store._migrations:store_migrations",

@@ -624,11 +624,28 @@ class Store:
             raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
         return self._summary(row)
 
-    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None) -> list[DossierSummary]:
-        where, params = ("", []) if status is None else (" WHERE d.status = ?", [status])
+    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
+             before: tuple[str, int] | None = None) -> list[DossierSummary]:
+        """Newest first, ordered by (created_at, counter). ``before`` is a keyset cursor: the
+        ``(created_at, counter)`` of the last row already shown; deep pages then cost as much as
+        the first (``offset`` still works, but walks every skipped row)."""
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("d.status = ?")
+            params.append(status)
+        if before is not None:
+            created_at, counter = before
+            clauses.append("(d.created_at, d.counter) < (?, ?)")
+            params += [str(created_at), int(counter)]
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._database.query(self._SUMMARY_SQL + where + " ORDER BY d.created_at DESC, d.counter DESC LIMIT ? OFFSET ?",
                                     (*params, int(limit), int(offset)))
         return [self._summary(r) for r in rows]
+
+    def list_cursor(self, dossier_id: str) -> tuple[str, int] | None:
+        """The ``before`` cursor that continues a :meth:`list` page ending with this dossier."""
+        row = self._database.one("SELECT created_at, counter FROM dossiers WHERE id = ?", (dossier_id,))
+        return (row["created_at"], row["counter"]) if row else None
 
     def count(self, *, status: str | None = None) -> int:
         if status is None:

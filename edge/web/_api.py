@@ -16,6 +16,7 @@ from ._common import audit, blocking
 from ._errors import HttpError, not_found
 from ._keys import SETTINGS, STORE
 from ._openapi import openapi_document
+from ._paging import list_page
 from ._roles import PUBLIC, allow
 from ._uploads import save_stream
 from ._views_auth import login_with_password
@@ -140,8 +141,10 @@ async def dossiers(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status not in (None, "draft", "finalized", "handed_over", "shredded"):
         raise ValidationError("status", "unknown status", message_vi="Trạng thái không hợp lệ.")
-    rows = store.list(limit=limit, offset=offset, status=status)
-    return web.json_response({"dossiers": [_summary(r) for r in rows], "limit": limit, "offset": offset})
+    rows, next_cursor = list_page(store, limit=limit, offset=offset, status=status,
+                                  before=request.query.get("before") or None)
+    return web.json_response({"dossiers": [_summary(r) for r in rows], "limit": limit, "offset": offset,
+                              "next_cursor": next_cursor})
 
 
 @allow("dossier.write")

@@ -40,7 +40,6 @@ def create_app(*, settings: Any, store: Any, devices: Any = None, sync: Any = No
     app[EVENTS] = EventHub(devices)
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
-        context_processors=[_views_auth.context_processor],
         undefined=jinja2.StrictUndefined if settings.log.level == "DEBUG" else jinja2.Undefined,
     )
     register_filters(env)

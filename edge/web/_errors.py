@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from edge.errors import MotcuaError, NotFoundError, StoreLockedError, ValidationError
@@ -110,10 +109,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
 
 
 async def _page(request: web.Request, err: HttpError) -> web.Response:
-    from ._views_auth import context_processor  # the page may fail before the context is built
+    from ._render import render  # the page may fail before the context is built
 
-    context = {**await context_processor(request), "error": err}
-    response = aiohttp_jinja2.render_template("error.html", request, context, status=err.status)
+    response = render("error.html", request, {"error": err}, status=err.status)
     for k, v in err.headers.items():
         response.headers[k] = v
     return response

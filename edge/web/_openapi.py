@@ -14,7 +14,7 @@ OPERATIONS: tuple[tuple[str, str, str, str, Any, int], ...] = (
     ("delete", "/session", "Log out (ends the server-side session)", "session", None, 200),
     ("get", "/procedures", "Procedure catalog (?search=)", "dossier.read", None, 200),
     ("get", "/procedures/{code}", "One procedure", "dossier.read", None, 200),
-    ("get", "/dossiers", "Dossier list, newest first (?limit=1..500&offset=&status=)", "dossier.read", None, 200),
+    ("get", "/dossiers", "Dossier list, newest first (?limit=1..500&status=&before=CURSOR; next_cursor in the answer continues the list; offset= still works)", "dossier.read", None, 200),
     ("post", "/dossiers", "Create a draft dossier", "dossier.write", "#/components/schemas/DossierCreate", 201),
     ("get", "/dossiers/{id}", "One dossier with applicant, pages, checklist, fee", "dossier.read", None, 200),
     ("patch", "/dossiers/{id}", "Change a draft (applicant, procedure_code, channel)", "dossier.write", "#/components/schemas/DossierPatch", 200),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from edge.errors import ValidationError
@@ -10,6 +9,7 @@ from edge.errors import ValidationError
 from . import accounts
 from ._common import audit, blocking, form_str
 from ._keys import STORE
+from ._render import render
 from ._roles import allow
 
 NOTICES = {"created": "Đã tạo tài khoản.", "disabled": "Đã vô hiệu hóa tài khoản.",
@@ -28,7 +28,7 @@ def _ctx(request: web.Request, **extra: object) -> dict[str, object]:
 
 @allow("accounts.manage")
 async def users_page(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("users.html", request, _ctx(request))
+    return render("users.html", request, _ctx(request))
 
 
 @allow("accounts.manage")
@@ -42,7 +42,7 @@ async def user_create(request: web.Request) -> web.StreamResponse:
             request.app[STORE], values["username"], values["display_name"], values["role"],
             password if isinstance(password, str) else ""))
     except ValidationError as exc:
-        return aiohttp_jinja2.render_template("users.html", request, _ctx(
+        return render("users.html", request, _ctx(
             request, errors={exc.field: exc.message_vi}, values=values), status=422)
     audit(request, "account.create", username=account.username, role=account.role)
     raise web.HTTPSeeOther("/admin/users?msg=created")
@@ -76,7 +76,7 @@ async def user_action(request: web.Request) -> web.StreamResponse:
             await blocking(lambda: accounts.hash_password(password if isinstance(password, str) else ""))
             accounts.set_password(store, username, password)  # type: ignore[arg-type]
         except ValidationError as exc:
-            return aiohttp_jinja2.render_template("users.html", request, _ctx(
+            return render("users.html", request, _ctx(
                 request, errors={"password-" + username: exc.message_vi}), status=422)
         msg = "password"
     else:

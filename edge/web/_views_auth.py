@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiohttp_jinja2
 from aiohttp import web
 
 from . import _sessions, accounts
 from ._auth import clear_session_cookie, current, session_token, set_session_cookie
 from ._common import audit, blocking, form_str, safe_next
-from ._keys import DEVICES, EXPIRED, SETTINGS, STORE, SYNC
-from ._roles import PUBLIC, allow, has
-
-
-async def context_processor(request: web.Request) -> dict[str, Any]:
-    session = current(request)
-    settings = request.app[SETTINGS]
-    return {
-        "user": session.account if session else None,
-        "csrf_token": session.csrf_token if session else "",
-        "can": (lambda perm: has(session.account.role if session else None, perm)),
-        "station": settings.station,
-        "has_devices": request.app[DEVICES] is not None,
-        "has_sync": request.app[SYNC] is not None,
-        "idle_minutes": settings.web.session_idle_minutes,
-        "path": request.path,
-    }
+from ._keys import EXPIRED, SETTINGS, STORE
+from ._render import render
+from ._roles import PUBLIC, allow
 
 
 async def login_with_password(request: web.Request, username: str, password: str,
@@ -45,7 +28,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if current(request) is not None:
         raise web.HTTPSeeOther(safe_next(request.query.get("next")))
     expired = bool(request.get(EXPIRED))
-    response = aiohttp_jinja2.render_template("login.html", request, {
+    response = render("login.html", request, {
         "next": safe_next(request.query.get("next")), "username": "", "error": None, "expired": expired,
         "no_accounts": accounts.count_accounts(request.app[STORE].db) == 0,
     })
@@ -78,7 +61,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             response = web.HTTPSeeOther(next_path)
             set_session_cookie(response, token, secure=request.secure)
             raise response
-    return aiohttp_jinja2.render_template("login.html", request, {
+    return render("login.html", request, {
         "next": next_path, "username": username, "error": error, "expired": False,
         "no_accounts": False,
     }, status=401 if error and error["field"] == "password" else 422)

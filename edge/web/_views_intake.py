@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from edge import reception
@@ -17,6 +16,7 @@ from ._auth import check_csrf, current
 from ._common import audit, blocking, form_str, maybe_await
 from ._errors import HttpError, not_found
 from ._keys import DEVICES, EVENTS, SETTINGS, STORE, SYNC
+from ._render import render
 from ._roles import allow
 from ._uploads import save_stream
 from ._views_auth import login_with_password
@@ -75,7 +75,7 @@ def _new_context(request: web.Request, *, values: dict[str, str] | None = None, 
 
 @allow("dossier.write")
 async def new_page(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("dossier_new.html", request, _new_context(
+    return render("dossier_new.html", request, _new_context(
         request, procedure_code=request.query.get("procedure", "")))
 
 
@@ -100,7 +100,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
             qr_payload = ""
         ctx = _new_context(request, values=values, procedure_code=procedure_code, channel=channel,
                            errors=errors, qr_payload=qr_payload)
-        return aiohttp_jinja2.render_template("dossier_new.html", request, ctx, status=422 if errors else 200)
+        return render("dossier_new.html", request, ctx, status=422 if errors else 200)
     try:
         dossier_id = _intake.create_draft(request.app[STORE], actor=current(request).account.username,
                                           procedure_code=procedure_code, applicant=values, channel=channel)
@@ -108,7 +108,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
         errors[exc.field] = exc.message_vi or str(exc)
         ctx = _new_context(request, values=values, procedure_code=procedure_code, channel=channel,
                            errors=errors, qr_payload=qr_payload)
-        return aiohttp_jinja2.render_template("dossier_new.html", request, ctx, status=422)
+        return render("dossier_new.html", request, ctx, status=422)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=created")
 
 
@@ -156,7 +156,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
 @allow("dossier.read")
 async def dossier_page(request: web.Request) -> web.StreamResponse:
     ctx = dossier_context(request, _dossier_id(request))
-    return aiohttp_jinja2.render_template("dossier.html", request, ctx)
+    return render("dossier.html", request, ctx)
 
 
 @allow("dossier.write")
@@ -170,7 +170,7 @@ async def dossier_update(request: web.Request) -> web.StreamResponse:
                              applicant=values, channel=form_str(form, "channel", 20) or None)
     except ValidationError as exc:
         ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)}, values=values)
-        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+        return render("dossier.html", request, ctx, status=422)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=saved")
 
 
@@ -219,7 +219,7 @@ async def page_upload(request: web.Request) -> web.StreamResponse:
         ctx = dossier_context(request, dossier_id,
                               errors={f"file-{component}" if error.field in ("file", "media_type", "page") else error.field:
                                       error.message_vi or str(error)})
-        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+        return render("dossier.html", request, ctx, status=422)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=page_added#component-{page.component}")
 
 
@@ -287,7 +287,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
     except ValidationError as exc:
         ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
         ctx["fee_form"] = fee
-        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+        return render("dossier.html", request, ctx, status=422)
     logger.info("dossier %s finalized as %s", dossier_id, code)
     await _kick_sync(request)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=finalized")
@@ -333,7 +333,7 @@ async def fee_submit(request: web.Request) -> web.StreamResponse:
                                receipt_number=form_str(form, "fee_receipt_number", 60))
     except ValidationError as exc:
         ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
-        return aiohttp_jinja2.render_template("dossier.html", request, ctx, status=422)
+        return render("dossier.html", request, ctx, status=422)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=paid")
 
 
@@ -341,7 +341,7 @@ async def fee_submit(request: web.Request) -> web.StreamResponse:
 async def rating_page(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     summary = request.app[STORE].summary(dossier_id)
-    return aiohttp_jinja2.render_template("rating.html", request, {
+    return render("rating.html", request, {
         "summary": summary, "errors": {}, "comment": "", "rating": None})
 
 
@@ -355,7 +355,7 @@ async def rating_submit(request: web.Request) -> web.StreamResponse:
         _intake.rate(store, dossier_id, actor=current(request).account.username,
                      rating=form.get("rating"), comment=comment)
     except ValidationError as exc:
-        return aiohttp_jinja2.render_template("rating.html", request, {
+        return render("rating.html", request, {
             "summary": store.summary(dossier_id), "errors": {exc.field: exc.message_vi}, "comment": comment,
             "rating": form.get("rating")}, status=422)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=rated")

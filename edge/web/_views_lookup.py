@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from edge.errors import ValidationError
@@ -13,6 +12,8 @@ from . import _intake
 from ._auth import current
 from ._common import form_str, maybe_await
 from ._keys import EVENTS, STORE, SYNC
+from ._paging import list_page
+from ._render import render
 from ._roles import allow
 from ._views_intake import notice
 
@@ -33,7 +34,7 @@ async def sync_summary(request: web.Request) -> Any:
 @allow("dossier.read")
 async def dashboard(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
-    return aiohttp_jinja2.render_template("dashboard.html", request, {
+    return render("dashboard.html", request, {
         "recent": store.list(limit=10),
         "drafts": store.count(status="draft"),
         "finalized": store.count(status="finalized"),
@@ -52,11 +53,20 @@ async def dossier_list(request: web.Request) -> web.StreamResponse:
         page = max(1, min(100000, int(request.query.get("page", "1"))))
     except ValueError:
         page = 1
-    rows = store.list(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, status=status)
-    return aiohttp_jinja2.render_template("dossier_list.html", request, {
-        "rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE, "status": status,
-        "statuses": STATUSES,
-    })
+    before = request.query.get("before") or None
+    try:
+        # With a cursor ("Trang sau") a deep page costs as much as the first; ?page=N alone
+        # (an old bookmark) still works by offset.
+        rows, next_cursor = list_page(store, limit=PAGE_SIZE, status=status, before=before,
+                                      offset=0 if before else (page - 1) * PAGE_SIZE)
+    except ValidationError as exc:
+        rows, next_cursor, page, error = [], None, 1, exc.message_vi
+    else:
+        error = None
+    return render("dossier_list.html", request, {
+        "rows": rows, "page": page, "next_cursor": next_cursor, "status": status,
+        "statuses": STATUSES, "error": error,
+    }, status=422 if error else 200)
 
 
 async def _lookup(request: web.Request, by: str, q: str) -> web.StreamResponse:
@@ -70,7 +80,7 @@ async def _lookup(request: web.Request, by: str, q: str) -> web.StreamResponse:
             error = exc.message_vi
         if results is not None and len(results) == 1 and by == "code" and request.query.get("open"):
             raise web.HTTPSeeOther(f"/dossiers/{results[0].id}")
-    return aiohttp_jinja2.render_template("lookup.html", request, {
+    return render("lookup.html", request, {
         "q": q, "by": by, "results": results, "error": error, "notice": notice(request),
         "qr_seq": request.app[EVENTS].seq,
     }, status=422 if error else 200)

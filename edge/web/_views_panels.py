@@ -9,7 +9,6 @@ import logging
 import time
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from edge.errors import MotcuaError, ValidationError
@@ -20,6 +19,7 @@ from ._common import audit, maybe_await
 from ._errors import HttpError
 from ._events import device_to_dict
 from ._keys import DEVICES, EVENTS, SETTINGS, STARTED, STORE, SYNC
+from ._render import render
 from ._roles import PUBLIC, allow
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ async def sync_state(app: web.Application) -> dict[str, Any] | None:
 
 @allow("devices.view")
 async def devices_page(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("devices.html", request, devices_state(request.app))
+    return render("devices.html", request, devices_state(request.app))
 
 
 @allow("devices.view")
@@ -154,7 +154,7 @@ async def scan_submit(request: web.Request) -> web.Response:
 
 @allow("sync.view")
 async def sync_page(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("sync.html", request, {
+    return render("sync.html", request, {
         "sync": await sync_state(request.app), "notice": "Đã yêu cầu đồng bộ ngay." if request.query.get("msg") == "kicked" else None})
 
 
@@ -200,7 +200,7 @@ async def healthz(request: web.Request) -> web.Response:
 @allow("status.view")
 async def status_page(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
-    return aiohttp_jinja2.render_template("status.html", request, {
+    return render("status.html", request, {
         "health": health(request.app), "devices": devices_state(request.app),
         "sync": await sync_state(request.app),
         "counts": {s: store.count(status=s) for s in ("draft", "finalized", "handed_over", "shredded")},
