@@ -3,8 +3,12 @@
 Scheme (docs/architecture.md, "Dossier codes"): the 4-digit daily number space of an agency is
 partitioned between its boxes. The box with partition index ``i`` and size ``s`` issues
 ``i*s + 1 … (i+1)*s``; partitions are assigned at provisioning (and may be changed by the hub's
-feed). The last number issued per day is persisted in the same transaction as the dossier, so a
-restart, a crash or a clock that jumps back to an earlier day never issues a number twice.
+feed). The last number issued per day *and partition* is persisted in the same transaction as the
+dossier, so a restart, a crash or a clock that jumps back to an earlier day never issues a number
+twice. When the hub moves the box to another partition during a day, the counter of the new
+partition starts afresh and any number whose code this box already holds is skipped (the
+``dossiers.code`` column is unique), so codes issued earlier that day under the old partition are
+never issued again, whatever the old and new ranges are.
 """
 
 from __future__ import annotations
@@ -31,16 +35,26 @@ def validate_partition(index: int, size: int) -> None:
         raise StoreError(f"code partition index={index} size={size} does not fit in 0001–{MAX_NUMBER}")
 
 
+def counter_key(day: dt.date, index: int, size: int) -> str:
+    """The ``code_counters`` row of one day and partition."""
+    return f"{day.strftime('%y%m%d')}/{index}/{size}"
+
+
 def allocate(conn, *, agency: str, day: dt.date, index: int, size: int) -> str:
     """Take the next code for ``day``; call inside the dossier's write transaction."""
     validate_partition(index, size)
-    key = day.strftime("%y%m%d")
+    stamp = day.strftime("%y%m%d")
+    key = counter_key(day, index, size)
     row = conn.execute("SELECT last FROM code_counters WHERE day = ?", (key,)).fetchone()
-    last = row[0] if row else 0
-    if last >= size:
+    nxt = (row[0] if row else 0) + 1
+    while nxt <= size:
+        code = f"{agency}-{stamp}-{index * size + nxt:04d}"
+        if conn.execute("SELECT 1 FROM dossiers WHERE code = ?", (code,)).fetchone() is None:
+            break
+        nxt += 1  # issued earlier today under another partition that overlaps this one
+    else:
         raise StoreError(f"this box has used all {size} dossier numbers of its partition for {day.isoformat()}",
                          message_vi="Đã dùng hết dãy số hồ sơ của thiết bị trong ngày; liên hệ bộ phận CNTT.")
-    nxt = last + 1
     conn.execute("INSERT INTO code_counters(day, last) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET last = excluded.last",
                  (key, nxt))
-    return f"{agency}-{key}-{index * size + nxt:04d}"
+    return code

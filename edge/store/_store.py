@@ -479,6 +479,9 @@ class Store:
                   due_at: dt.datetime | str | None, meta: dict[str, Any] | None) -> str:
         received = _as_dt(received_at) or _now_iso(self.clock)
         day = dt.datetime.fromisoformat(received).astimezone(VN_TZ).date()
+        if self.meta_get("code_partition_retired"):
+            raise StoreError("this box was replaced by another box of its station: it issues no more dossier codes",
+                             message_vi="Thiết bị này đã được thay thế; hãy tiếp nhận hồ sơ trên thiết bị mới.")
         index = int(self.meta_get("code_partition_index") or self.settings.station.code_partition_index)
         size = int(self.meta_get("code_partition_size") or self.settings.station.code_partition_size)
         code = _codes.allocate(conn, agency=self.agency_code, day=day, index=index, size=size)

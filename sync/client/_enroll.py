@@ -123,6 +123,7 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
             "agency_code": data["agency_code"],
             "code_partition_index": str(data["partition_index"]),
             "code_partition_size": str(data["partition_size"]),
+            "code_partition_retired": "",
             "sync.receipt_key": b64e(data["receipt_key"]),
             "sync.receipt_key_id": data["receipt_key_id"],
             "sync.enrolled_at": resp.json().get("server_time") or "",

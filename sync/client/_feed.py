@@ -146,6 +146,14 @@ class FeedApplier:
 
     def _partition(self, conn, item: FeedItem, report: PullReport) -> None:
         data = item.data
+        if data.get("retired") is True:
+            # This box was replaced (docs/sync-protocol.md §7): it issues no more codes; it may still
+            # upload what it holds. Applied with the checkpoint, which tells the hub it stopped.
+            reason = str(data.get("reason") or "replaced")[:100]
+            _set_meta(conn, "code_partition_retired", reason)
+            _set_meta(conn, META_PARTITION, json.dumps(data, ensure_ascii=False))
+            self.store.audit("sync.code_partition_retired", actor="hub", details={"reason": reason})
+            return
         index, size = int(data["partition_index"]), int(data["partition_size"])
         if not (0 <= index and 1 <= size <= 9999 and (index + 1) * size <= 9999):
             raise ProtocolError("code_partition", f"partition {index}×{size} does not fit in 1..9999")
