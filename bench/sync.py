@@ -92,12 +92,14 @@ class HubProcess:
                 "--ready-file", str(ready)]
         if self.db:
             args += ["--db", self.db]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The hub's log goes to a file: an unread pipe would fill up and block the hub.
+        self.log = self.data_dir / "hub.log"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
         while not ready.exists() or not ready.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"hub did not start: {err[-2000:]}")
+                raise RuntimeError(f"hub did not start: {self.log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.05)
         self.url = ready.read_text().strip()
         return self.url
