@@ -121,11 +121,12 @@ class Pusher:
             return OutboxState.COMMITTED
         except LocalIntegrityError as exc:
             logger.error("dossier %s quarantined: %s", dossier_id, exc)
-            self.outbox.move(dossier_id, OutboxState.QUARANTINED, last_error=str(exc), audit={"reason": str(exc)})
+            self.outbox.move(dossier_id, OutboxState.QUARANTINED, last_error=f"{describe_vi(exc)} [{exc}]",
+                             audit={"reason": str(exc)[:300]})
             return OutboxState.QUARANTINED
         except ReceiptError as exc:
             logger.error("dossier %s: receipt refused: %s", dossier_id, exc)
-            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"receipt_invalid: {exc}",
+            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{describe_vi(exc)} [receipt_invalid: {exc}]",
                              audit={"reason": "receipt_invalid"})
             return OutboxState.REJECTED
         except ApiError as exc:
@@ -137,7 +138,8 @@ class Pusher:
                     raise LinkDown(exc) from exc
                 return OutboxState.RETRY_WAIT
             logger.warning("dossier %s rejected by the hub: %s", dossier_id, exc)
-            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{exc.code}: {exc.detail}",
+            # Shown to a person: plain Vietnamese first, then the hub's own words.
+            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{describe_vi(exc)} [{exc.code}: {exc.detail}]",
                              audit={"code": exc.code})
             return OutboxState.REJECTED
         except (TransportError, OSError, TimeoutError) as exc:

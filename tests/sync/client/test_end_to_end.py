@@ -68,3 +68,31 @@ async def test_duplicated_requests_are_idempotent(enrolled, hub):
                              headers={"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"})
     assert err.value.code == "offset_mismatch"
     assert_exactly_once(store, hub)
+
+
+async def test_permanent_refusal_is_shown_to_a_person_and_not_retried(tmp_path, hub, proxy):
+    """Two boxes that took dossiers before enrollment drew the same code: the second is refused."""
+    from sync.client import SyncClient as Client
+
+    boxes = []
+    try:
+        for name, sid in (("a", "HN-0101"), ("b", "HN-0102")):
+            settings, store = make_box(tmp_path, name=name)
+            add_dossier(store, pages=1)  # same default partition, same code
+            await enroll_async(store, proxy.url, hub.add_station(sid), station_id=sid)
+            boxes.append((Client(settings=settings, store=store), store))
+        await boxes[0][0].sync_once()
+        status = await boxes[1][0].sync_once()
+        assert status.rejected == 1 and status.pending == 1
+        row = boxes[1][1].query("SELECT state, last_error, attempts FROM outbox")[0]
+        assert row["state"] == "rejected"
+        assert "Mã hồ sơ" in row["last_error"] and "code_conflict" in row["last_error"]
+        assert "từ chối" in status.last_error_vi
+        sent = proxy.bytes_up
+        await boxes[1][0].sync_once()  # nothing is sent again for it
+        assert boxes[1][1].query("SELECT state FROM outbox")[0]["state"] == "rejected"
+        assert proxy.bytes_up - sent < 2000  # only the feed request
+    finally:
+        for client, store in boxes:
+            await client.stop()
+            store.close()
