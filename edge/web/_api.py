@@ -297,7 +297,8 @@ async def lookup(request: web.Request) -> web.Response:
 async def scan(request: web.Request) -> web.Response:
     body = await _body(request)
     started = await start_scan(request, _id(request), component=str(body.get("component") or ""),
-                               pages=body.get("pages", 1), device=str(body.get("device") or ""))
+                               pages=body.get("pages", 1), device=str(body.get("device") or ""),
+                               source=str(body.get("source") or ""))
     return web.json_response(started, status=202)
 
 

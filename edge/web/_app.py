@@ -52,7 +52,8 @@ def create_app(*, settings: Any, store: Any, devices: Any = None, sync: Any = No
     _views_admin.setup(app)
     _api.setup(app)
     app.on_startup.append(_start)
-    app.on_cleanup.append(_stop)
+    # On shutdown (before aiohttp waits for open handlers): the event streams end at once.
+    app.on_shutdown.append(_stop)
     return app
 
 

@@ -25,7 +25,7 @@ OPERATIONS: tuple[tuple[str, str, str, str, Any, int], ...] = (
     ("post", "/dossiers/{id}/payment", "Record the fee payment after finalize", "dossier.write", "#/components/schemas/Payment", 200),
     ("post", "/dossiers/{id}/rating", "Satisfaction rating 1-5 with an optional comment", "dossier.write", "#/components/schemas/Rating", 200),
     ("post", "/dossiers/{id}/handover", "Mark the result handed over", "dossier.handover", None, 200),
-    ("post", "/dossiers/{id}/scan", "Start a scanner batch into a component (progress on /events)", "devices.scan", "#/components/schemas/Scan", 202),
+    ("post", "/dossiers/{id}/scan", "Start a scanner batch into a component (progress on /events: scan_status, then scan_done)", "devices.scan", "#/components/schemas/Scan", 202),
     ("post", "/lookup", "Find dossiers by code (or a scanned receipt QR), ID number or name (in the body, never the URL)", "dossier.read", "#/components/schemas/Lookup", 200),
     ("get", "/devices", "Peripherals and driver health", "devices.view", None, 200),
     ("get", "/sync", "Sync status: pending, oldest unsynced age, last success, last error", "sync.view", None, 200),
@@ -74,7 +74,8 @@ SCHEMAS: dict[str, Any] = {
         "code": {"type": "string"}, "id_number": {"type": "string", "pattern": "^[0-9]{12}$"},
         "name": {"type": "string", "minLength": 2}}},
     "Scan": {"type": "object", "required": ["component"], "properties": {
-        "component": {"type": "string"}, "pages": {"type": "integer", "minimum": 1}, "device": {"type": "string"}}},
+        "component": {"type": "string"}, "pages": {"type": "integer", "minimum": 1}, "device": {"type": "string"},
+        "source": {"type": "string", "enum": ["", "ADF", "Flatbed", "Duplex"]}}},
     "AccountCreate": {"type": "object", "required": ["username", "display_name", "role", "password"], "properties": {
         "username": {"type": "string"}, "display_name": {"type": "string"},
         "role": {"type": "string", "enum": ["clerk", "supervisor", "admin"]}, "password": {"type": "string", "minLength": 6}}},

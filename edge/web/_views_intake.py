@@ -27,6 +27,7 @@ NOTICES = {
     "created": "Đã tạo hồ sơ nháp. Tiếp tục tải lên hoặc quét các thành phần hồ sơ.",
     "saved": "Đã lưu thông tin người nộp.",
     "page_added": "Đã lưu trang tài liệu (đã mã hóa).",
+    "scanned": "Đã quét và lưu các trang (đã mã hóa), kèm bản PDF của thành phần hồ sơ.",
     "page_removed": "Đã xóa trang tài liệu.",
     "finalized": "Đã tiếp nhận hồ sơ. Giao giấy tiếp nhận và hẹn trả kết quả cho người nộp.",
     "printed": "Đã gửi giấy tiếp nhận tới máy in.",

@@ -90,8 +90,14 @@ async def qr_recent(request: web.Request) -> web.Response:
     return web.json_response({"seq": request.app[EVENTS].seq, "events": request.app[EVENTS].recent_qr(since)})
 
 
+SOURCES = {"": "", "ADF": "ADF", "Flatbed": "Flatbed", "Duplex": "Duplex"}
+
+
 async def start_scan(request: web.Request, dossier_id: str, *, component: str, pages: Any,
-                     device: str = "") -> dict[str, Any]:
+                     device: str = "", source: str = "") -> dict[str, Any]:
+    """Check everything that can be checked at once (answers with a precise message), then run
+    the batch in the background. Progress reaches the browsers as ``scan_status`` events and the
+    end as ``scan_done`` (with ``error_vi`` when the scanner stopped: no paper, jam, gone…)."""
     devices = request.app[DEVICES]
     store = request.app[STORE]
     if devices is None:
@@ -103,39 +109,60 @@ async def start_scan(request: web.Request, dossier_id: str, *, component: str, p
         count = int(pages)
     except (TypeError, ValueError):
         raise ValidationError("pages", "must be a number", message_vi="Số trang phải là một số.") from None
+    if source not in SOURCES:
+        raise ValidationError("source", "ADF, Flatbed or Duplex",
+                              message_vi="Nguồn giấy phải là khay nạp giấy, mặt kính hoặc quét hai mặt.")
     procedure = _intake.get_procedure(store, store.summary(dossier_id).procedure_code)
     procedure.component(component)
-    if not device:
+    if store.summary(dossier_id).status != "draft":
+        raise HttpError(409, "not_draft", "not a draft", message_vi="Hồ sơ đã hoàn tất tiếp nhận, không thể quét thêm.")
+    if device:
+        record = devices.find_scanner(device)
+        if record is None or str(record.status) == "absent":
+            raise HttpError(409, "scanner_gone", f"scanner {device!r} is not connected",
+                            message_vi=f"Không tìm thấy máy quét “{device[:80]}”: kiểm tra cáp và nguồn điện "
+                                       "của máy quét rồi tải lại trang.")
+        if str(record.status) == "busy":
+            raise HttpError(409, "scanner_busy", f"scanner {device!r} is busy",
+                            message_vi="Máy quét đang bận với một lượt quét khác: chờ xong rồi thử lại.")
+    else:
         ready = [d for d in devices.snapshot() if str(d.kind) == "scanner" and str(d.status) == "ready"]
         if not ready:
             raise HttpError(409, "no_scanner", "no scanner ready", message_vi="Không có máy quét sẵn sàng.")
         device = ready[0].name
     scan = ScanRequest(device=device, dossier_id=dossier_id, component=component, pages=count,
                        resolution=settings.devices.scan_resolution, mode=settings.devices.scan_mode,
+                       source=SOURCES[source], duplex=source == "Duplex",
                        actor=current(request).account.username)
     scan.validate()
-    if store.summary(dossier_id).status != "draft":
-        raise HttpError(409, "not_draft", "not a draft", message_vi="Hồ sơ đã hoàn tất tiếp nhận, không thể quét thêm.")
     hub = request.app[EVENTS]
+    where = {"dossier_id": dossier_id, "component": component}
 
     async def run() -> None:
-        result: dict[str, Any] = {"type": "scan_done", "dossier_id": dossier_id, "component": component}
+        result: dict[str, Any] = {"type": "scan_done", **where}
         try:
             async for item in scan_events(store, scan, manager=devices):
                 if hasattr(item, "requested"):
                     result["result"] = item.to_dict()
+                    result["stored"] = len(item.pages)
+                    if item.error is not None:
+                        result["error_vi"] = item.error.message_vi or "Quét dừng giữa chừng."
+                else:
+                    hub.publish({"type": "scan_status", **where, "data": item.to_dict()})
         except MotcuaError as exc:
             result["error_vi"] = exc.message_vi or "Quét không thành công."
+            result["stored"] = 0
         except Exception:
             logger.exception("scan batch failed")
             result["error_vi"] = "Quét không thành công (lỗi hệ thống)."
+            result["stored"] = 0
         hub.publish(result)
 
     task = asyncio.create_task(run())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-    audit(request, "scan.start", dossier_id=dossier_id, component=component, pages=count)
-    return {"started": True, "device": device, "component": component, "pages": count}
+    audit(request, "scan.start", dossier_id=dossier_id, component=component, pages=count, device=device)
+    return {"started": True, "device": device, "component": component, "pages": count, "source": source}
 
 
 @allow("devices.scan")
@@ -148,7 +175,8 @@ async def scan_submit(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         body = {}
     started = await start_scan(request, request.match_info["id"], component=str(body.get("component", "")),
-                               pages=body.get("pages", 1), device=str(body.get("device", "")))
+                               pages=body.get("pages", 1), device=str(body.get("device") or ""),
+                               source=str(body.get("source") or ""))
     return web.json_response(started, status=202)
 
 

@@ -103,36 +103,69 @@
     });
   }
 
-  // Scanner button: start a batch, show live progress, reload when done.
-  document.querySelectorAll("[data-scan]").forEach((button) => {
-    button.addEventListener("click", () => {
-      const component = button.dataset.scan;
-      const pages = parseInt(window.prompt("Số trang cần quét:", "1") || "0", 10);
-      if (!pages) return;
-      const bar = document.querySelector('[data-scan-progress="' + component + '"]');
-      const text = document.querySelector('[data-scan-status="' + component + '"]');
-      const es = events();
-      es.addEventListener("scan_progress", (ev) => {
-        const p = JSON.parse(ev.data).data || {};
-        if (p.component !== component) return;
-        bar.hidden = false; bar.max = 100; bar.value = p.percent || 0;
-        text.textContent = p.message_vi || ("Trang " + p.page + "/" + p.pages);
-      });
-      es.addEventListener("scan_done", (ev) => {
-        const d = JSON.parse(ev.data);
-        if (d.component !== component) return;
-        if (d.error_vi) { text.textContent = d.error_vi; } else { window.location.reload(); }
-      });
-      button.disabled = true;
-      fetch("/dossiers/" + button.dataset.dossier + "/scan", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-        body: JSON.stringify({ component: component, pages: pages }),
-      }).then((r) => r.json().then((b) => {
-        button.disabled = false;
-        if (!r.ok) text.textContent = (b.error && b.error.message_vi) || "Không bắt đầu quét được.";
-        else text.textContent = "Đang quét…";
-      }));
+  // Scanner button: start a batch, show live progress (scan_status events), reload when done;
+  // a scanner error (no paper, jam, device gone) is shown next to the button and the page stays.
+  const scanBoxes = document.querySelectorAll("[data-scan-box]");
+  if (scanBoxes.length && window.EventSource) {
+    const es = events();  // opened at once, so no event of a short batch is missed
+    const boxOf = (d) => document.querySelector('[data-scan-box="' + d.component + '"][data-dossier="' + d.dossier_id + '"]');
+    const say = (box, text) => { box.querySelector("[data-scan-status]").textContent = text; };
+    const fail = (box, text) => {
+      const err = box.querySelector("[data-scan-error]");
+      err.textContent = text; err.hidden = false;
+      box.querySelector("[data-scan-progress]").hidden = true;
+      box.querySelector("[data-scan]").disabled = false;
+    };
+    es.addEventListener("scan_status", (ev) => {
+      const d = JSON.parse(ev.data);
+      const box = boxOf(d);
+      if (!box) return;
+      const p = d.data || {};
+      const bar = box.querySelector("[data-scan-progress]");
+      const total = p.pages || 1;
+      const done = p.state === "page_stored" ? p.page : Math.max(0, (p.page || 1) - 1) + (p.percent || 0) / 100;
+      bar.hidden = false;
+      bar.value = Math.min(100, Math.round((100 * done) / total));
+      const texts = {
+        starting: "Đang khởi động máy quét…",
+        scanning: "Đang quét trang " + (p.page || 1) + "/" + total + "…",
+        page_stored: "Đã lưu trang " + p.page + "/" + total + " (đã mã hóa)",
+        assembling: "Đang ghép bản PDF…",
+        done: "Đã quét xong.",
+      };
+      say(box, p.message_vi || texts[p.state] || "");
     });
-  });
+    es.addEventListener("scan_done", (ev) => {
+      const d = JSON.parse(ev.data);
+      const box = boxOf(d);
+      if (!box) return;
+      if (d.error_vi) {
+        fail(box, d.error_vi);
+        say(box, d.stored ? "Đã lưu " + d.stored + " trang. Tải lại trang để xem." : "");
+      } else {
+        window.location.href = window.location.pathname + "?msg=scanned#component-" + d.component;
+      }
+    });
+    scanBoxes.forEach((box) => {
+      const button = box.querySelector("[data-scan]");
+      button.addEventListener("click", () => {
+        const pages = parseInt(box.querySelector("[data-scan-pages]").value, 10);
+        const err = box.querySelector("[data-scan-error]");
+        err.hidden = true; err.textContent = "";
+        if (!(pages >= 1)) { fail(box, "Nhập số trang cần quét (từ 1 trở lên)."); return; }
+        button.disabled = true;
+        say(box, "Đang bắt đầu quét…");
+        const start = () => fetch("/dossiers/" + box.dataset.dossier + "/scan", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify({ component: box.dataset.scanBox, pages: pages,
+            source: box.querySelector("[data-scan-source]").value,
+            device: box.querySelector("[data-scan-device]").value }),
+        }).then((r) => r.json().then((b) => {
+          if (!r.ok) { say(box, ""); fail(box, (b.error && b.error.message_vi) || "Không bắt đầu quét được."); }
+        })).catch(() => { say(box, ""); fail(box, "Mất kết nối tới trạm: thử lại."); });
+        if (es.readyState === 1) start(); else es.addEventListener("open", start, { once: true });
+      });
+    });
+  }
 })();

@@ -1,17 +1,26 @@
-"""Fixtures: a real store in a temporary directory, the demo catalog, three accounts, the app."""
+"""Fixtures: a real store in a temporary directory, the demo catalog, three accounts, the app;
+SANE's test backend with a real DeviceManager; Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from web_helpers import make_settings, open_store
 
 from edge.web import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SANE_TEST_CONF = Path("/etc/sane.d/test.conf")
 
 
 @pytest.fixture
@@ -31,3 +40,79 @@ async def client(aiohttp_client, settings, store):
     return await aiohttp_client(create_app(settings=settings, store=store))
 
 
+# --------------------------------------------------------------------------- scanners
+
+
+@pytest.fixture
+def sane_test_backend(tmp_path_factory, monkeypatch) -> Path:
+    """SANE with only the ``test`` backend enabled, in a private SANE_CONFIG_DIR (the system's
+    dll.conf leaves it commented out), as in tests/edge/devices."""
+    if shutil.which("scanimage") is None:
+        pytest.skip("scanimage is not installed (Debian package sane-utils)")
+    folder = tmp_path_factory.mktemp("sane.d")
+    (folder / "dll.conf").write_text("test\n")
+    if SANE_TEST_CONF.exists():
+        shutil.copy(SANE_TEST_CONF, folder / "test.conf")
+    else:
+        (folder / "test.conf").write_text("number_of_devices 2\n")
+    monkeypatch.setenv("SANE_CONFIG_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+async def devices(sane_test_backend, settings, store):
+    """A real DeviceManager (udev when the machine has it, SANE's test scanners, no PC/SC)."""
+    from edge.devices import DeviceManager
+
+    manager = DeviceManager(settings=settings, store=store,
+                            pcsc_lister=lambda: [], start_qr_readers=False)
+    await manager.start()
+    assert manager.find_scanner("test:0") is not None, [d.id for d in manager.snapshot()]
+    yield manager
+    await manager.stop()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def serve():
+    """serve(app) runs the app on 127.0.0.1 and returns its base URL; stopped at teardown."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def server(serve, settings, store):
+    return await serve(create_app(settings=settings, store=store))
+
+
+@pytest.fixture
+async def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()

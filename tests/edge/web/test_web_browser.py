@@ -6,52 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
 import subprocess
 
 import pytest
-from aiohttp import web
 from web_helpers import APPLICANT, PASSWORDS, PDF, PNG
 
 from edge.store import VN_TZ
-from edge.web import create_app
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def server(settings, store):
-    runner = web.AppRunner(create_app(settings=settings, store=store))
-    await runner.setup()
-    port = _free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def test_intake_end_to_end(server, browser, store, tmp_path):
@@ -123,4 +85,78 @@ async def test_intake_end_to_end(server, browser, store, tmp_path):
     assert code in await page.inner_text("main")
     await page.goto(f"{server}/lookup?by=code&q={code}")
     assert code in await page.inner_text("main")
+    await context.close()
+
+
+async def _log_in(page, server: str) -> None:
+    await page.goto(f"{server}/login")
+    await page.fill("#username", "clerk")
+    await page.fill("#password", PASSWORDS["clerk"])
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{server}/")
+
+
+# Every text the scan status line shows is kept in sessionStorage (it survives the reload at
+# the end of a batch), so the test sees the live progress the clerk saw.
+RECORD_SCAN_STATUS = """
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-scan-status], [data-scan-progress]").forEach((el) => {
+    new MutationObserver(() => {
+      const log = JSON.parse(sessionStorage.getItem("scanlog") || "[]");
+      log.push(el.tagName === "PROGRESS" ? "progress:" + el.value : el.textContent);
+      sessionStorage.setItem("scanlog", JSON.stringify(log));
+    }).observe(el, { childList: true, characterData: true, subtree: true, attributes: true });
+  });
+});
+"""
+
+
+@pytest.mark.sane
+async def test_scanner_button_progress_and_errors(serve, browser, settings, store, devices):
+    from edge.web import create_app
+
+    server = await serve(create_app(settings=settings, store=store, devices=devices))
+    dossier_id = store.create_draft(procedure_code="1.004222", applicant=APPLICANT, actor="clerk")
+    context = await browser.new_context(viewport={"width": 1024, "height": 600}, locale="vi-VN")
+    await context.add_init_script(RECORD_SCAN_STATUS)
+    page = await context.new_page()
+    await _log_in(page, server)
+    await page.goto(f"{server}/dossiers/{dossier_id}")
+    box = page.locator('[data-scan-box="CT01"]')
+    await box.locator("[data-scan-pages]").fill("3")
+    await box.locator("[data-scan-source]").select_option("ADF")
+    await box.locator("[data-scan-device]").select_option("test:0")
+    await box.locator("[data-scan]").click()
+    await page.wait_for_url("**msg=scanned**")
+    assert "Đã quét và lưu các trang" in await page.inner_text("main")
+    assert "· 4 trang" in await page.inner_text("#component-CT01")
+    log = await page.evaluate("JSON.parse(sessionStorage.getItem('scanlog') || '[]')")
+    assert "Đã lưu trang 3/3 (đã mã hóa)" in log, log
+    assert any(t.startswith("progress:") and t != "progress:0" for t in log), log
+    assert [p.media_type for p in store.get(dossier_id).pages] == ["image/png"] * 3 + ["application/pdf"]
+
+    # The feeder runs empty after ten sheets: the message stands next to the button, the page
+    # (and everything on it) stays, the ten pages are kept.
+    await page.fill("#f-phone", "0987654321")  # typed but not yet saved: must not be lost
+    box = page.locator('[data-scan-box="CMCH"]')
+    await box.locator("[data-scan-pages]").fill("12")
+    await box.locator("[data-scan]").click()
+    error = box.locator("[data-scan-error]")
+    await error.wait_for(state="visible")
+    assert "Khay nạp giấy đã hết" in await error.inner_text()
+    assert "Đã lưu 10 trang" in await box.locator("[data-scan-status]").inner_text()
+    assert await page.input_value("#f-phone") == "0987654321"
+    assert f"/dossiers/{dossier_id}" in page.url and "msg=scanned" in page.url  # no navigation
+    assert sum(p.component == "CMCH" for p in store.get(dossier_id).pages) == 11
+
+    # The scanner was unplugged after the page was drawn: a clear message, nothing stored.
+    await page.evaluate("""document.querySelector('[data-scan-box="CT01"] [data-scan-device]')
+                           .options[0].value = 'test:7'""")
+    box = page.locator('[data-scan-box="CT01"]')
+    await box.locator("[data-scan-device]").select_option(index=0)
+    await box.locator("[data-scan]").click()
+    await box.locator("[data-scan-error]").wait_for(state="visible")
+    assert "Không tìm thấy máy quét" in await box.locator("[data-scan-error]").inner_text()
+    assert await box.locator("[data-scan]").is_enabled()
+    assert len(store.get(dossier_id).pages) == 4 + 11
     await context.close()
