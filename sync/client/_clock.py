@@ -88,8 +88,8 @@ class HubClock:
         rtt = max(0.0, received_at - sent_at)
         midpoint = sent_at + rtt / 2
         offset = server_time - midpoint
-        # HTTP Date has one-second resolution: count it in the uncertainty.
-        uncertainty = rtt / 2 + (0.0 if float(server_time).is_integer() is False else 0.5)
+        # An HTTP Date has one-second resolution: count it in the uncertainty.
+        uncertainty = rtt / 2 + (0.5 if float(server_time).is_integer() else 0.0)
         old = self.state
         stale = (not old.anchored) or (server_time - old.measured_at > 600)
         jumped = abs(offset - old.offset) > max(old.uncertainty, uncertainty) + 1.0

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import logging
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -252,7 +251,3 @@ def _api_error(resp: HubResponse) -> ApiError:
                      headers=resp.headers)
     error.retry_after = parse_retry_after(resp.header("Retry-After"))  # type: ignore[attr-defined]
     return error
-
-
-def monotonic() -> float:
-    return time.monotonic()
