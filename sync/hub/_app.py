@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 HUB_KEY = web.AppKey("motcua_hub", object)
 READ_BLOCK = 256 * 1024
+# What a replaced box may still call besides its own dossiers (§12.1).
+RETIRED_PATHS = frozenset({"/v1/station", "/v1/feed", "/v1/heartbeat"})
 WRITE_BATCH = 1024 * 1024
 
 
@@ -156,7 +159,7 @@ class Hub:
             signed.verify(Ed25519PublicKey.from_public_bytes(st.public_key), method=request.method,
                           path_qs=request.raw_path)
         except SignatureError:
-            raise ApiError(401, "bad_signature", "signature does not verify with the station's current key") from None
+            st = await self._retired_box(request, signed, st)
         if st.revoked_at is not None:
             raise ApiError(403, "station_revoked", f"station revoked at {ms_to_rfc3339(st.revoked_at)}",
                            extra={"command": st.wipe_command},
@@ -167,6 +170,28 @@ class Hub:
         if body is not None and sha256_hex(body) != signed.content_sha256:
             raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
         return st, signed
+
+    async def _retired_box(self, request: web.Request, signed: SignedHeaders, st: StationRecord) -> StationRecord:
+        """A replaced box of this station (its key was retired, not revoked) may still drain."""
+        for box in await self.db(self.storage.retired_boxes, st.station_id):
+            try:
+                signed.verify(Ed25519PublicKey.from_public_bytes(box.public_key), method=request.method,
+                              path_qs=request.raw_path)
+            except SignatureError:
+                continue
+            if request.path not in RETIRED_PATHS and not request.path.startswith("/v1/dossiers/"):
+                raise ApiError(403, "forbidden", "this box was replaced: it may only upload the dossiers it holds")
+            return dataclasses.replace(
+                st, public_key=box.public_key, key_id=box.key_id, partition_index=box.partition_index,
+                partition_size=box.partition_size, retired=True, revoked_at=box.retired_at if box.wipe_command else None,
+                wipe_command=box.wipe_command)
+        raise ApiError(401, "bad_signature", "signature does not verify with the station's current key")
+
+    async def touch(self, st: StationRecord, heartbeat: dict[str, Any] | None = None) -> None:
+        if st.retired:
+            await self.db(self.storage.touch_retired, st.station_id, st.key_id or "", now=self.clock())
+        else:
+            await self.db(self.storage.touch, st.station_id, now=self.clock(), heartbeat=heartbeat)
 
     async def own_dossier(self, request: web.Request, st: StationRecord) -> DossierRecord:
         dossier_id = request.match_info["dossier_id"]
@@ -199,7 +224,10 @@ class Hub:
 
     async def station(self, request: web.Request) -> web.Response:
         st, _ = await self.authenticate(request, b"")
-        return _json(station_payload(st, self.keys, feed_head=await self.feed_head(st), now=self.clock()))
+        payload = station_payload(st, self.keys, feed_head=await self.feed_head(st), now=self.clock())
+        if st.retired:
+            payload["station"]["retired"] = True
+        return _json(payload)
 
     async def rotate(self, request: web.Request) -> web.Response:
         body, data = await self.read_json(request)
@@ -360,17 +388,19 @@ class Hub:
                 for item in err.extra.get("missing", []):
                     item["offset"] = self.files.offset(item["sha256"], item["size"])
             raise
-        await self.db(self.storage.touch, st.station_id, now=self.clock())
+        await self.touch(st)
         return web.Response(status=200, body=answer, content_type="application/json")
 
     async def feed(self, request: web.Request) -> web.Response:
         since = _query_int(request, "since", 0, 0, 2**62)
         limit = _query_int(request, "limit", FEED_DEFAULT_LIMIT, 1, FEED_MAX_LIMIT)
         st, _ = await self.authenticate(request, b"")
+        # ``since`` proves what the box applied (with its checkpoint): partition notices included.
+        await self.db(self.storage.acknowledge_feed, st, since=since, now=self.clock())
         rows, head = await self.db(self.storage.feed, st, since=since, limit=limit)
         more = len(rows) == limit and rows[-1].seq < head
         nxt = rows[-1].seq if more else max(head, since)
-        await self.db(self.storage.touch, st.station_id, now=self.clock())
+        await self.touch(st)
         return _json({"items": [{"seq": r.seq, "type": r.type, "created_at": ms_to_rfc3339(r.created_at),
                                  "data": r.data} for r in rows], "next": nxt, "more": more, "head": head})
 
@@ -379,7 +409,7 @@ class Hub:
         st, _ = await self.authenticate(request, body)
         beat = parse_heartbeat(data)
         now = self.clock()
-        await self.db(self.storage.touch, st.station_id, now=now, heartbeat=beat)
+        await self.touch(st, beat)
         return _json({"server_time": ms_to_rfc3339(now), "feed_head": await self.feed_head(st)})
 
     # --- housekeeping -----------------------------------------------------------------------

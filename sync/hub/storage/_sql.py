@@ -17,6 +17,7 @@ from typing import Any
 from sync.errors import ApiError, HubError
 from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, ms_to_rfc3339
 
+from . import _partitions as parts
 from .base import (
     DEFAULT_PARTITION_SIZE,
     BlobRow,
@@ -103,6 +104,7 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS feed_station ON feed (station_id, seq)",
     "INSERT INTO hub_counters (name, value) VALUES ('feed', 0) ON CONFLICT (name) DO NOTHING",
     "INSERT INTO hub_counters (name, value) VALUES ('receipt', 0) ON CONFLICT (name) DO NOTHING",
+    *parts.SCHEMA,
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
@@ -154,6 +156,7 @@ class SqlStorage(HubStorage):
     """Common logic; subclasses provide connections, transactions and the dialect."""
 
     for_update = ""
+    contains = "instr(data, ?) > 0"  # the dialect's "data holds this text"
     integrity_errors: tuple[type[BaseException], ...] = ()
 
     @abc.abstractmethod
@@ -180,44 +183,67 @@ class SqlStorage(HubStorage):
         with self._tx() as tx:
             return [_station(r) for r in tx.all(f"SELECT {_STATION_COLS} FROM stations ORDER BY station_id")]
 
-    def _free_partition(self, tx: Tx, agency: str, size: int) -> int:
-        used = {r[0] for r in tx.all("SELECT partition_index FROM stations WHERE agency_code = ?", (agency,))}
-        index = 0
-        while index in used:
-            index += 1
-        if (index + 1) * size > MAX_CODE_NUMBER:
-            raise HubError(f"agency {agency} has no free code partition of size {size} left "
-                           f"(indexes in use: {len(used)}); use a smaller --partition-size")
-        return index
+    def _lock_agency(self, tx: Tx, agency: str) -> None:
+        """Serialise partition changes of one agency (SQLite transactions are serial already)."""
 
     def _put_station(self, tx: Tx, st: NewStation, *, token_sha256: str, token_expires_at: int, now: int) -> bool:
-        """Insert or re-token a station; returns True if created."""
+        """Insert or re-token a station; returns True if created.
+
+        Re-tokening an enrolled station prepares a replacement box: it is promised a NEW partition
+        (``pending_partitions``), taken over when it enrolls; the old box keeps its own meanwhile.
+        """
+        self._lock_agency(tx, st.agency_code)
         existing = self._get_station(tx, st.station_id, lock=True)
         if existing is not None:
             if existing.agency_code != st.agency_code:
                 raise ApiError(409, "already_enrolled", f"station {st.station_id} exists under agency "
                                f"{existing.agency_code}, not {st.agency_code}")
-            if st.partition_index is not None and st.partition_index != existing.partition_index:
-                raise HubError(f"station {st.station_id} already has partition {existing.partition_index}")
+            size = st.partition_size or existing.partition_size
+            if existing.public_key is not None:
+                self._promise_partition(tx, existing, st.partition_index, size, now=now)
+            elif st.partition_index is not None and (st.partition_index, size) != (existing.partition_index,
+                                                                                     existing.partition_size):
+                # Never enrolled: no box can bring codes of the old range to the hub.
+                parts.check_free(tx, st.agency_code, st.partition_index, size, now=now,
+                                 ignore=lambda r: r.station_id == st.station_id and r.kind != "retired",
+                                 station_id=st.station_id)
+                tx.run("UPDATE stations SET partition_index = ?, partition_size = ? WHERE station_id = ?",
+                       (st.partition_index, size, st.station_id))
+                parts.drop_pending(tx, st.station_id)
             tx.run("UPDATE stations SET name = ?, kind = ?, address = ?, token_sha256 = ?, token_issued_at = ?, "
                    "token_expires_at = ?, token_used_at = NULL WHERE station_id = ?",
                    (st.name or existing.name, st.kind, st.address or existing.address, token_sha256, now,
                     token_expires_at, st.station_id))
             return False
-        size = st.partition_size
-        index = st.partition_index if st.partition_index is not None else self._free_partition(tx, st.agency_code, size)
-        if (index + 1) * size > MAX_CODE_NUMBER:
-            raise HubError(f"partition index {index} with size {size} runs past {MAX_CODE_NUMBER}")
-        taken = tx.one("SELECT station_id FROM stations WHERE agency_code = ? AND partition_index = ?",
-                       (st.agency_code, index))
-        if taken:
-            raise HubError(f"partition {index} of agency {st.agency_code} is already used by station {taken[0]}")
+        size = st.partition_size or DEFAULT_PARTITION_SIZE
+        if st.partition_index is None:
+            index = parts.free_index(tx, st.agency_code, size, now=now)
+        else:
+            index = st.partition_index
+            parts.check_free(tx, st.agency_code, index, size, now=now, station_id=st.station_id)
         tx.run("INSERT INTO stations (station_id, agency_code, name, kind, address, partition_index, "
                "partition_size, token_sha256, token_issued_at, token_expires_at, created_at) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (st.station_id, st.agency_code, st.name, st.kind, st.address, index, size, token_sha256,
                 now, token_expires_at, now))
         return True
+
+    def _promise_partition(self, tx: Tx, st: StationRecord, index: int | None, size: int, *, now: int) -> None:
+        """A replacement box for an enrolled station: a partition no other box holds or may hold."""
+        def ignore(r: parts.Reservation) -> bool:
+            return r.kind == "pending" and r.station_id == st.station_id  # superseded by this token
+
+        if index is None:
+            index = parts.free_index(tx, st.agency_code, size, now=now, ignore=ignore)
+        else:
+            current = parts.Reservation(kind="station", station_id=st.station_id, agency_code=st.agency_code,
+                                        partition_index=st.partition_index, partition_size=st.partition_size)
+            if current.overlaps(index, size):
+                raise HubError(f"station {st.station_id} is enrolled: its replacement box needs a new code partition, "
+                               f"not {index} × {size}, which overlaps the old box's {st.partition_index} × "
+                               f"{st.partition_size} (leave the index out and the hub picks a free one)")
+            parts.check_free(tx, st.agency_code, index, size, now=now, ignore=ignore)
+        parts.set_pending(tx, st.station_id, st.agency_code, index, size, now=now)
 
     def add_station(self, station: NewStation, *, token_sha256: str, token_expires_at: int, now: int) -> StationRecord:
         with self._tx() as tx:
@@ -263,6 +289,9 @@ class SqlStorage(HubStorage):
                 raise ApiError(403, "token_used", "enrollment token was already used")
             if expires is not None and now > expires:
                 raise ApiError(401, "token_expired", f"enrollment token expired at {ms_to_rfc3339(expires)}")
+            before = self._get_station(tx, station_id)
+            assert before is not None
+            self._take_over(tx, before, public_key, key_id, now=now)
             tx.run("UPDATE stations SET public_key = ?, key_id = ?, enrolled_at = ?, token_used_at = ?, "
                    "revoked_at = NULL, revoke_reason = '', wipe_command = NULL, last_seen_at = ? "
                    "WHERE station_id = ?", (pub, key_id, now, now, now, station_id))
@@ -270,14 +299,60 @@ class SqlStorage(HubStorage):
         assert record is not None
         return record
 
+    def _take_over(self, tx: Tx, st: StationRecord, public_key: bytes, key_id: str, *, now: int) -> None:
+        """Enrollment with a fresh token: the enrolling box takes the station's promised partition.
+
+        A replaced box's partition is retired (reserved) and the box is told so on its own feed; a
+        new box does not see the station's earlier items (feed floor).
+        """
+        self._lock_agency(tx, st.agency_code)
+        promised = parts.pending(tx, st.station_id)
+        parts.drop_pending(tx, st.station_id)
+        replaced = st.public_key is not None and st.public_key != public_key
+        if st.public_key is None:
+            # First enrollment: partitions moved before it were only in the bundle; the box now
+            # learns its partition from the enrollment answer.
+            tx.run("UPDATE retired_partitions SET stopped_at = ? WHERE station_id = ? AND key_id IS NULL "
+                   "AND stopped_at IS NULL", (now, st.station_id))
+        if replaced and promised is None:
+            promised = (parts.free_index(tx, st.agency_code, st.partition_size, now=now), st.partition_size)
+        if promised is not None and promised != (st.partition_index, st.partition_size):
+            index, size = promised
+            if replaced:
+                head = self._append(tx, FeedType.CODE_PARTITION, {
+                    "agency_code": st.agency_code, "partition_index": None, "partition_size": None,
+                    "retired": True, "reason": "replaced", "station_id": st.station_id},
+                    now=now, station_id=parts.pseudo_station(st.station_id, st.key_id or "")).seq
+                revoked = st.revoked_at is not None
+                parts.retire(tx, station_id=st.station_id, agency=st.agency_code, index=st.partition_index,
+                             size=st.partition_size, key_id=st.key_id, public_key=st.public_key, reason="replaced",
+                             now=now, notice_seq=head,
+                             # A revoked box can bring nothing to the hub any more: nothing to keep apart.
+                             released_at=now if revoked else None,
+                             wipe_command=_dump(st.wipe_command) if revoked and st.wipe_command else None)
+            else:
+                # The same box (same key) re-enrolled: it learns the new partition from the answer.
+                parts.retire(tx, station_id=st.station_id, agency=st.agency_code, index=st.partition_index,
+                             size=st.partition_size, key_id=st.key_id, public_key=None, reason="moved", now=now,
+                             stopped_at=now if st.public_key is not None else None)
+            tx.run("UPDATE stations SET partition_index = ?, partition_size = ? WHERE station_id = ?",
+                   (index, size, st.station_id))
+        if st.public_key is None or replaced:
+            head_row = tx.one("SELECT value FROM hub_counters WHERE name = 'feed'")
+            parts.set_floor(tx, st.station_id, int(head_row[0]) if head_row else 0)
+
     def rotate_key(self, station_id: str, *, old_key: bytes, new_key: bytes, key_id: str, now: int) -> StationRecord:
         import base64
 
         with self._tx() as tx:
+            old_row = tx.one("SELECT key_id FROM stations WHERE station_id = ?", (station_id,))
             n = tx.run("UPDATE stations SET public_key = ?, key_id = ? WHERE station_id = ? AND public_key = ?",
                        (base64.b64encode(new_key).decode(), key_id, station_id, base64.b64encode(old_key).decode()))
             if n != 1:
                 raise ApiError(401, "bad_signature", "the station's key changed meanwhile; sign with the current key")
+            # Ranges this box moved away from stay its own (acknowledged under its new key id).
+            tx.run("UPDATE retired_partitions SET key_id = ? WHERE station_id = ? AND key_id = ? AND public_key IS NULL",
+                   (key_id, station_id, old_row[0] if old_row else None))
             record = self._get_station(tx, station_id)
         assert record is not None
         return record
@@ -453,15 +528,107 @@ class SqlStorage(HubStorage):
             return self._append(tx, type_, data, now=now, station_id=station_id, agency_code=agency_code)
 
     def feed(self, station: StationRecord, *, since: int, limit: int) -> tuple[list[FeedRow], int]:
+        cols = "seq, type, data, created_at, station_id, agency_code"
         with self._tx() as tx:
             head_row = tx.one("SELECT value FROM hub_counters WHERE name = 'feed'")
             head = int(head_row[0]) if head_row else 0
-            rows = tx.all("SELECT seq, type, data, created_at, station_id, agency_code FROM feed "
-                          "WHERE seq > ? AND seq <= ? AND (station_id = ? OR (station_id IS NULL AND "
-                          "(agency_code IS NULL OR agency_code = ?))) ORDER BY seq LIMIT ?",
-                          (since, head, station.station_id, station.agency_code, limit))
+            if station.retired:
+                # A replaced box sees only what is addressed to it: its retirement notice.
+                rows = tx.all(f"SELECT {cols} FROM feed WHERE seq > ? AND seq <= ? AND station_id = ? ORDER BY seq LIMIT ?",
+                              (since, head, parts.pseudo_station(station.station_id, station.key_id or ""), limit))
+            else:
+                # Items about this station from before its box enrolled (an earlier box's statuses,
+                # partitions, revocation and commands) are not this box's.
+                rows = tx.all(f"SELECT {cols} FROM feed "
+                              "WHERE seq > ? AND seq <= ? AND (station_id = ? OR (station_id IS NULL AND "
+                              "(agency_code IS NULL OR agency_code = ?))) "
+                              f"AND NOT (seq <= ? AND (COALESCE(station_id, '') = ? OR (type = 'revocation' AND {self.contains}))) "
+                              "ORDER BY seq LIMIT ?",
+                              (since, head, station.station_id, station.agency_code,
+                               parts.floor(tx, station.station_id), station.station_id,
+                               _dump({"station_id": station.station_id})[1:-1], limit))
         return [FeedRow(seq=int(r[0]), type=r[1], data=json.loads(r[2]), created_at=r[3], station_id=r[4],
                         agency_code=r[5]) for r in rows], head
+
+    def acknowledge_feed(self, station: StationRecord, *, since: int, now: int) -> int:
+        if since <= 0:
+            return 0
+        with self._tx() as tx:
+            return parts.acknowledge(tx, station.station_id, station.key_id, since=since, now=now)
+
+    # --- partitions ---------------------------------------------------------------------------
+
+    def retired_boxes(self, station_id: str) -> list[parts.RetiredBox]:
+        with self._tx() as tx:
+            return parts.retired_boxes(tx, station_id)
+
+    def touch_retired(self, station_id: str, key_id: str, *, now: int) -> None:
+        with self._tx() as tx:
+            tx.run("UPDATE retired_partitions SET last_seen_at = ? WHERE station_id = ? AND key_id = ? "
+                   "AND public_key IS NOT NULL", (now, station_id, key_id))
+
+    def partitions(self, *, agency_code: str | None = None, now: int,
+                   include_free: bool = False) -> list[parts.Reservation]:
+        with self._tx() as tx:
+            agencies = [agency_code] if agency_code else sorted(
+                {r[0] for r in tx.all("SELECT agency_code FROM stations")}
+                | {r[0] for r in tx.all("SELECT agency_code FROM retired_partitions")})
+            out: list[parts.Reservation] = []
+            for agency in agencies:
+                out += parts.reservations(tx, agency, now=now, include_free=include_free)
+            return out
+
+    def set_partition(self, station_id: str, *, index: int, size: int | None, now: int) -> tuple[StationRecord, FeedRow | None]:
+        with self._tx() as tx:
+            st = self._get_station(tx, station_id, lock=True)
+            if st is None:
+                raise HubError(f"no station {station_id!r}")
+            self._lock_agency(tx, st.agency_code)
+            size = size or st.partition_size
+            if (index, size) == (st.partition_index, st.partition_size):
+                raise HubError(f"station {station_id} already has code partition {index} × {size}")
+            if parts.pending(tx, station_id) is not None and st.token_pending:
+                raise HubError(f"a replacement box of station {station_id} has a token but has not enrolled yet: "
+                               "give it its partition when re-issuing the token (hub add-station … --partition-index), "
+                               "or set it after it enrolled")
+
+            def own(r: parts.Reservation) -> bool:
+                # The box keeps its own current and earlier ranges: the store never reissues a code it holds.
+                return r.station_id == station_id and r.kind != "pending" and (
+                    r.kind == "station" or (r.key_id is not None and r.key_id == st.key_id and r.released_at is None))
+
+            parts.check_free(tx, st.agency_code, index, size, now=now, ignore=own, station_id=station_id)
+            item = None
+            if st.public_key is not None:
+                item = self._append(tx, FeedType.CODE_PARTITION, {
+                    "agency_code": st.agency_code, "partition_index": index, "partition_size": size},
+                    now=now, station_id=station_id)
+            parts.retire(tx, station_id=station_id, agency=st.agency_code, index=st.partition_index,
+                         size=st.partition_size, key_id=st.key_id, public_key=None, reason="moved", now=now,
+                         notice_seq=item.seq if item else None)
+            tx.run("UPDATE stations SET partition_index = ?, partition_size = ? WHERE station_id = ?",
+                   (index, size, station_id))
+            record = self._get_station(tx, station_id)
+        assert record is not None
+        return record, item
+
+    def release_partition(self, agency_code: str, index: int, *, now: int) -> int:
+        from datetime import UTC, datetime, timedelta
+
+        with self._tx() as tx:
+            self._lock_agency(tx, agency_code)
+            held = [r for r in parts.reservations(tx, agency_code, now=now)
+                    if r.kind == "retired" and r.partition_index == index]
+            if not held:
+                raise HubError(f"agency {agency_code} has no retired partition {index} still reserved")
+            for r in held:
+                last = max(r.retired_at or 0, r.last_seen_at or 0)
+                if parts.vn_day(last) >= parts.vn_day(now):
+                    day = (datetime.fromtimestamp(last / 1000, UTC) + timedelta(hours=7)).date()
+                    raise HubError(f"{r.describe()}: its box was last heard of on {day.isoformat()} (Vietnam time); "
+                                   "it may have issued numbers that day, so it can be released from the next day on")
+            return tx.run("UPDATE retired_partitions SET released_at = ? WHERE agency_code = ? AND partition_index = ? "
+                          "AND released_at IS NULL", (now, agency_code, index))
 
 
 def _status_data(d: DossierRecord, status: int, note: str, now: int) -> dict[str, Any]:

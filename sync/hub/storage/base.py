@@ -39,6 +39,8 @@ class StationRecord:
     last_seen_at: int | None
     last_heartbeat: dict[str, Any] | None
     created_at: int
+    # True when a replaced box signed the request: its own key and partition are filled in.
+    retired: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +90,8 @@ class NewStation:
     kind: str = "branch"
     address: str = ""
     partition_index: int | None = None
-    partition_size: int = DEFAULT_PARTITION_SIZE
+    # None: an existing station keeps its size, a new one gets DEFAULT_PARTITION_SIZE.
+    partition_size: int | None = None
 
 
 # The commit callback receives (dossier, hub_seq, committed_at) and returns the answer's bytes.
@@ -180,3 +183,28 @@ class HubStorage(abc.ABC):
     @abc.abstractmethod
     def feed(self, station: StationRecord, *, since: int, limit: int) -> tuple[list[FeedRow], int]:
         """(items visible to the station with since < seq <= head, head) in seq order."""
+
+    @abc.abstractmethod
+    def acknowledge_feed(self, station: StationRecord, *, since: int, now: int) -> int:
+        """The box applied its feed up to ``since``: partitions it was told to leave are stopped."""
+
+    # code partitions (storage/_partitions.py)
+    @abc.abstractmethod
+    def retired_boxes(self, station_id: str) -> list[Any]:
+        """Keys of replaced boxes of this station (they may still upload what they hold)."""
+
+    @abc.abstractmethod
+    def touch_retired(self, station_id: str, key_id: str, *, now: int) -> None: ...
+
+    @abc.abstractmethod
+    def partitions(self, *, agency_code: str | None = None, now: int, include_free: bool = False) -> list[Any]:
+        """Reservations (stations, pending replacements, retired ranges) per agency."""
+
+    @abc.abstractmethod
+    def set_partition(self, station_id: str, *, index: int, size: int | None,
+                      now: int) -> tuple[StationRecord, FeedRow | None]:
+        """Move a station's box to another free partition; a ``code_partition`` item tells the box."""
+
+    @abc.abstractmethod
+    def release_partition(self, agency_code: str, index: int, *, now: int) -> int:
+        """Free a retired partition whose box is gone (not before the day after its last contact)."""

@@ -36,6 +36,7 @@ class PostgresStorage(SqlStorage):
     """
 
     for_update = " FOR UPDATE"
+    contains = "strpos(data, ?) > 0"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 8) -> None:
         try:
@@ -83,6 +84,10 @@ class PostgresStorage(SqlStorage):
                 self._pool.put(conn)
         finally:
             self._sem.release()
+
+    def _lock_agency(self, tx: Tx, agency: str) -> None:
+        # Partition choices of one agency are serialised across hub workers until commit.
+        tx.all("SELECT pg_advisory_xact_lock(7268174, hashtext(?))", (agency,))
 
     def setup(self) -> None:
         # Concurrent workers may all run setup at start: serialise with an advisory lock.

@@ -95,4 +95,6 @@ def test_new_token_reprovisions_a_revoked_station(hub):
     replacement = Station(hub.url, "HN-0006")
     assert replacement.enroll(hub.add_station("HN-0006")).status == 200
     assert replacement.signed("GET", "/v1/station").status == 200
-    assert old.signed("GET", "/v1/station").json["error"]["code"] == "bad_signature"
+    # The stolen box's key stays refused, and the refusal still carries its wipe command.
+    refused = old.signed("GET", "/v1/station").json
+    assert refused["error"]["code"] == "station_revoked" and refused["command"]["command"]["kind"] == "wipe"
