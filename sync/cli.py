@@ -32,8 +32,8 @@ def enroll_command(ctx: CliContext, hub_url: str, token: str, ca_file: str | Non
     click.echo(f"enrolled as {result.station_id} (agency {result.agency_code}, partition "
                f"{result.partition_index}×{result.partition_size}, hub receipt key {result.receipt_key_id})")
     if result.pending_sealed_to_old_key:
-        click.echo(f"warning: {result.pending_sealed_to_old_key} dossier(s) were sealed to another city key "
-                   "before enrollment; the city cannot open them", err=True)
+        click.echo(f"note: {result.pending_sealed_to_old_key} dossier(s) taken before enrollment were sealed again "
+                   "to the city's key", err=True)
 
 
 @sync_group.command("now")

@@ -291,6 +291,28 @@ class Store:
         write_file_atomic(self.root / "keys" / CITY_KEY_FILE, json.dumps(city.to_json(), indent=1).encode(), mode=0o644)
         self.city_key = city
 
+    def reseal_pending_to_city(self, city: CityPublicKey, *, actor: str) -> int:
+        """Seal again, to ``city``, every finalized dossier that has not left the box yet.
+
+        A box initialized with a provisional city key (``motcua init`` without ``--city-key``) may
+        take dossiers before it enrolls; enrollment brings the real city key, and the local key
+        wraps let the box re-seal those data keys so the city can open them. Idempotent.
+        """
+        count = 0
+        with self.transaction() as conn:
+            rows = conn.execute(
+                """SELECT d.id, d.local_wrap FROM dossiers d JOIN outbox o ON o.dossier_id = d.id
+                   WHERE o.state = 'sealed' AND d.local_wrap IS NOT NULL AND d.city_seal IS NOT NULL""").fetchall()
+            for dossier_id, wrap in rows:
+                dek = open_bytes(self._keys.wrap, wrap, b"dek|" + dossier_id.encode())
+                conn.execute("UPDATE dossiers SET city_seal = ?, city_kem = ? WHERE id = ?",
+                             (seal_to_city(city, dek, dossier_id), city.kem, dossier_id))
+                count += 1
+            if count:
+                _audit.append(conn, at=_now_iso(self.clock), actor=actor, action="store.reseal_city",
+                              dossier_id=None, details={"dossiers": count, "city_key": city.fingerprint()})
+        return count
+
     def station_signing_key(self) -> Ed25519PrivateKey:
         """The station's Ed25519 identity, created on first use, kept wrapped by the station key."""
         sealed = self.meta_get("station.signing_key")

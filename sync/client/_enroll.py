@@ -108,10 +108,12 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
     changed = city.to_json() != store.city_key.to_json()
     pending_old = 0
     if changed:
-        pending_old = store.query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('sealed','created','uploading','retry_wait')")[0]["n"]
+        # Dossiers taken before enrollment were sealed to the provisional key: seal them again to
+        # the city's key first (idempotent), then switch the key, so a crash between leaves no
+        # dossier the city cannot open.
+        pending_old = store.reseal_pending_to_city(city, actor="sync")
         if pending_old:
-            logger.warning("%s dossier(s) were sealed to another city key before enrollment: the city cannot open them",
-                           pending_old)
+            logger.warning("%s dossier(s) taken before enrollment were sealed again to the city's key", pending_old)
         store.set_city_key(city)
     state = ClientState(store)
     with store.transaction() as conn:
