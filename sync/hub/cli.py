@@ -86,12 +86,14 @@ def serve_cmd(data_dir: Path, db: str | None, host: str, port: int, tls_cert: Pa
 @click.option("--name", default="")
 @click.option("--kind", type=click.Choice(["branch", "commune", "mobile", "popup"]), default="branch", show_default=True)
 @click.option("--address", default="")
-@click.option("--partition-index", type=int, default=None, help="Code partition (default: the lowest free).")
-@click.option("--partition-size", type=int, default=1000, show_default=True)
+@click.option("--partition-index", type=int, default=None,
+              help="Code partition (default: the lowest free; an enrolled station's replacement box always gets a new one).")
+@click.option("--partition-size", type=int, default=None,
+              help="Numbers per day in the partition (default: 1000 for a new station, else the station's size).")
 @click.option("--expires-in-days", type=float, default=7.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def add_station_cmd(data_dir: Path, db: str | None, station_id: str, agency_code: str, name: str, kind: str,
-                    address: str, partition_index: int | None, partition_size: int, expires_in_days: float,
+                    address: str, partition_index: int | None, partition_size: int | None, expires_in_days: float,
                     as_json: bool) -> None:
     """Register a station (or a replacement box) and print its one-time enrollment token."""
     from sync.protocol import format_token, ms_to_rfc3339, new_token, token_sha256
@@ -105,7 +107,7 @@ def add_station_cmd(data_dir: Path, db: str | None, station_id: str, agency_code
         check_agency(agency_code, "--agency")
     except ProtocolError as exc:
         raise click.BadParameter(str(exc)) from None
-    if not 1 <= partition_size <= 9999:
+    if partition_size is not None and not 1 <= partition_size <= 9999:
         raise click.BadParameter("--partition-size must be 1-9999")
     if expires_in_days <= 0:
         raise click.BadParameter("--expires-in-days must be positive")
@@ -118,13 +120,19 @@ def add_station_cmd(data_dir: Path, db: str | None, station_id: str, agency_code
                                             address=address, partition_index=partition_index,
                                             partition_size=partition_size),
                                  token_sha256=token_sha256(token), token_expires_at=expires, now=now)
+        promised = [r for r in storage.partitions(agency_code=agency_code, now=now)
+                    if r.kind == "pending" and r.station_id == station_id]
     finally:
         storage.close()
+    index, size = ((promised[0].partition_index, promised[0].partition_size) if promised
+                   else (st.partition_index, st.partition_size))
     if as_json:
         click.echo(json.dumps({"station_id": st.station_id, "token": token, "expires_at": ms_to_rfc3339(expires),
-                               "partition_index": st.partition_index, "partition_size": st.partition_size}))
+                               "partition_index": index, "partition_size": size, "replacement": bool(promised)}))
         return
-    click.echo(f"station {st.station_id} ({st.agency_code}), code partition {st.partition_index} × {st.partition_size}")
+    click.echo(f"station {st.station_id} ({st.agency_code}), code partition {index} × {size}"
+               + (f" for the replacement box (the old box keeps {st.partition_index} × {st.partition_size})"
+                  if promised else ""))
     click.echo(f"enrollment token (one use, expires {ms_to_rfc3339(expires)}):")
     click.echo(format_token(token))
 
@@ -287,6 +295,71 @@ def revoke_cmd(data_dir: Path, db: str | None, station_id: str, reason: str) -> 
     finally:
         storage.close()
     click.echo(f"station {st.station_id} revoked; wipe command {st.wipe_command['command']['command_id']}")
+
+
+@hub.command("set-partition")
+@data_dir_option
+@click.argument("station_id")
+@click.option("--index", "index", required=True, type=int, help="New partition index within the agency.")
+@click.option("--size", "size", type=int, default=None, help="Numbers per day (default: the station's size).")
+def set_partition_cmd(data_dir: Path, db: str | None, station_id: str, index: int, size: int | None) -> None:
+    """Move a station's box to another dossier-code partition (sent on the feed)."""
+    if index < 0:
+        raise click.BadParameter("must be ≥ 0", param_hint="--index")
+    if size is not None and not 1 <= size <= 9999:
+        raise click.BadParameter("must be 1-9999", param_hint="--size")
+    storage, _ = _open(data_dir, db)
+    try:
+        st, item = storage.set_partition(station_id, index=index, size=size, now=_now())
+    finally:
+        storage.close()
+    first, last = st.partition_index * st.partition_size + 1, (st.partition_index + 1) * st.partition_size
+    click.echo(f"station {st.station_id} ({st.agency_code}): code partition {st.partition_index} × "
+               f"{st.partition_size} (numbers {first:04d}-{last:04d})")
+    if item is not None:
+        click.echo(f"code_partition item at feed seq {item.seq}; the old range stays reserved until the box has "
+                   "read it and that day is over")
+    else:
+        click.echo("the station has not enrolled yet: its box learns the partition when it enrolls")
+
+
+@hub.command("partitions")
+@data_dir_option
+@click.option("--agency", default=None, help="Only this agency.")
+@click.option("--all", "include_free", is_flag=True, help="Also retired partitions that are free again.")
+@click.option("--json", "as_json", is_flag=True)
+def partitions_cmd(data_dir: Path, db: str | None, agency: str | None, include_free: bool, as_json: bool) -> None:
+    """Dossier-code partitions per agency: stations, pending replacements, retired ranges."""
+    storage, _ = _open(data_dir, db)
+    try:
+        views = [r.to_json() for r in storage.partitions(agency_code=_agency(agency), now=_now(),
+                                                         include_free=include_free)]
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    for v in views:
+        extra = f" {v['reason']}, stopped {v['stopped_at'] or '-'}" if v["kind"] == "retired" else ""
+        click.echo(f"{v['agency_code']:<15} {v['numbers']} p{v['partition_index']:<4} {v['kind']:<8} "
+                   f"{v['station_id']}{extra}")
+
+
+@hub.command("release-partition")
+@data_dir_option
+@click.argument("agency")
+@click.argument("index", type=int)
+def release_partition_cmd(data_dir: Path, db: str | None, agency: str, index: int) -> None:
+    """Free a retired partition whose old box is gone for good (destroyed, or wiped).
+
+    Refused on the day of the old box's last contact: it may have issued numbers that day.
+    """
+    storage, _ = _open(data_dir, db)
+    try:
+        n = storage.release_partition(_agency(agency) or agency, index, now=_now())
+    finally:
+        storage.close()
+    click.echo(f"released {n} retired reservation(s) of partition {index} in agency {agency}")
 
 
 @hub.command("send-command")

@@ -176,7 +176,7 @@ def _never(_: Reservation) -> bool:
 
 def _summary(agency: str, held: list[Reservation]) -> str:
     counts = {k: sum(1 for r in held if r.kind == k) for k in ("station", "pending", "retired")}
-    return (f"{len(held)} partitions in use in agency {agency} ({counts['station']} stations, "
+    return (f"{len(held)} partitions in use ({counts['station']} stations, "
             f"{counts['pending']} pending replacements, {counts['retired']} retired and still reserved)")
 
 
