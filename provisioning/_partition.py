@@ -1,8 +1,9 @@
 """Dossier-number partitions: boxes of one agency draw NNNN from disjoint ranges while offline.
 
 The daily sequence NNNN runs 1..9999. A batch splits it evenly by its busiest agency: with at most
-*n* boxes in one agency (or ``--partitions N`` to leave room for later boxes), the partition size
-is ``9999 // n`` and box *i* of an agency draws from ``[i*size + 1, (i+1)*size]``. One size per
+*n* boxes in one agency, the partition size is ``9999 // (n + 1)`` (one spare partition, so that a
+replacement box can start the same day the old one broke; ``--partitions N`` asks for at least N)
+and box *i* of an agency draws from ``[i*size + 1, (i+1)*size]``. One size per
 batch matches the hub, which records the size per import (``hub import-stations
 --partition-size``). Agencies that already have boxes keep their size; a later batch takes the
 free indices below ``9999 // size``.
@@ -85,7 +86,8 @@ def batch_size(by_agency: dict[str, list[InventoryRow]], before: dict[str, list[
             "split the sheet so that each batch holds agencies of one size"))], source="partitions")
     if sizes:
         return sizes.pop()
-    return SEQUENCE_MAX // max(max(len(m) for m in by_agency.values()), partitions or 0)
+    # One spare partition per agency: a replacement box never shares the old box's range.
+    return SEQUENCE_MAX // max(max(len(m) for m in by_agency.values()) + 1, partitions or 0)
 
 
 def assign_partitions(rows: Sequence[InventoryRow], existing: Iterable[Existing] = (), *,
@@ -138,3 +140,40 @@ def assign_partitions(rows: Sequence[InventoryRow], existing: Iterable[Existing]
 def number_range(assignment: Assignment) -> tuple[int, int]:
     """The first and last NNNN a station with this assignment may issue."""
     return assignment.index * assignment.size + 1, (assignment.index + 1) * assignment.size
+
+
+def replacement_partition(agency: str, size: int, held: Iterable[tuple[int, int]], *,
+                          index: int | None = None) -> Assignment:
+    """A partition for a replacement box: one that no box of ``agency`` in ``held`` ever had.
+
+    Dossier numbers restart daily, so a replacement must not share the old box's range: the old box
+    may have issued numbers today that have not reached the hub yet (docs/architecture.md,
+    "Dossier codes"). ``held`` lists (index, size) of every station of the agency in the batch
+    manifests; the hub checks the choice again against what it knows when it imports the line.
+    """
+    from ._errors import ProvisioningError
+
+    taken = list(held)
+
+    def clash(i: int) -> tuple[int, int] | None:
+        first, last = i * size + 1, (i + 1) * size
+        for j, s in taken:
+            if j == i or (first <= (j + 1) * s and j * s + 1 <= last):
+                return j, s
+        return None
+
+    if index is not None:
+        if index < 0 or (index + 1) * size > SEQUENCE_MAX:
+            raise ProvisioningError(f"--partition-index {index} with {size} numbers runs past {SEQUENCE_MAX} "
+                                    f"({agency} has partitions 0..{SEQUENCE_MAX // size - 1} of that size)")
+        other = clash(index)
+        if other:
+            raise ProvisioningError(f"partition {index} of {agency} overlaps partition {other[0]} × {other[1]} of a box "
+                                    "in the given manifests; a replacement box needs a range no box of the agency used")
+        return Assignment(index=index, size=size)
+    for i in range(SEQUENCE_MAX // size):
+        if clash(i) is None:
+            return Assignment(index=i, size=size)
+    raise ProvisioningError(f"agency {agency} has no free dossier-number partition of {size} numbers for a replacement "
+                            f"box: {len(taken)} partitions in use in the given manifests. Free one on the hub "
+                            "(motcua hub release-partition, once the old box is gone) and pass --partition-index")

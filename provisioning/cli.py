@@ -93,15 +93,19 @@ def batch_command(inventory: Path, out: Path, keys_dir: Path, token_days: int, e
 @_KEYS
 @click.option("--token-days", default=7, show_default=True, type=int)
 @click.option("--hub-url", default=None, help="Another hub address for the new box (default: the station's).")
+@click.option("--partition-index", type=int, default=None,
+              help="Dossier-number partition for the new box (default: the lowest no box in the manifests used).")
 def replace_command(serial: str, station_id: str, manifests: tuple[Path, ...], out: Path, keys_dir: Path,
-                    token_days: int, hub_url: str | None) -> None:
-    """Issue a bundle for replacement box SERIAL taking over an existing station (same partition)."""
+                    token_days: int, hub_url: str | None, partition_index: int | None) -> None:
+    """Issue a bundle for replacement box SERIAL taking over an existing station (new partition)."""
     keys = load_keys(keys_dir)
     result = replace_station(serial=serial, station_id=station_id, manifests=list(manifests), keys=keys, out=out,
-                             token_days=token_days, hub_url=hub_url)
-    click.echo(f"bundle for {serial} as station {station_id}: {result.out / 'bundles'}")
-    click.echo(f"then on the hub: {result.import_command()}  (the old box's key stops working "
-               "when the new box enrolls; revoke a stolen box first with motcua hub revoke)")
+                             token_days=token_days, hub_url=hub_url, partition_index=partition_index)
+    plan = result.stations[0]
+    click.echo(f"bundle for {serial} as station {station_id}, partition {plan.partition_index} × "
+               f"{plan.partition_size}: {result.out / 'bundles'}")
+    click.echo(f"then on the hub: {result.import_command()}  (when the new box enrolls the old box's key is "
+               "retired: it may still upload what it holds; revoke a stolen box first with motcua hub revoke)")
 
 
 @provision.command("verify")

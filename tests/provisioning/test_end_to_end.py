@@ -326,39 +326,43 @@ def test_replacement_box_takes_over_station(tmp_path: Path, hub: HubProcess):
     old = Box(tmp_path / "old")
     old.insert(batch.bundle(serial))
     assert run_firstboot(old.options(batch.pub)).enrolled
-    # The old box breaks (before today's intake: a replacement shares the partition, so numbers the
-    # old box issued on the replacement's first day would collide, see docs/deploy.md); IT issues a
-    # bundle for the replacement box, same station and partition.
+    # The old box took a dossier today that has not reached the hub, then broke. IT issues a bundle
+    # for the replacement box: same station, a NEW partition (docs/architecture.md, "Dossier codes").
+    with Store.open(old.settings()) as store:
+        _, old_code = store.ingest(procedure_code="1.001612",
+                                   applicant={"full_name": "Phạm Thị Dung", "id_number": "001099001237"},
+                                   pages=[PageSource(source=b"z" * 64, component="Tờ khai", media_type="image/png")],
+                                   actor="clerk")
     out = tmp_path / "replace"
     motcua("provision", "replace", "NEWPI-1", "--station", station["station_id"], "--from", str(batch.out),
            "--out", str(out), "--keys", str(batch.keys))
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["stations"][0]["partition_index"] == station["partition_index"]
+    plan = manifest["stations"][0]
+    assert plan["partition_index"] != station["partition_index"]
     hub.admin("import-stations", str(out / "stations.jsonl"), "--partition-size", str(manifest["partition_size"]))
     new = Box(tmp_path / "new")
     new.insert(out / "bundles" / "NEWPI-1.motcua-bundle")
     report = run_firstboot(new.options(batch.pub))
     assert report.enrolled
     assert hub.stations()[station["station_id"]]["key_id"] == station_key_sha(new)[:16]
-    push_one(new)
-    # The old box's key no longer works.
-    with Store.open(old.settings()) as store, pytest.raises(Exception, match="bad_signature|signature"):
-        async def push() -> None:
+    new_code = push_one(new)
+    # The old box's key was retired, not revoked: it still uploads what it holds.
+    with Store.open(old.settings()) as store:
+        async def drain() -> None:
             client = SyncClient(settings=old.settings(), store=store)
             try:
-                store.ingest(procedure_code="1.001612",
-                             applicant={"full_name": "Phạm Thị Dung", "id_number": "001099001237"},
-                             pages=[PageSource(source=b"z" * 64, component="Tờ khai", media_type="image/png")],
-                             actor="clerk")
-                await client.transport().call("GET", "/v1/station")
+                await client.sync_once()
             finally:
                 await client.stop()
 
-        asyncio.run(push())
-    codes = [d["code"] for d in hub.dossiers() if d["station_id"] == station["station_id"]]
-    assert len(codes) == 1
-    nnnn = int(codes[0].rsplit("-", 1)[1])
-    assert station["partition_index"] * station["partition_size"] < nnnn <= (station["partition_index"] + 1) * station["partition_size"]
+        asyncio.run(drain())
+        assert store.meta_get("code_partition_retired") == "replaced"
+    codes = sorted(d["code"] for d in hub.dossiers() if d["station_id"] == station["station_id"])
+    assert codes == sorted([old_code, new_code])
+    for code, (index, size) in ((old_code, (station["partition_index"], station["partition_size"])),
+                                (new_code, (plan["partition_index"], plan["partition_size"]))):
+        nnnn = int(code.rsplit("-", 1)[1])
+        assert index * size < nnnn <= (index + 1) * size
 
 
 def test_rotate_key(tmp_path: Path, hub: HubProcess):
