@@ -239,8 +239,8 @@ class SqlStorage(HubStorage):
             current = parts.Reservation(kind="station", station_id=st.station_id, agency_code=st.agency_code,
                                         partition_index=st.partition_index, partition_size=st.partition_size)
             if current.overlaps(index, size):
-                raise HubError(f"station {st.station_id} is enrolled: its replacement box needs a new code partition, "
-                               f"not {index} × {size}, which overlaps the old box's {st.partition_index} × "
+                raise HubError(f"station {st.station_id} is enrolled: its replacement box needs a new code partition; "
+                               f"partition {index} × {size} overlaps the current box's partition {st.partition_index} × "
                                f"{st.partition_size} (leave the index out and the hub picks a free one)")
             parts.check_free(tx, st.agency_code, index, size, now=now, ignore=ignore)
         parts.set_pending(tx, st.station_id, st.agency_code, index, size, now=now)
