@@ -20,7 +20,10 @@ from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, m
 from . import _partitions as parts
 from .base import (
     DEFAULT_PARTITION_SIZE,
+    Admission,
+    AdmissionCheck,
     BlobRow,
+    BlobTarget,
     CommandBuilder,
     DossierRecord,
     FeedRow,
@@ -276,6 +279,10 @@ class SqlStorage(HubStorage):
 
         pub = base64.b64encode(public_key).decode()
         with self._tx() as tx:
+            # Lock order everywhere: the agency's partitions, then the station row.
+            agency = tx.one("SELECT agency_code FROM stations WHERE station_id = ?", (station_id,))
+            if agency:
+                self._lock_agency(tx, agency[0])
             row = tx.one("SELECT token_sha256, token_expires_at, token_used_at, public_key FROM stations "
                          "WHERE station_id = ?" + self.for_update, (station_id,))
             if row is None or not row[0] or not hmac.compare_digest(row[0], token_sha256):
@@ -396,6 +403,28 @@ class SqlStorage(HubStorage):
         with self._tx() as tx:
             return tx.run("DELETE FROM nonces WHERE expires_at < ?", (now,))
 
+    def admit(self, station_id: str, nonce: str, *, expires_at: int, check: AdmissionCheck,
+              dossier_id: str | None = None, blob_sha256: str | None = None) -> Admission:
+        # One transaction (one commit) for the station, its nonce and what the request names.
+        with self._tx() as tx:
+            st = check(self._get_station(tx, station_id), lambda: parts.retired_boxes(tx, station_id))
+            if tx.run("INSERT INTO nonces (station_id, nonce, expires_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (station_id, nonce) DO NOTHING", (st.station_id, nonce, expires_at)) != 1:
+                raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
+            if dossier_id is None:
+                return Admission(station=st)
+            if blob_sha256 is None:
+                return Admission(station=st, dossier=self._get_dossier(tx, dossier_id))
+            row = tx.one("SELECT d.station_id, b.idx, b.size, b.component, b.media_type, c.sha256 FROM dossiers d "
+                         "LEFT JOIN dossier_blobs b ON b.dossier_id = d.dossier_id AND b.sha256 = ? "
+                         "LEFT JOIN blobs c ON c.sha256 = b.sha256 WHERE d.dossier_id = ?", (blob_sha256, dossier_id))
+            if row is None:
+                return Admission(station=st)
+            owner, idx, size, component, media_type, done = row
+            blob = None if idx is None else BlobRow(index=idx, sha256=blob_sha256, size=size, component=component,
+                                                    media_type=media_type, complete=done is not None)
+            return Admission(station=st, target=BlobTarget(dossier_id=dossier_id, station_id=owner, blob=blob))
+
     # --- dossiers -----------------------------------------------------------------------------
 
     def _get_dossier(self, tx: Tx, dossier_id: str, *, lock: bool = False) -> DossierRecord | None:
@@ -476,8 +505,11 @@ class SqlStorage(HubStorage):
             return {r[0] for r in tx.all(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", tuple(hashes))}
 
     def commit_dossier(self, dossier_id: str, *, manifest_sha256: str, now: int,
-                       build_receipt: ReceiptBuilder) -> bytes:
+                       build_receipt: ReceiptBuilder, completed: Sequence[tuple[str, int]] = ()) -> bytes:
         with self._tx() as tx:
+            for sha, size in completed:
+                tx.run("INSERT INTO blobs (sha256, size, completed_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                       (sha, size, now))
             d = self._get_dossier(tx, dossier_id, lock=True)
             if d is None:
                 raise ApiError(404, "not_found", "no such dossier: create it first (PUT)")
@@ -580,10 +612,12 @@ class SqlStorage(HubStorage):
 
     def set_partition(self, station_id: str, *, index: int, size: int | None, now: int) -> tuple[StationRecord, FeedRow | None]:
         with self._tx() as tx:
-            st = self._get_station(tx, station_id, lock=True)
+            st = self._get_station(tx, station_id)
             if st is None:
                 raise HubError(f"no station {station_id!r}")
             self._lock_agency(tx, st.agency_code)
+            st = self._get_station(tx, station_id, lock=True)
+            assert st is not None
             size = size or st.partition_size
             if (index, size) == (st.partition_index, st.partition_size):
                 raise HubError(f"station {station_id} already has code partition {index} × {size}")
