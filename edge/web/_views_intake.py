@@ -11,7 +11,7 @@ from aiohttp import web
 from edge import reception
 from edge.errors import MotcuaError, ValidationError
 
-from . import _intake, accounts
+from . import _chip, _intake, accounts
 from ._auth import check_csrf, current
 from ._common import audit, blocking, form_str, maybe_await
 from ._errors import HttpError, not_found
@@ -63,7 +63,8 @@ async def _kick_sync(request: web.Request) -> None:
 
 def _new_context(request: web.Request, *, values: dict[str, str] | None = None, procedure_code: str = "",
                  channel: str = "direct", errors: dict[str, str] | None = None, search: str = "",
-                 qr_payload: str = "") -> dict[str, Any]:
+                 qr_payload: str = "", chip: dict[str, str] | None = None,
+                 chip_read: _chip.ChipRead | None = None) -> dict[str, Any]:
     store = request.app[STORE]
     procedures = _intake.list_procedures(store)
     return {
@@ -71,7 +72,34 @@ def _new_context(request: web.Request, *, values: dict[str, str] | None = None, 
         "procedures": procedures, "procedure_code": procedure_code, "channel": channel,
         "errors": errors or {}, "search": search, "qr_payload": qr_payload,
         "notice": notice(request), "qr_seq": request.app[EVENTS].seq,
+        "chip": chip or dict.fromkeys(_chip.CHIP_FIELDS, ""), "chip_read": chip_read,
+        "unverified_vi": _chip.UNVERIFIED_VI,
     }
+
+
+async def _fill_from_chip(request: web.Request, form: Any, values: dict[str, str]) -> web.StreamResponse:
+    """Read the CCCD chip with the CAN or MRZ data typed in the panel; fill the applicant fields.
+    What the clerk typed elsewhere is kept; on success the access data is not sent back."""
+    chip = _chip.chip_values(form)
+    errors: dict[str, str] = {}
+    chip_read = None
+    try:
+        mrz, can = _chip.parse_access(chip)
+        chip_read = await blocking(_chip.read_chip, request.app[SETTINGS], mrz, can)
+    except ValidationError as exc:
+        errors[_chip.FIELD_OF.get(exc.field, exc.field if exc.field in _chip.CHIP_FIELDS else "chip")] = (
+            exc.message_vi or "Thông tin mở chip không hợp lệ.")
+    except MotcuaError as exc:
+        errors["chip"] = exc.message_vi or "Không đọc được chip CCCD."
+        audit(request, "cccd.chip_failed", error=type(exc).__name__)
+    else:
+        values.update({k: v for k, v in chip_read.applicant.items() if k in values and v})
+        chip = dict.fromkeys(_chip.CHIP_FIELDS, "")
+        audit(request, "cccd.chip_read", verified=chip_read.verified)
+    ctx = _new_context(request, values=values, procedure_code=form_str(form, "procedure_code", 100),
+                       channel=form_str(form, "channel", 20) or "direct", errors=errors,
+                       qr_payload=form_str(form, "qr_payload", 2000), chip=chip, chip_read=chip_read)
+    return render("dossier_new.html", request, ctx, status=422 if errors else 200)
 
 
 @allow("dossier.write")
@@ -88,6 +116,8 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
     channel = form_str(form, "channel", 20) or "direct"
     qr_payload = form_str(form, "qr_payload", 2000)
     errors: dict[str, str] = {}
+    if form.get("action") == "read_chip":
+        return await _fill_from_chip(request, form, values)
     if form.get("action") == "fill_qr":
         # Fill the applicant from a pasted CCCD QR payload; nothing typed elsewhere is lost.
         from edge.devices.cccd import parse_cccd_qr

@@ -116,3 +116,69 @@ async def browser():
             yield b
         finally:
             await b.close()
+
+
+# --------------------------------------------------------------------------- CCCD chip (pcscd + vpcd)
+
+CCCD_TESTS = Path(__file__).resolve().parents[1] / "devices" / "cccd"
+
+
+def _card_stack():
+    """The card emulator, its test card files and the pcscd helper of tests/edge/devices/cccd."""
+    if str(CCCD_TESTS) not in sys.path:
+        sys.path.insert(0, str(CCCD_TESTS))
+    import cccd_cardfiles
+    import emrtd_emulator
+    import pcsc_stack
+
+    return cccd_cardfiles, emrtd_emulator, pcsc_stack
+
+
+@pytest.fixture(scope="session")
+def web_pcscd(tmp_path_factory):
+    """A real pcscd with the vpcd virtual reader (shared with the device tests of this process)."""
+    _cardfiles, _emulator, pcsc_stack = _card_stack()
+    reason = pcsc_stack.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    stack = pcsc_stack.PcscStack(tmp_path_factory.mktemp("pcscd") / "pcscd.log").start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def card_pki():
+    cardfiles, _emulator, _stack = _card_stack()
+    return cardfiles.make_pki()
+
+
+@pytest.fixture(scope="session")
+def card_csca_dir(card_pki, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("csca")
+    (folder / "vn-test-csca.pem").write_bytes(card_pki.csca_pem())
+    return folder
+
+
+@pytest.fixture
+def insert_card(web_pcscd, card_pki):
+    """insert_card(**card_options) puts the emulated CCCD on vpcd's first reader."""
+    cardfiles, emulator_mod, pcsc_stack = _card_stack()
+    from edge.devices.cccd import MrzKey
+
+    key = MrzKey.from_fields(cardfiles.ID_NUMBER, cardfiles.DOB, cardfiles.EXPIRY)
+    started = []
+
+    def insert(**options):
+        card = emulator_mod.EmrtdCard(cardfiles.card_files(card_pki), key, **options)
+        emulator = emulator_mod.VpcdEmulator(card).start()
+        started.append(emulator)
+        pcsc_stack.wait_for_card(True)
+        return emulator
+
+    yield insert
+    for emulator in started:
+        emulator.stop()
+    if started:
+        pcsc_stack.wait_for_card(False)
+    for emulator in started:
+        assert emulator.error is None, f"emulator crashed: {emulator.error!r}"
