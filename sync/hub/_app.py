@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import functools
 import hashlib
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +51,24 @@ from sync.protocol import (
     token_sha256,
 )
 
-from ._blobs import BlobFiles, BlobLocked
+from ._blobs import Appender, BlobFiles, BlobLocked
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
-from .storage import DossierRecord, HubStorage, StationRecord
+from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
 
 HUB_KEY = web.AppKey("motcua_hub", object)
-READ_BLOCK = 256 * 1024
+READ_BLOCK = 1024 * 1024
+# The server reads this much of a request ahead (aiohttp's default, 64 KiB, pauses the socket
+# many times per 1 MB chunk).
+READ_BUFSIZE = 1024 * 1024
 # What a replaced box may still call besides its own dossiers (§12.1).
 RETIRED_PATHS = frozenset({"/v1/station", "/v1/feed", "/v1/heartbeat"})
-WRITE_BATCH = 1024 * 1024
+# Bytes of a chunk held in memory before they are written (larger chunks are written in batches).
+WRITE_BATCH = 4 * 1024 * 1024
+# Threads for database and file work: they mostly wait on fsync, so more than the CPUs.
+WORKER_THREADS = 16
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -91,9 +100,13 @@ class Hub:
         self.max_blob_size = max_blob_size
         self.read_timeout = read_timeout
         self.build_receipt = receipt_builder(keys)
+        self.executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="hub")
 
-    async def db(self, fn, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    async def run(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run blocking work (database, files) on the hub's own threads, which mostly wait on fsync."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    db = run
 
     # --- middleware and helpers -------------------------------------------------------------
 
@@ -142,44 +155,61 @@ class Hub:
             raise ApiError(400, "invalid_request", f"body is not JSON: {exc}", extra={"field": "$"}) from None
         return body, data
 
+    async def admit(self, request: web.Request, body: bytes | None, *, dossier_id: str | None = None,
+                    blob_sha256: str | None = None) -> tuple[Admission, SignedHeaders]:
+        """Steps 1-7 of §4.3, and the dossier (or one blob) the request names, in one transaction.
+
+        ``body`` None means the body is streamed and checked by the caller.
+        """
+        signed, check = self._checker(request)
+        adm = await self.db(self.storage.admit, signed.station_id, signed.nonce,
+                            expires_at=self.clock() + NONCE_TTL_MS, check=check, dossier_id=dossier_id,
+                            blob_sha256=blob_sha256)
+        if body is not None and sha256_hex(body) != signed.content_sha256:
+            raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
+        return adm, signed
+
     async def authenticate(self, request: web.Request, body: bytes | None) -> tuple[StationRecord, SignedHeaders]:
-        """Steps 1-7 of §4.3; ``body`` None means the body is streamed and checked by the caller."""
+        adm, signed = await self.admit(request, body)
+        return adm.station, signed
+
+    def _checker(self, request: web.Request):
+        """The signed headers (step 1) and steps 2-5 as a function run inside the admission."""
         try:
             signed = SignedHeaders.parse(request.headers)
         except ProtocolError as err:
             raise ApiError(401, "unsigned", str(err)) from None
-        st = await self.db(self.storage.get_station, signed.station_id)
-        if st is None or st.public_key is None:
-            raise ApiError(401, "unknown_station", f"no enrolled station {signed.station_id!r}")
-        now = self.clock()
-        if abs(signed.timestamp_ms - now) > TIMESTAMP_WINDOW_MS:
-            raise ApiError(401, "clock_skew", f"timestamp {signed.timestamp_ms} is {signed.timestamp_ms - now} ms "
-                           f"from hub time {now}; correct the clock offset with {H_SERVER_TIME}")
-        try:
-            signed.verify(Ed25519PublicKey.from_public_bytes(st.public_key), method=request.method,
-                          path_qs=request.raw_path)
-        except SignatureError:
-            st = await self._retired_box(request, signed, st)
-        if st.revoked_at is not None:
-            raise ApiError(403, "station_revoked", f"station revoked at {ms_to_rfc3339(st.revoked_at)}",
-                           extra={"command": st.wipe_command},
-                           message_vi="Trạm đã bị thu hồi; dữ liệu trên máy sẽ được xóa.")
-        fresh = await self.db(self.storage.remember_nonce, st.station_id, signed.nonce, expires_at=now + NONCE_TTL_MS)
-        if not fresh:
-            raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
-        if body is not None and sha256_hex(body) != signed.content_sha256:
-            raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
-        return st, signed
+        method, path, raw_path = request.method, request.path, request.raw_path
 
-    async def _retired_box(self, request: web.Request, signed: SignedHeaders, st: StationRecord) -> StationRecord:
-        """A replaced box of this station (its key was retired, not revoked) may still drain."""
-        for box in await self.db(self.storage.retired_boxes, st.station_id):
+        def check(st: StationRecord | None, retired_boxes) -> StationRecord:
+            if st is None or st.public_key is None:
+                raise ApiError(401, "unknown_station", f"no enrolled station {signed.station_id!r}")
+            now = self.clock()
+            if abs(signed.timestamp_ms - now) > TIMESTAMP_WINDOW_MS:
+                raise ApiError(401, "clock_skew", f"timestamp {signed.timestamp_ms} is {signed.timestamp_ms - now} ms "
+                               f"from hub time {now}; correct the clock offset with {H_SERVER_TIME}")
             try:
-                signed.verify(Ed25519PublicKey.from_public_bytes(box.public_key), method=request.method,
-                              path_qs=request.raw_path)
+                signed.verify(Ed25519PublicKey.from_public_bytes(st.public_key), method=method, path_qs=raw_path)
+            except SignatureError:
+                st = self._retired_box(signed, st, retired_boxes(), method=method, path=path, raw_path=raw_path)
+            if st.revoked_at is not None:
+                raise ApiError(403, "station_revoked", f"station revoked at {ms_to_rfc3339(st.revoked_at)}",
+                               extra={"command": st.wipe_command},
+                               message_vi="Trạm đã bị thu hồi; dữ liệu trên máy sẽ được xóa.")
+            return st
+
+        return signed, check
+
+    @staticmethod
+    def _retired_box(signed: SignedHeaders, st: StationRecord, boxes, *, method: str, path: str,
+                     raw_path: str) -> StationRecord:
+        """A replaced box of this station (its key was retired, not revoked) may still drain."""
+        for box in boxes:
+            try:
+                signed.verify(Ed25519PublicKey.from_public_bytes(box.public_key), method=method, path_qs=raw_path)
             except SignatureError:
                 continue
-            if request.path not in RETIRED_PATHS and not request.path.startswith("/v1/dossiers/"):
+            if path not in RETIRED_PATHS and not path.startswith("/v1/dossiers/"):
                 raise ApiError(403, "forbidden", "this box was replaced: it may only upload the dossiers it holds")
             return dataclasses.replace(
                 st, public_key=box.public_key, key_id=box.key_id, partition_index=box.partition_index,
@@ -193,14 +223,27 @@ class Hub:
         else:
             await self.db(self.storage.touch, st.station_id, now=self.clock(), heartbeat=heartbeat)
 
-    async def own_dossier(self, request: web.Request, st: StationRecord) -> DossierRecord:
+    async def own_dossier(self, request: web.Request, body: bytes | None) -> tuple[StationRecord, DossierRecord]:
+        """Admit a signed request about the dossier in its path, which must be the station's own."""
         dossier_id = request.match_info["dossier_id"]
-        d = await self.db(self.storage.get_dossier, dossier_id)
+        adm, _ = await self.admit(request, body, dossier_id=dossier_id)
+        d = adm.dossier
         if d is None:
             raise ApiError(404, "not_found", f"no dossier {dossier_id}")
-        if d.station_id != st.station_id:
+        if d.station_id != adm.station.station_id:
             raise ApiError(403, "forbidden", "this dossier belongs to another station")
-        return d
+        return adm.station, d
+
+    @staticmethod
+    def _own_blob(adm: Admission, dossier_id: str) -> BlobRow:
+        t = adm.target
+        if t is None:
+            raise ApiError(404, "not_found", f"no dossier {dossier_id}")
+        if t.station_id != adm.station.station_id:
+            raise ApiError(403, "forbidden", "this dossier belongs to another station")
+        if t.blob is None:
+            raise ApiError(404, "not_found", "this blob is not in the dossier's manifest")
+        return t.blob
 
     async def feed_head(self, st: StationRecord) -> int:
         _, head = await self.db(self.storage.feed, st, since=2**62, limit=1)
@@ -262,23 +305,21 @@ class Hub:
         return _json(dossier_state(d, self.files), 201 if created else 200)
 
     async def get_dossier(self, request: web.Request) -> web.Response:
-        st, _ = await self.authenticate(request, b"")
-        d = await self.own_dossier(request, st)
+        _, d = await self.own_dossier(request, b"")
         return _json(dossier_state(d, self.files))
 
-    async def _blob(self, request: web.Request, st: StationRecord):
+    async def _admit_blob(self, request: web.Request) -> tuple[StationRecord, BlobRow]:
         sha = request.match_info["sha256"]
+        dossier_id = request.match_info["dossier_id"]
         if not SHA256_RE.match(sha):
+            # Still a signed request: admitted (and its nonce spent) before the answer.
+            await self.admit(request, None)
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
-        d = await self.own_dossier(request, st)
-        for b in d.blobs:
-            if b.sha256 == sha:
-                return d, b
-        raise ApiError(404, "not_found", "this blob is not in the dossier's manifest")
+        adm, _ = await self.admit(request, None, dossier_id=dossier_id, blob_sha256=sha)
+        return adm.station, self._own_blob(adm, dossier_id)
 
     async def head_blob(self, request: web.Request) -> web.Response:
-        st, _ = await self.authenticate(request, b"")
-        _, b = await self._blob(request, st)
+        _, b = await self._admit_blob(request)
         complete = b.complete or self.files.is_complete(b.sha256)
         offset = b.size if complete else self.files.offset(b.sha256, b.size)
         return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
@@ -286,6 +327,9 @@ class Hub:
                                                  "Cache-Control": "no-store"})
 
     async def patch_blob(self, request: web.Request) -> web.Response:
+        """Append one chunk (§6.3) with two thread hops: the admission (one transaction, then the
+        partial file's lock and offset), during which the body arrives; then hashing, the write,
+        the fsync and, at the end of the blob, its verification and rename."""
         if request.content_type != CHUNK_MEDIA_TYPE:
             raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
         raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
@@ -297,92 +341,134 @@ class Hub:
             raise ApiError(400, "invalid_request", "Content-Length is required", extra={"field": "Content-Length"})
         if length > MAX_CHUNK:
             raise ApiError(413, "too_large", f"chunk larger than {MAX_CHUNK} bytes")
-        st, signed = await self.authenticate(request, None)
-        _, b = await self._blob(request, st)
         offset = int(raw_offset)
+        dossier_id = request.match_info["dossier_id"]
+        sha = request.match_info["sha256"]
+        if not SHA256_RE.match(sha):
+            await self.admit(request, None)
+            raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
+        signed, check = self._checker(request)
+        chunk = _Chunk(request, length, self.read_timeout)
+        # At most one write batch is held before the request is admitted; nothing touches disk.
+        early = asyncio.ensure_future(chunk.read(WRITE_BATCH))
+        try:
+            b, app = await self.db(self._open_chunk, signed, check, dossier_id, sha, offset, length)
+        except BaseException:
+            early.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await early
+            raise
+        try:
+            await early
+            outcome = await self._receive(chunk, app, b, offset, signed.content_sha256)
+        finally:
+            app.close()  # already closed by the last hop unless interrupted
+        if outcome == "incomplete":
+            raise ApiError(400, "invalid_request", f"chunk incomplete: {chunk.received} of {length} bytes",
+                           extra={"offset": offset + chunk.received})
+        if outcome == "checksum":
+            raise ApiError(460, "checksum_mismatch", "chunk does not match X-Motcua-Content-SHA256; discarded",
+                           extra={"offset": offset}, headers={H_UPLOAD_OFFSET: str(offset)})
+        if outcome == "blob_hash":
+            logger.warning("blob %s of dossier %s failed its hash check: discarded", b.sha256, dossier_id)
+            raise ApiError(460, "blob_hash_mismatch", "the uploaded blob's SHA-256 differs from its id; "
+                           "upload it again from offset 0", extra={"offset": 0}, headers={H_UPLOAD_OFFSET: "0"})
+        if outcome == "partial":
+            return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(offset + length), H_BLOB_STATE: "partial"})
+        return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
+
+    def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
+                    length: int) -> tuple[BlobRow, Appender]:
+        """(thread) Admit the request, find the blob, lock its partial file and check the offset."""
+        adm = self.storage.admit(signed.station_id, signed.nonce, expires_at=self.clock() + NONCE_TTL_MS,
+                                 check=check, dossier_id=dossier_id, blob_sha256=sha)
+        b = self._own_blob(adm, dossier_id)
         if b.complete or self.files.is_complete(b.sha256):
-            await self._mark_complete(b.sha256, b.size)
             raise self._offset_error(b.size, b.size, "blob already complete")
         if offset + length > b.size:
             raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
         try:
-            with self.files.appender(b.sha256) as app:
-                if app.discard_if_complete():
-                    raise self._offset_error(b.size, b.size, "blob already complete")
-                current = app.current_offset()
-                if current != offset:
-                    raise self._offset_error(current, b.size, f"expected Upload-Offset {current}")
-                received, digest = await self._receive(request, app, offset, length)
-                if received < length:
-                    # The connection broke or stalled: keep what arrived; the client asks HEAD.
-                    raise ApiError(400, "invalid_request", f"chunk incomplete: {received} of {length} bytes",
-                                   extra={"offset": offset + received})
-                if digest != signed.content_sha256:
-                    await asyncio.to_thread(app.truncate, offset)
-                    raise ApiError(460, "checksum_mismatch", "chunk does not match X-Motcua-Content-SHA256; discarded",
-                                   extra={"offset": offset}, headers={H_UPLOAD_OFFSET: str(offset)})
-                new_offset = offset + length
-                if new_offset < b.size:
-                    return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(new_offset), H_BLOB_STATE: "partial"})
-                if not await asyncio.to_thread(app.finish, b.size):
-                    logger.warning("blob %s of dossier %s failed its hash check: discarded",
-                                   b.sha256, request.match_info["dossier_id"])
-                    raise ApiError(460, "blob_hash_mismatch", "the uploaded blob's SHA-256 differs from its id; "
-                                   "upload it again from offset 0", extra={"offset": 0}, headers={H_UPLOAD_OFFSET: "0"})
+            app = self.files.open_appender(b.sha256)
         except BlobLocked:
             raise ApiError(409, "upload_locked", "another request is writing this blob",
                            extra={"offset": self.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None
-        await self._mark_complete(b.sha256, b.size)
-        return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
+        try:
+            if app.discard_if_complete():
+                raise self._offset_error(b.size, b.size, "blob already complete")
+            current = app.current_offset()
+            if current != offset:
+                raise self._offset_error(current, b.size, f"expected Upload-Offset {current}")
+        except BaseException:
+            app.close()
+            raise
+        return b, app
 
     def _offset_error(self, current: int, size: int, message: str) -> ApiError:
         return ApiError(409, "offset_mismatch", message, extra={"offset": current},
                         headers={H_UPLOAD_OFFSET: str(current), H_UPLOAD_LENGTH: str(size)})
 
-    async def _mark_complete(self, sha: str, size: int) -> None:
-        await self.db(self.storage.mark_blob_complete, sha, size=size, now=self.clock())
+    async def _receive(self, chunk: _Chunk, app: Appender, b: BlobRow, offset: int, expected: str) -> str:
+        """Append the body at ``offset``; on a broken or stalled body keep what arrived (fsynced).
 
-    async def _receive(self, request: web.Request, app, offset: int, length: int) -> tuple[int, str]:
-        """Append the body at ``offset``; on a broken or stalled body keep what arrived (fsynced)."""
+        Hashing and writing happen in threads, never on the event loop. Returns the outcome:
+        ``incomplete``, ``checksum``, ``partial``, ``blob_hash`` or ``complete``.
+        """
         digest = hashlib.sha256()
-        received = 0
-        buf = bytearray()
         pos = offset
+        work: Future | None = None  # the hop in flight; shielded, so it always runs to its end
         try:
-            while received < length:
-                async with asyncio.timeout(self.read_timeout):
-                    data = await request.content.read(min(READ_BLOCK, length - received))
-                if not data:
-                    break
-                digest.update(data)
-                received += len(data)
-                buf += data
-                if len(buf) >= WRITE_BATCH:
-                    chunk = bytes(buf)
-                    buf.clear()
-                    await asyncio.to_thread(app.write, chunk, pos)
-                    pos += len(chunk)
-        except Exception as exc:  # a timeout, or aiohttp's payload/connection errors on a lost client
-            logger.info("chunk upload interrupted after %s of %s bytes: %s", received, length, type(exc).__name__)
+            while not chunk.ended:
+                if chunk.pending >= WRITE_BATCH:
+                    batch = chunk.take()
+                    work = self.executor.submit(app.append, batch, pos, digest)
+                    pos += sum(map(len, batch))
+                    await asyncio.shield(asyncio.wrap_future(work))
+                await chunk.read(WRITE_BATCH)
+            work = self.executor.submit(functools.partial(
+                self._end_chunk, app, b, chunk.take(), pos, digest, offset=offset, received=chunk.received,
+                length=chunk.length, expected=expected))
+            return await asyncio.shield(asyncio.wrap_future(work))
         finally:
-            # Runs even if the handler is cancelled: make every received byte durable.
-            if buf:
-                app.write(bytes(buf), pos)
-            app.sync()
-        return received, digest.hexdigest()
+            # Interrupted (the hub stops): wait for the hop in flight, then make every received
+            # byte durable before the lock is released (blocking, but rare). After the last hop
+            # closed the file, or a hop failed, there is nothing to do.
+            if work is not None:
+                futures_wait([work])
+            if work is None or work.exception() is None:
+                app.abort(chunk.take(), pos)
+
+    @staticmethod
+    def _end_chunk(app: Appender, b: BlobRow, pieces: list[bytes], pos: int, digest, *, offset: int,
+                   received: int, length: int, expected: str) -> str:
+        """(thread) Last write of a chunk, its checksum, fsync; at the end of the blob, its verification."""
+        try:
+            app.append(pieces, pos, digest)
+            if received < length:
+                app.sync()  # keep what arrived: the whole-blob hash still guards it
+                return "incomplete"
+            chunk_sha = digest.hexdigest()
+            if chunk_sha != expected:
+                app.truncate(offset)
+                return "checksum"
+            if offset + length < b.size:
+                app.sync()
+                return "partial"
+            # A blob sent whole in this chunk was hashed while it streamed: no need to read it again.
+            # Verified and durable under blobs/, it is recorded with the dossier's commit (in the
+            # commit's transaction: one per dossier, not one per blob).
+            return "complete" if app.finish(b.size, chunk_sha if offset == 0 else None) else "blob_hash"
+        finally:
+            app.close()
 
     async def commit(self, request: web.Request) -> web.Response:
         body, data = await self.read_json(request)
-        st, _ = await self.authenticate(request, body)
+        st, d = await self.own_dossier(request, body)
         manifest_sha = parse_commit(data)
-        d = await self.own_dossier(request, st)
-        # Blobs completed on disk by a worker that died before recording it.
-        for b in d.blobs:
-            if not b.complete and self.files.is_complete(b.sha256):
-                await self._mark_complete(b.sha256, b.size)
+        # Blobs verified on disk are recorded with the commit, in its transaction.
+        completed = [(b.sha256, b.size) for b in d.blobs if not b.complete and self.files.is_complete(b.sha256)]
         try:
             answer = await self.db(self.storage.commit_dossier, d.dossier_id, manifest_sha256=manifest_sha,
-                                   now=self.clock(), build_receipt=self.build_receipt)
+                                   now=self.clock(), build_receipt=self.build_receipt, completed=completed)
         except ApiError as err:
             if err.code == "blobs_incomplete":
                 for item in err.extra.get("missing", []):
@@ -430,6 +516,46 @@ class Hub:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        self.executor.shutdown(wait=True)
+
+
+class _Chunk:
+    """The body of one PATCH as it arrives: pieces not yet written, and whether it ended."""
+
+    def __init__(self, request: web.Request, length: int, timeout: float) -> None:
+        self.request = request
+        self.length = length
+        self.timeout = timeout
+        self.pieces: list[bytes] = []
+        self.pending = 0  # bytes in ``pieces``
+        self.received = 0
+        self.broken = False
+
+    @property
+    def ended(self) -> bool:
+        return self.broken or self.received >= self.length
+
+    async def read(self, hold: int) -> None:
+        """Read on until ``hold`` bytes are pending or the body ends; a lost client ends it."""
+        try:
+            while not self.ended and self.pending < hold:
+                async with asyncio.timeout(self.timeout):
+                    data = await self.request.content.read(min(READ_BLOCK, self.length - self.received,
+                                                               hold - self.pending))
+                if not data:
+                    self.broken = True
+                    break
+                self.pieces.append(data)
+                self.pending += len(data)
+                self.received += len(data)
+        except Exception as exc:  # a timeout, or aiohttp's payload/connection errors on a lost client
+            self.broken = True
+            logger.info("chunk upload interrupted after %s of %s bytes: %s", self.received, self.length,
+                        type(exc).__name__)
+
+    def take(self) -> list[bytes]:
+        pieces, self.pieces, self.pending = self.pieces, [], 0
+        return pieces
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -446,7 +572,8 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`)."""
     hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
               max_blob_size=max_blob_size, read_timeout=read_timeout)
-    app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY)
+    app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY,
+                          handler_args={"read_bufsize": READ_BUFSIZE})
     app[HUB_KEY] = hub
     app.on_response_prepare.append(hub.add_headers)
     app.cleanup_ctx.append(hub.sweeper)

@@ -92,8 +92,9 @@ def dossier_state(d: DossierRecord, files: BlobFiles) -> dict[str, Any]:
         "code": d.code,
         "manifest_sha256": d.manifest_sha256,
         "state": d.state,
+        # A blob verified on disk is complete even before the commit records it.
         "blobs": [{"sha256": b.sha256, "size": b.size, "offset": b.size if b.complete else files.offset(b.sha256, b.size),
-                   "complete": b.complete} for b in d.blobs],
+                   "complete": b.complete or files.is_complete(b.sha256)} for b in d.blobs],
         "receipt": json.loads(d.receipt) if d.receipt else None,
     }
 

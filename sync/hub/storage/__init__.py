@@ -6,7 +6,9 @@ from pathlib import Path
 
 from .base import (
     DEFAULT_PARTITION_SIZE,
+    Admission,
     BlobRow,
+    BlobTarget,
     DossierRecord,
     FeedRow,
     HubStorage,
@@ -30,5 +32,5 @@ def open_storage(db: str | None, *, data_dir: Path) -> HubStorage:
     return storage
 
 
-__all__ = ["DEFAULT_PARTITION_SIZE", "BlobRow", "DossierRecord", "FeedRow", "HubStorage", "NewStation",
+__all__ = ["DEFAULT_PARTITION_SIZE", "Admission", "BlobRow", "BlobTarget", "DossierRecord", "FeedRow", "HubStorage", "NewStation",
            "StationRecord", "open_storage"]

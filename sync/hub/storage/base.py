@@ -73,6 +73,24 @@ class DossierRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BlobTarget:
+    """One blob of one dossier, as an upload request needs it (without the whole manifest)."""
+
+    dossier_id: str
+    station_id: str
+    blob: BlobRow | None  # None: the blob is not in the dossier's manifest
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admission:
+    """An admitted signed request: its station, and the dossier or blob it asked for (None: absent)."""
+
+    station: StationRecord
+    dossier: DossierRecord | None = None
+    target: BlobTarget | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FeedRow:
     seq: int
     type: str
@@ -98,6 +116,9 @@ class NewStation:
 ReceiptBuilder = Callable[[DossierRecord, int, int], bytes]
 # Revocation callback: (station, command_id, now) -> signed command object {"command", "signature"}.
 CommandBuilder = Callable[[StationRecord, str, int], dict[str, Any]]
+# Admission check, run inside the admission's transaction: (station or None, the station's retired
+# boxes on demand) -> the station that signed, or raise ApiError (§4.3 steps 2-5).
+AdmissionCheck = Callable[[StationRecord | None, Callable[[], list[Any]]], StationRecord]
 
 
 class HubStorage(abc.ABC):
@@ -149,6 +170,29 @@ class HubStorage(abc.ABC):
     @abc.abstractmethod
     def sweep_nonces(self, *, now: int) -> int: ...
 
+    def admit(self, station_id: str, nonce: str, *, expires_at: int, check: AdmissionCheck,
+              dossier_id: str | None = None, blob_sha256: str | None = None) -> Admission:
+        """§4.3 steps 2-6 and the dossier (or, with ``blob_sha256``, one blob) the request names.
+
+        ``check`` decides steps 2-5; the nonce is then recorded (a replay raises ApiError
+        ``replayed_request``). Backends do it all in one transaction; this default composes the
+        single-purpose methods.
+        """
+        from sync.errors import ApiError
+
+        st = check(self.get_station(station_id), lambda: self.retired_boxes(station_id))
+        if not self.remember_nonce(st.station_id, nonce, expires_at=expires_at):
+            raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
+        if dossier_id is None:
+            return Admission(station=st)
+        d = self.get_dossier(dossier_id)
+        if blob_sha256 is None:
+            return Admission(station=st, dossier=d)
+        target = None if d is None else BlobTarget(
+            dossier_id=d.dossier_id, station_id=d.station_id,
+            blob=next((b for b in d.blobs if b.sha256 == blob_sha256), None))
+        return Admission(station=st, target=target)
+
     # dossiers
     @abc.abstractmethod
     def create_dossier(self, manifest: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
@@ -169,8 +213,12 @@ class HubStorage(abc.ABC):
 
     @abc.abstractmethod
     def commit_dossier(self, dossier_id: str, *, manifest_sha256: str, now: int,
-                       build_receipt: ReceiptBuilder) -> bytes:
-        """Store the receipt once and return it (the same bytes on every repeat)."""
+                       build_receipt: ReceiptBuilder, completed: Sequence[tuple[str, int]] = ()) -> bytes:
+        """Store the receipt once and return it (the same bytes on every repeat).
+
+        ``completed``: (sha256, size) of blobs found verified on disk but not yet recorded; they
+        are recorded in the same transaction.
+        """
 
     @abc.abstractmethod
     def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow: ...
