@@ -202,10 +202,16 @@ def vietqr_payload(settings: Any, amount: int, code: str) -> str | None:
     return reception.vietqr_for_fee(reception=cfg, amount=amount, code=code)
 
 
-def qr_svg(payload: str) -> str:
+def qr_svg_document(payload: str) -> bytes:
+    """A standalone SVG image of a QR code (error correction M, 4 px modules, quiet zone 4)."""
+    import io
+
     import segno
 
-    return segno.make(payload, error="m").svg_inline(scale=4, border=2)
+    out = io.BytesIO()
+    segno.make(payload, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=True,
+                                        title="VietQR")
+    return out.getvalue()
 
 
 def fee_status(dossier: Any) -> dict[str, Any]:

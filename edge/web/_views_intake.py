@@ -159,9 +159,9 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
     channel = dossier.form.get("channel", "direct")
     quote = _intake.fee_quote(procedure, channel) if procedure else None
     fee = _intake.fee_status(dossier) if dossier.status != "draft" else None
-    vietqr_svg = None
+    vietqr_payload = None
     if fee and not fee["paid"] and fee["method"] == "vietqr" and fee["vietqr_payload"]:
-        vietqr_svg = _intake.qr_svg(fee["vietqr_payload"])
+        vietqr_payload = fee["vietqr_payload"]
     devices = request.app[DEVICES]
     scanners = []
     if devices is not None:
@@ -177,7 +177,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "values": values or {k: applicant.get(k, "") for k in _intake.APPLICANT_FIELDS},
         "procedures": _intake.list_procedures(store) if dossier.status == "draft" else [],
         "errors": errors or {}, "notice": status_notice or notice(request), "quote": quote, "fee": fee,
-        "vietqr_svg": vietqr_svg, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),
+        "vietqr_payload": vietqr_payload, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),
         "printer": settings.reception.printer, "scanners": scanners,
         "max_upload_mb": settings.web.max_upload_mb,
         "satisfaction": dossier.meta.get("satisfaction"),
@@ -368,6 +368,18 @@ async def fee_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=paid")
 
 
+@allow("dossier.read")
+async def vietqr_image(request: web.Request) -> web.StreamResponse:
+    """The fee's VietQR as an SVG drawn by the box (no outside service): the payload stored at
+    finalize (the station's account, the amount, the dossier code as purpose)."""
+    dossier = request.app[STORE].get(_dossier_id(request))
+    payload = (dossier.meta or {}).get("vietqr_payload") if dossier.status != "draft" else None
+    if not payload:
+        raise not_found("vietqr")
+    svg = await blocking(_intake.qr_svg_document, payload)
+    return web.Response(body=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
 @allow("dossier.write")
 async def rating_page(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
@@ -405,5 +417,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/dossiers/{id}/receipt.pdf", receipt_download)
     r.add_post("/dossiers/{id}/print", receipt_print)
     r.add_post("/dossiers/{id}/fee", fee_submit)
+    r.add_get("/dossiers/{id}/vietqr.svg", vietqr_image)
     r.add_get("/dossiers/{id}/rating", rating_page)
     r.add_post("/dossiers/{id}/rating", rating_submit)
