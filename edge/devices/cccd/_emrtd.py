@@ -1,4 +1,4 @@
-"""The eMRTD application: selection, BAC, file selection and chunked READ BINARY."""
+"""The eMRTD application: EF.CardAccess, PACE or BAC, file selection and chunked READ BINARY."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ._apdu import Transport, command, sw_text, transmit
 from ._bac import perform_bac
 from ._errors import CardProtocolError, UnknownCardError
 from ._mrz import MrzKey
+from ._pace import PaceInfo, PacePassword, perform_pace
 from ._sm import SecureTransport
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,29 @@ class FileNotFound(CardProtocolError):
 
 
 class EmrtdSession:
-    """One card session: plain until :meth:`authenticate_bac`, protected afterwards."""
+    """One card session: plain until :meth:`authenticate_bac` or :meth:`authenticate_pace`, protected after.
+
+    Order of a read: EF.CardAccess (in the master file), then either PACE followed by SELECT of
+    the eMRTD application under secure messaging, or SELECT followed by BAC.
+    """
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.secure: SecureTransport | None = None
 
+    def read_card_access(self) -> bytes | None:
+        """EF.CardAccess from the master file, or None when the card has none (BAC-only card)."""
+        answer = transmit(self.transport, command(0x00, 0xA4, 0x02, 0x0C, FID["CardAccess"].to_bytes(2, "big")))
+        if not answer.ok:
+            logger.debug("no EF.CardAccess: SELECT answered %s", sw_text(answer.sw))
+            return None
+        try:
+            return self.read_file(FID["CardAccess"], selected=True)
+        except FileNotFound:
+            return None
+
     def select_applet(self) -> None:
-        answer = transmit(self.transport, command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+        answer = self._send(command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
         if answer.sw in (0x6A82, 0x6A86, 0x6D00, 0x6E00, 0x6999):
             raise UnknownCardError(f"SELECT eMRTD application answered {sw_text(answer.sw)}")
         if not answer.ok:
@@ -41,6 +57,9 @@ class EmrtdSession:
 
     def authenticate_bac(self, key: MrzKey) -> None:
         self.secure = SecureTransport(self.transport, perform_bac(self.transport, key))
+
+    def authenticate_pace(self, password: PacePassword, info: PaceInfo, **options) -> None:
+        self.secure = SecureTransport(self.transport, perform_pace(self.transport, password, info, **options))
 
     def _send(self, apdu: bytes):
         if self.secure is not None:
@@ -66,9 +85,10 @@ class EmrtdSession:
             raise CardProtocolError(f"READ BINARY returned {len(answer.data)} bytes for {length} asked")
         return answer.data
 
-    def read_file(self, fid: int) -> bytes:
+    def read_file(self, fid: int, *, selected: bool = False) -> bytes:
         """Select ``fid`` and read it whole: the length comes from its outer TLV header."""
-        self.select_file(fid)
+        if not selected:
+            self.select_file(fid)
         data = self._read(0, 4)
         total = _tlv.length_of_header(data)
         if total is None or total < 2:

@@ -44,7 +44,7 @@ class AccessDeniedError(CccdError):
 class CanRejectedError(AccessDeniedError):
     """PACE with the CAN failed."""
 
-    message_vi = "Mã CAN (6 số cuối số CCCD) không khớp với thẻ."
+    message_vi = "Số CAN không đúng: mã CAN (6 số cuối của số CCCD) không khớp với thẻ. Hãy kiểm tra và nhập lại."
 
 
 class NotSupportedError(CccdError):

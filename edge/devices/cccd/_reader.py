@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._apdu import command, transmit
 from ._dg import Dg13, Mrz, parse_dg1, parse_dg13, vn_date
 from ._emrtd import FID, EmrtdSession, FileNotFound
 from ._errors import (
@@ -21,7 +20,7 @@ from ._errors import (
     NotSupportedError,
 )
 from ._mrz import MrzKey, validate_can
-from ._pace import pace_protocols
+from ._pace import PacePassword, choose, parse_card_access
 from ._sod import PassiveAuthResult, load_csca_dir, parse_sod, passive_authentication
 
 logger = logging.getLogger(__name__)
@@ -202,6 +201,7 @@ class CardReadResult:
     passive: PassiveAuthResult
     groups_read: tuple[int, ...]
     face_jpeg: bytes | None = field(default=None, repr=False)  # in memory only, never written
+    access: str = "BAC"  # "BAC" | "PACE-CAN" | "PACE-MRZ"
 
     @property
     def verified(self) -> bool:
@@ -233,21 +233,23 @@ class CardReadResult:
     def to_dict(self) -> dict[str, Any]:
         return {"fields": self.fields(), "applicant": self.to_applicant(),
                 "groups_read": list(self.groups_read), "verification": self.passive.to_dict(),
-                "verified": self.verified, "face_bytes": len(self.face_jpeg or b"")}
+                "verified": self.verified, "face_bytes": len(self.face_jpeg or b""), "access": self.access}
 
 
 def read_card(transport: Any, *, mrz: MrzKey | None = None, can: str | None = None,
               csca_dir: str | Path | None = None, old_id_field: int = 15,
               read_face: bool = False) -> CardReadResult:
-    """Authenticate, read DG1 + DG13 (+ DG2), run passive authentication. Never trusts the card."""
+    """Authenticate, read DG1 + DG13 (+ DG2), run passive authentication. Never trusts the card.
+
+    Access: with a CAN, PACE (the card must offer it); with MRZ data, PACE with the MRZ when the
+    card offers it, else BAC. With both, the CAN is tried when the card offers PACE.
+    """
     if mrz is None and can is None:
         raise CccdError("give the MRZ data or the CAN", message_vi="Hãy nhập thông tin MRZ hoặc mã CAN.")
+    if can is not None:
+        can = validate_can(can)
     session = EmrtdSession(transport)
-    if mrz is None:
-        validate_can(can or "")
-        _require_pace_support(transport)
-    session.select_applet()
-    session.authenticate_bac(mrz)
+    access = open_session(session, mrz=mrz, can=can)
     groups: dict[int, bytes] = {1: session.read_file(FID["DG1"])}
     try:
         groups[13] = session.read_file(FID["DG13"])
@@ -264,20 +266,37 @@ def read_card(transport: Any, *, mrz: MrzKey | None = None, can: str | None = No
     mrz_data = parse_dg1(groups[1])
     dg13 = parse_dg13(groups[13], old_id_field=old_id_field) if 13 in groups else None
     passive = passive_authentication(sod, groups, load_csca_dir(csca_dir))
-    return CardReadResult(mrz=mrz_data, dg13=dg13, passive=passive, groups_read=tuple(sorted(groups)), face_jpeg=face)
+    return CardReadResult(mrz=mrz_data, dg13=dg13, passive=passive, groups_read=tuple(sorted(groups)),
+                          face_jpeg=face, access=access)
 
 
-def _require_pace_support(transport: Any) -> None:
-    """A CAN only works through PACE: say precisely why a CAN-only read cannot go on."""
-    answer = transmit(transport, command(0x00, 0xA4, 0x02, 0x0C, FID["CardAccess"].to_bytes(2, "big")))
-    offered: list[str] = []
-    if answer.ok:
-        session = EmrtdSession(transport)
-        try:
-            offered = pace_protocols(session.read_file(FID["CardAccess"]))
-        except (FileNotFound, CardProtocolError):
-            offered = []
+def open_session(session: EmrtdSession, *, mrz: MrzKey | None, can: str | None) -> str:
+    """Read EF.CardAccess, run PACE or BAC, select the eMRTD application; name the access used."""
+    try:
+        card_access = session.read_card_access()
+        offered = parse_card_access(card_access) if card_access is not None else []
+    except CardProtocolError:
+        if mrz is None:
+            raise
+        logger.warning("EF.CardAccess unreadable; falling back to BAC", exc_info=True)
+        offered = []
+    chosen = choose(offered)
+    if chosen is not None:
+        password = PacePassword.from_can(can) if can is not None else PacePassword.from_mrz(mrz)
+        session.authenticate_pace(password, chosen)
+        session.select_applet()
+        return f"PACE-{'CAN' if can is not None else 'MRZ'}"
+    if mrz is None:
+        session.select_applet()  # an unknown card says so before the CAN question comes up
+        if offered:
+            names = ", ".join(sorted({f"{i.name} (parameter ID {i.parameter_id})" for i in offered}))
+            raise NotSupportedError(f"the card offers {names}; none of these PACE variants is implemented, "
+                                    "use the MRZ data (BAC)")
+        raise NotSupportedError("the card offers no PACE (no EF.CardAccess); a CAN cannot open it, use the MRZ data (BAC)",
+                                message_vi="Thẻ không hỗ trợ mở bằng mã CAN. Hãy nhập thông tin MRZ "
+                                           "(số giấy tờ, ngày sinh, ngày hết hạn).")
     if offered:
-        raise NotSupportedError(f"the card offers {', '.join(offered)}; PACE with the CAN is not implemented, use the MRZ data (BAC)")
-    raise NotSupportedError("the card offers no PACE (no EF.CardAccess); a CAN cannot open it, use the MRZ data (BAC)",
-                            message_vi="Thẻ không hỗ trợ mở bằng mã CAN. Hãy nhập thông tin MRZ (số giấy tờ, ngày sinh, ngày hết hạn).")
+        logger.info("card offers only unimplemented PACE variants; using BAC")
+    session.select_applet()
+    session.authenticate_bac(mrz)
+    return "BAC"

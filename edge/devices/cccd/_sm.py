@@ -1,4 +1,8 @@
-"""ICAO 9303-11 secure messaging (3DES session keys): DO87/DO97/DO99/DO8E and the SSC."""
+"""ICAO 9303-11 secure messaging: DO87/DO97/DO99/DO8E and the SSC, for any cipher suite.
+
+BAC (and PACE-3DES) run it with 3DES (8-byte SSC, IV = 0, retail MAC); PACE with AES runs it
+with AES (16-byte SSC starting at 0, IV = E(KS_Enc, SSC), AES-CMAC truncated to 8 bytes).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 
 from . import _tlv
 from ._apdu import Response, Transport, split_response, sw_text
-from ._crypto import pad, retail_mac, tdes_cbc_decrypt, tdes_cbc_encrypt, unpad
+from ._crypto import TDES, CipherSuite, pad, unpad
 from ._errors import CardProtocolError
 
 logger = logging.getLogger(__name__)
@@ -15,20 +19,25 @@ logger = logging.getLogger(__name__)
 class SecureMessaging:
     """Wraps command APDUs and unwraps responses under one session's keys and counter."""
 
-    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
-        if len(ks_enc) != 16 or len(ks_mac) != 16 or len(ssc) != 8:
-            raise ValueError("3DES secure messaging needs 16-byte keys and an 8-byte SSC")
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes, suite: CipherSuite = TDES) -> None:
+        if len(ks_enc) != suite.key_len or len(ks_mac) != suite.key_len or len(ssc) != suite.block:
+            raise ValueError(f"{suite.name} secure messaging needs {suite.key_len}-byte keys "
+                             f"and a {suite.block}-byte SSC")
+        self.suite = suite
         self._ks_enc = ks_enc
         self._ks_mac = ks_mac
         self._ssc = int.from_bytes(ssc, "big")
 
     @property
     def ssc(self) -> bytes:
-        return self._ssc.to_bytes(8, "big")
+        return self._ssc.to_bytes(self.suite.block, "big")
 
     def _next_ssc(self) -> bytes:
-        self._ssc = (self._ssc + 1) % (1 << 64)
+        self._ssc = (self._ssc + 1) % (1 << (8 * self.suite.block))
         return self.ssc
+
+    def _pad(self, data: bytes) -> bytes:
+        return pad(data, self.suite.block)
 
     def protect(self, apdu: bytes) -> bytes:
         """Turn a plain short APDU (cases 1-4) into its protected form."""
@@ -46,12 +55,14 @@ class SecureMessaging:
                 le = body[-1]
             elif len(body) != lc + 1:
                 raise ValueError("APDU length does not match Lc")
+        ssc = self._next_ssc()
         objects = b""
         if data:
-            objects += _tlv.encode(0x87, b"\x01" + tdes_cbc_encrypt(self._ks_enc, pad(data)))
+            iv = self.suite.sm_iv(self._ks_enc, ssc)
+            objects += _tlv.encode(0x87, b"\x01" + self.suite.encrypt(self._ks_enc, self._pad(data), iv))
         if le is not None:
             objects += _tlv.encode(0x97, bytes([le]))
-        mac = retail_mac(self._ks_mac, pad(self._next_ssc() + pad(header) + objects))
+        mac = self.suite.mac(self._ks_mac, self._pad(ssc + self._pad(header) + objects))
         objects += _tlv.encode(0x8E, mac)
         return header + bytes([len(objects)]) + objects + b"\x00"
 
@@ -69,16 +80,18 @@ class SecureMessaging:
         if do99 is None or do8e is None or len(do99.value) != 2:
             raise CardProtocolError("secure messaging response lacks DO99/DO8E", sw=outer.sw)
         covered = b"".join(i.encoded for i in items if i.tag in (0x85, 0x87, 0x99))
-        expected = retail_mac(self._ks_mac, pad(self.ssc + covered))
+        expected = self.suite.mac(self._ks_mac, self._pad(self.ssc + covered))
         if expected != do8e.value:
             raise CardProtocolError("secure messaging MAC does not verify", sw=outer.sw)
         sw = int.from_bytes(do99.value, "big")
         data = b""
         if do87 is not None:
-            if not do87.value or do87.value[0] != 0x01 or (len(do87.value) - 1) % 8:
+            block = self.suite.block
+            if len(do87.value) < 1 + block or do87.value[0] != 0x01 or (len(do87.value) - 1) % block:
                 raise CardProtocolError("DO87 is malformed")
             try:
-                data = unpad(tdes_cbc_decrypt(self._ks_enc, do87.value[1:]))
+                iv = self.suite.sm_iv(self._ks_enc, self.ssc)
+                data = unpad(self.suite.decrypt(self._ks_enc, do87.value[1:], iv), block)
             except ValueError as exc:
                 raise CardProtocolError(f"DO87 does not decrypt: {exc}") from None
         return Response(data=data, sw=sw)

@@ -22,6 +22,7 @@ from edge.devices.cccd._tlv import encode
 
 ID_NUMBER = "079190001234"
 DOC_NUMBER = ID_NUMBER[-9:]
+CAN = ID_NUMBER[-6:]  # a CCCD's card access number: the last 6 digits of the ID number
 DOB = "900215"
 EXPIRY = "300215"
 DG13_VALUES: dict[int, object] = {

@@ -48,10 +48,15 @@ def mrz_key() -> MrzKey:
 
 @pytest.fixture
 def insert_card(pcscd, pki, mrz_key) -> Iterator[Callable[..., VpcdEmulator]]:
-    """insert_card(files=None, remove_after=None, **card_options) puts an emulated card on vpcd."""
+    """insert_card(files=None, remove_after=None, **card_options) puts an emulated card on vpcd.
+
+    Without ``pace=[(oid suffix, parameter ID), ...]`` the card is BAC-only; with it, the card
+    lists those PACE variants in EF.CardAccess and knows the CAN cardfiles.CAN.
+    """
     started: list[VpcdEmulator] = []
 
     def insert(files: dict[int, bytes] | None = None, *, remove_after: int | None = None, **options) -> VpcdEmulator:
+        options.setdefault("can", cardfiles.CAN)
         card = EmrtdCard(files if files is not None else cardfiles.card_files(pki), mrz_key, **options)
         emulator = VpcdEmulator(card, remove_after=remove_after).start()
         started.append(emulator)

@@ -2,8 +2,9 @@
 
 vpcd frames every message as a 2-byte big-endian length then the bytes; one-byte messages are
 controls (0x00 power off, 0x01 power on, 0x02 reset, 0x04 get ATR), longer ones command APDUs.
-The card implements SELECT (AID / EF), GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC), secure
-messaging and READ BINARY, plus fault switches for the error-path tests.
+The card implements SELECT (AID / EF), GET CHALLENGE, EXTERNAL AUTHENTICATE (BAC), optionally
+PACE (MSE:Set AT + GENERAL AUTHENTICATE, see pace_card.py), secure messaging with 3DES or AES
+and READ BINARY, plus fault switches for the error-path tests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import socket
 import struct
 import threading
 
+from pace_card import PaceCard, build_card_access
+
 from edge.devices.cccd._crypto import (
+    TDES,
     pad,
     retail_mac,
     session_keys,
@@ -22,6 +26,7 @@ from edge.devices.cccd._crypto import (
     unpad,
 )
 from edge.devices.cccd._mrz import MrzKey
+from edge.devices.cccd._pace import PASSWORD_CAN, PASSWORD_MRZ, PacePassword
 from edge.devices.cccd._tlv import encode, parse_all
 
 AID = bytes.fromhex("A0000002471001")
@@ -32,11 +37,20 @@ class EmrtdCard:
     """The card's logic: one APDU in, one response out."""
 
     def __init__(self, files: dict[int, bytes], key: MrzKey, *, has_applet: bool = True,
-                 card_access: bytes | None = None) -> None:
+                 card_access: bytes | None = None, pace: list[tuple[str, int]] | None = None,
+                 can: str | None = None, bac: bool = True) -> None:
+        """``pace``: PACE offers (OID suffix such as "2.2", parameter ID) listed in EF.CardAccess;
+        ``can``: the card's CAN; ``bac=False`` makes a PACE-only card."""
         self.files = files
         self.k_enc, self.k_mac = session_keys(key.key_seed())
         self.has_applet = has_applet
-        self.card_access = card_access
+        self.bac = bac
+        self.card_access = card_access if card_access is not None or not pace else build_card_access(pace)
+        passwords = {PASSWORD_MRZ: PacePassword.from_mrz(key).secret}
+        if can is not None:
+            passwords[PASSWORD_CAN] = PacePassword.from_can(can).secret
+        self.pace = PaceCard(pace or [], passwords) if pace else None
+        self.access_log: list[str] = []  # "BAC" / "PACE-1" / "PACE-2" per established session
         self.reset()
         # Fault switches, checked on each command (after BAC unless stated):
         self.fault: str | None = None   # "garbage" | "short" | "odd_sw" | "bad_mac" | "truncated_do"
@@ -47,8 +61,10 @@ class EmrtdCard:
         self.applet = False
         self.selected: int | None = None
         self.rnd_ic: bytes | None = None
-        self.sm: tuple[bytes, bytes] | None = None
+        self.sm: tuple | None = None    # (cipher suite, KS_Enc, KS_MAC) once BAC or PACE succeeded
         self.ssc = 0
+        if getattr(self, "pace", None) is not None:
+            self.pace.reset()
 
     # --- plain commands -------------------------------------------------------------------
     def _plain(self, cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None) -> tuple[bytes, int]:
@@ -70,8 +86,17 @@ class EmrtdCard:
                 return b"", 0x6A82
             self.selected = fid
             return b"", 0x9000
+        if ins == 0x22 and p1 == 0xC1 and p2 == 0xA4 and self.pace is not None:
+            return b"", self.pace.set_at(data)
+        if ins == 0x86 and self.pace is not None:
+            out, sw = self.pace.general_authenticate(cla, data)
+            if self.pace.established is not None:
+                self.sm, self.ssc = self.pace.established, 0
+                self.access_log.append(f"PACE-{self.pace.password_ref}")
+                self.pace.established = None
+            return out, sw
         if ins == 0x84:
-            if not self.applet:
+            if not self.applet or not self.bac:
                 return b"", 0x6985
             self.rnd_ic = os.urandom(8)
             return self.rnd_ic, 0x9000
@@ -104,18 +129,21 @@ class EmrtdCard:
             return b"", 0x6300
         k_ic = os.urandom(16)
         e_ic = tdes_cbc_encrypt(self.k_enc, rnd_ic + rnd_ifd + k_ic)
-        self.sm = session_keys(bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True)))
+        self.sm = (TDES, *session_keys(bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))))
         self.ssc = int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big")
+        self.access_log.append("BAC")
         return e_ic + retail_mac(self.k_mac, pad(e_ic)), 0x9000
 
     # --- secure messaging -----------------------------------------------------------------
     def _next_ssc(self) -> bytes:
-        self.ssc = (self.ssc + 1) % (1 << 64)
-        return self.ssc.to_bytes(8, "big")
+        block = self.sm[0].block
+        self.ssc = (self.ssc + 1) % (1 << (8 * block))
+        return self.ssc.to_bytes(block, "big")
 
     def _secure(self, apdu: bytes) -> bytes:
         assert self.sm is not None
-        ks_enc, ks_mac = self.sm
+        suite, ks_enc, ks_mac = self.sm
+        block = suite.block
         try:
             objects = parse_all(apdu[5:5 + apdu[4]], what="command")
         except Exception:
@@ -126,19 +154,23 @@ class EmrtdCard:
             self.sm = None
             return b"\x69\x87"
         covered = b"".join(o.encoded for o in objects if o.tag in (0x87, 0x97))
-        if retail_mac(ks_mac, pad(self._next_ssc() + pad(apdu[:4]) + covered)) != by_tag[0x8E].value:
+        ssc = self._next_ssc()
+        if suite.mac(ks_mac, pad(ssc + pad(apdu[:4], block) + covered, block)) != by_tag[0x8E].value:
             self.sm = None
             return b"\x69\x88"
-        data = unpad(tdes_cbc_decrypt(ks_enc, by_tag[0x87].value[1:])) if 0x87 in by_tag else b""
+        data = b""
+        if 0x87 in by_tag:
+            data = unpad(suite.decrypt(ks_enc, by_tag[0x87].value[1:], suite.sm_iv(ks_enc, ssc)), block)
         le = by_tag[0x97].value[0] if 0x97 in by_tag else None
         out, sw = self._plain(apdu[0] & 0xF3, apdu[1], apdu[2], apdu[3], data, le)
         if self.fault == "odd_sw" and apdu[1] == self.fault_on_ins:
             out, sw = b"", 0x6F00
+        ssc = self._next_ssc()
         body = b""
         if out:
-            body += encode(0x87, b"\x01" + tdes_cbc_encrypt(ks_enc, pad(out)))
+            body += encode(0x87, b"\x01" + suite.encrypt(ks_enc, pad(out, block), suite.sm_iv(ks_enc, ssc)))
         body += encode(0x99, sw.to_bytes(2, "big"))
-        mac = retail_mac(ks_mac, pad(self._next_ssc() + body))
+        mac = suite.mac(ks_mac, pad(ssc + body, block))
         if self.fault == "bad_mac" and apdu[1] == self.fault_on_ins:
             mac = bytes(8)
         response = body + encode(0x8E, mac) + b"\x90\x00"
