@@ -9,7 +9,7 @@ import re
 
 import pytest
 import segno
-from web_helpers import APPLICANT, PDF, PNG, login
+from web_helpers import APPLICANT, finalized_via_form, login
 
 from edge.reception import build_vietqr
 from edge.web import create_app
@@ -23,17 +23,6 @@ async def fee_client(aiohttp_client, settings, store):
     cfg = settings.replace("reception", vietqr_bin=BIN, vietqr_account=ACCOUNT)
     client = await aiohttp_client(create_app(settings=cfg, store=store))
     return client, await login(client)
-
-
-async def _finalized(client, csrf, store, **fee) -> tuple[str, str]:
-    dossier_id = store.create_draft(procedure_code=PROC, applicant=APPLICANT, actor="clerk",
-                                    form={"channel": "direct"})
-    store.add_page(dossier_id, PNG, component="CT01", media_type="image/png", actor="clerk")
-    store.add_page(dossier_id, PDF, component="CMCH", media_type="application/pdf", actor="clerk")
-    resp = await client.post(f"/dossiers/{dossier_id}/finalize", data={"csrf_token": csrf, **fee},
-                             allow_redirects=False)
-    assert resp.status == 303, await resp.text()
-    return dossier_id, store.summary(dossier_id).code
 
 
 def svg_modules(svg: bytes) -> set[tuple[int, int]]:
@@ -60,7 +49,7 @@ def qr_modules(payload: str, border: int = 4) -> set[tuple[int, int]]:
 
 async def test_vietqr_on_screen_is_the_fee_and_code(fee_client, store):
     client, csrf = fee_client
-    dossier_id, code = await _finalized(client, csrf, store, fee_method="vietqr")
+    dossier_id, code = await finalized_via_form(client, csrf, store, fee_method="vietqr")
     html = await (await client.get(f"/dossiers/{dossier_id}")).text()
     shown = htmllib.unescape(re.search(r'<code id="vietqr-payload">([^<]+)</code>', html).group(1))
     expected = build_vietqr(bank_bin=BIN, account=ACCOUNT, amount=15000, purpose=code)
@@ -88,7 +77,7 @@ async def test_vietqr_image_only_after_finalize_and_with_a_session(fee_client, s
     client, csrf = fee_client
     draft = store.create_draft(procedure_code=PROC, applicant=APPLICANT, actor="clerk")
     assert (await client.get(f"/dossiers/{draft}/vietqr.svg")).status == 404
-    cash_id, _code = await _finalized(client, csrf, store, fee_method="cash", fee_receipt_number="BL-9")
+    cash_id, _code = await finalized_via_form(client, csrf, store, fee_method="cash", fee_receipt_number="BL-9")
     assert (await client.get(f"/dossiers/{cash_id}/vietqr.svg")).status == 404
     await client.post("/logout", data={"csrf_token": csrf})
     resp = await client.get(f"/dossiers/{cash_id}/vietqr.svg", allow_redirects=False)
@@ -97,7 +86,7 @@ async def test_vietqr_image_only_after_finalize_and_with_a_session(fee_client, s
 
 async def test_cash_payment_records_the_receipt_number(fee_client, store):
     client, csrf = fee_client
-    dossier_id, _code = await _finalized(client, csrf, store, fee_method="later")
+    dossier_id, _code = await finalized_via_form(client, csrf, store, fee_method="later")
     assert "payment" not in store.get(dossier_id).meta
     resp = await client.post(f"/dossiers/{dossier_id}/fee", data={"csrf_token": csrf, "fee_method": "cash",
                                                                   "fee_receipt_number": "<b>1</b>"})

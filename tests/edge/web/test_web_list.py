@@ -59,3 +59,22 @@ async def test_api_list_next_cursor(client, store):
     assert resp.status == 422 and (await resp.json())["error"]["field"] == "before"
     body = await (await client.get("/api/v1/dossiers?limit=10&offset=20", headers=h)).json()
     assert [d["id"] for d in body["dossiers"]] == expected[20:] and body["next_cursor"] is None
+
+
+async def test_pages_render_without_key_warnings(client, store):
+    """aiohttp ≥ 3.14 warns about string keys on requests (aiohttp-jinja2's context middleware
+    used one); every page, including error pages, renders without that warning."""
+    import warnings
+
+    from aiohttp.web import NotAppKeyWarning
+
+    dossier_id = _fill(store, 1)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await login(client)
+        for path in ("/", "/dossiers", "/dossiers/new", f"/dossiers/{dossier_id}", "/lookup", "/devices",
+                     "/status", "/no-such-page", "/login"):
+            resp = await client.get(path)
+            assert resp.status < 500, path
+            assert "Trạm Một Cửa" in await resp.text()
+    assert [w for w in caught if issubclass(w.category, NotAppKeyWarning)] == []

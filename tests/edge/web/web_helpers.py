@@ -59,3 +59,16 @@ APPLICANT = {"full_name": "Lê Thị Hồng Nhung", "id_number": "001190012345",
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+async def finalized_via_form(client, csrf: str, store, *, applicant: dict | None = None,
+                             procedure_code: str = "1.004222", **fee: str) -> tuple[str, str]:
+    """A draft with both required pages (1.004222: CT01, CMCH), finalized through the form."""
+    dossier_id = store.create_draft(procedure_code=procedure_code, applicant=applicant or APPLICANT, actor="clerk",
+                                    form={"channel": "direct"})
+    store.add_page(dossier_id, PNG, component="CT01", media_type="image/png", actor="clerk")
+    store.add_page(dossier_id, PDF, component="CMCH", media_type="application/pdf", actor="clerk")
+    resp = await client.post(f"/dossiers/{dossier_id}/finalize", data={"csrf_token": csrf, **fee},
+                             allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    return dossier_id, store.summary(dossier_id).code
