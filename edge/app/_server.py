@@ -153,4 +153,6 @@ def run_server(ctx, *, demo: bool, host: str | None, port: int | None, demo_hub_
         demo_env = prepare_demo(ctx, port=port, hub_port=demo_hub_port or DEMO_HUB_PORT)
         settings = demo_env.settings
     logging.getLogger().setLevel(settings.log.level)
+    if settings.log.level != "DEBUG":
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     asyncio.run(serve(settings, host=host or settings.web.host, port=port or settings.web.port, demo=demo_env))
