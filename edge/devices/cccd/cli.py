@@ -74,13 +74,17 @@ def readers_cmd(as_json: bool) -> None:
 @click.option("--mrz-doc", help="Document number as in the MRZ (9 characters; a 12-digit ID uses its last 9).")
 @click.option("--mrz-dob", help="Date of birth YYMMDD.")
 @click.option("--mrz-expiry", help="Date of expiry YYMMDD.")
-@click.option("--can", help="Card access number (6 digits), for cards that offer PACE.")
+@click.option("--can", help="Card access number: the last 6 digits of the ID number (PACE; the card must offer it).")
 @click.option("--csca-dir", help="Directory of CSCA certificates (default devices.csca_dir).")
 @click.option("--old-id-field", type=int, default=None, help="DG13 field number of the old ID (15 or 16).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def read_cmd(ctx, reader, mrz_doc, mrz_dob, mrz_expiry, can, csca_dir, old_id_field, as_json) -> None:
-    """Read and verify a CCCD chip (BAC + DG1 + DG13 + passive authentication)."""
+    """Read and verify a CCCD chip: PACE (CAN or MRZ) or BAC, DG1 + DG13, passive authentication.
+
+    With --can the card is opened by PACE; with the MRZ fields, by PACE when the card offers it,
+    else by BAC.
+    """
     from . import MrzKey, PcscTransport, read_card
 
     settings = ctx.settings.devices
@@ -101,6 +105,7 @@ def read_cmd(ctx, reader, mrz_doc, mrz_dob, mrz_expiry, can, csca_dir, old_id_fi
     else:
         for key_, value in out["fields"].items():
             click.echo(f"{key_}: {value}")
+        click.echo(f"access: {result.access}")
         click.echo(f"verified: {result.verified} ({result.passive.reason})")
 
 

@@ -136,7 +136,8 @@ def test_can_without_pace_is_refused_precisely(insert_card):
     assert "no PACE" in str(info.value)
 
 
-def test_can_on_a_pace_card_says_pace_is_not_implemented(insert_card):
+def test_can_on_a_card_with_explicit_pace_parameters_is_not_supported(insert_card):
+    # A PACEInfo without a standardized parameter ID (explicit domain parameters) is not implemented.
     from asn1crypto import core
 
     oid = core.ObjectIdentifier("0.4.0.127.0.7.2.2.4.2.2").dump() + core.Integer(2).dump()
