@@ -4,6 +4,7 @@ the full flow through the JSON API; uploads checked by content and size."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 from web_helpers import APPLICANT, PASSWORDS, PDF, PNG, api_token, csrf_of, login
@@ -72,7 +73,7 @@ async def _upload(client, csrf, dossier_id, component, data, name="a.png"):
     body = aiohttp.FormData()
     body.add_field("csrf_token", csrf)
     body.add_field("component", component)
-    body.add_field("file", data, filename=name, content_type="application/octet-stream")
+    body.add_field("file", io.BytesIO(data), filename=name, content_type="application/octet-stream")
     return await client.post(f"/dossiers/{dossier_id}/pages", data=body, allow_redirects=False)
 
 
