@@ -30,21 +30,25 @@ def load_manifest(store, dossier_id: str) -> tuple[dict[str, Any], str] | None:
     return json.loads(rows[0]["manifest"]), rows[0]["manifest_sha256"]
 
 
-def verify_local_blobs(store, blobs: list[dict[str, Any]]) -> None:
-    """Each page file must exist with its size and hash, else the dossier is quarantined."""
+def verify_local_blobs(store, blobs: list[dict[str, Any]], *, hashes: bool = True) -> None:
+    """Each page file must exist with its size (and, with ``hashes``, its hash), else the dossier
+    is quarantined."""
     for blob in blobs:
+        digest = hashlib.sha256()
         try:
             path = store.blobs.path(blob["sha256"])
-            digest = hashlib.sha256()
-            size = 0
-            with open(path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-                    size += len(chunk)
+            if hashes:
+                size = 0
+                with open(path, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        digest.update(chunk)
+                        size += len(chunk)
+            else:
+                size = path.stat().st_size
         except (OSError, IntegrityError) as exc:
             raise LocalIntegrityError(f"page blob {blob['sha256'][:12]}… cannot be read: {exc}",
                                       message_vi="Một trang tài liệu của hồ sơ bị mất hoặc hỏng trên trạm.") from exc
-        if size != blob["size"] or digest.hexdigest() != blob["sha256"]:
+        if size != blob["size"] or hashes and digest.hexdigest() != blob["sha256"]:
             raise LocalIntegrityError(f"page blob {blob['sha256'][:12]}… does not match its name (altered or truncated)",
                                       message_vi="Một trang tài liệu của hồ sơ bị hỏng trên trạm.")
 
@@ -67,9 +71,10 @@ def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str
         raise LocalIntegrityError(f"dossier {dossier_id} cannot be exported: {exc}",
                                   message_vi="Dữ liệu của hồ sơ bị hỏng trên trạm.") from exc
     manifest["station_id"] = station_id
-    # The store numbers pages from 1 and may leave gaps after a removal; the wire wants 0..n-1.
-    manifest["blobs"] = [{**b, "index": i} for i, b in enumerate(sorted(manifest["blobs"], key=lambda b: b["index"]))]
-    verify_local_blobs(store, manifest["blobs"])
+    # Sizes only: each page file is hashed as it is sent (a whole page's chunk carries the page's
+    # id as its checksum, a partial chunk its own hash) and the hub verifies every blob; on a
+    # mismatch the file is hashed here and the dossier quarantined if it was altered.
+    verify_local_blobs(store, manifest["blobs"], hashes=False)
     try:
         parsed = parse_manifest(manifest)
     except ProtocolError as exc:

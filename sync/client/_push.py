@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 STATION_CODES = frozenset({"station_revoked", "unknown_station", "bad_signature", "unsigned",
                            "unsupported_version"})
 MAX_QUICK_RETRIES = 6  # consecutive refusals (offset, checksum) without progress in one attempt
-MAX_QUICK_LINK_RETRIES = 3
-RECORD_EVERY = 8 * 1024 * 1024  # bytes between two records of a blob's acknowledged offset  # consecutive broken connections without progress in one attempt
+MAX_QUICK_LINK_RETRIES = 3  # consecutive broken connections without progress in one attempt
+RECORD_EVERY = 8 * 1024 * 1024  # bytes between two records of a blob's acknowledged offset
+BLOBS_PER_DOSSIER = 2  # blobs of one dossier in flight at once (the hub's fsyncs overlap)
 
 
 class LinkDown(Exception):
@@ -81,6 +82,8 @@ class Pusher:
         self.quick_backoff = quick_backoff or Backoff(base_seconds=0.1, cap_seconds=3.0)
         self.payload_bytes = 0  # chunk bytes acknowledged by the hub (for benches)
         self.concurrency = concurrency
+        # A capped or metered link sends one thing at a time.
+        self.blob_concurrency = 1 if concurrency <= 1 else BLOBS_PER_DOSSIER
 
     # --- cycle ---------------------------------------------------------------------------------
     async def push_all(self, *, limit: int = 1000) -> PushReport:
@@ -163,19 +166,21 @@ class Pusher:
             resp = await self.transport.call("PUT", path, json_body=manifest)
             state = resp.json() or {}
             if state.get("state") == "committed" and state.get("receipt"):
-                self._accept_receipt(dossier_id, state["receipt"], msha, blob_shas,
-                                     raw=json.dumps(state["receipt"], ensure_ascii=False))
+                await self._accept_receipt(dossier_id, state["receipt"], msha, blob_shas,
+                                           raw=json.dumps(state["receipt"], ensure_ascii=False))
                 return
             if row["state"] != "created":
-                self.outbox.move(dossier_id, OutboxState.CREATED, last_error=None)
+                await asyncio.to_thread(self.outbox.move, dossier_id, OutboxState.CREATED, last_error=None)
             hub_blobs = {b.get("sha256"): b for b in state.get("blobs", []) if isinstance(b, dict)}
+        progress = _Progress()
         for _round in range(3):
+            todo = []
             for blob in manifest["blobs"]:
                 known = hub_blobs.get(blob["sha256"]) if hub_blobs is not None else None
                 if known is not None and known.get("complete"):
                     continue
-                start = int(known["offset"]) if known is not None and "offset" in known else None
-                await self._upload_blob(dossier_id, blob, start)
+                todo.append((blob, int(known["offset"]) if known is not None and "offset" in known else None))
+            await self._upload_blobs(dossier_id, todo, progress)
             try:
                 resp = await self.transport.call("POST", f"{path}/commit", json_body={"manifest_sha256": msha})
             except ApiError as exc:
@@ -184,20 +189,41 @@ class Pusher:
                     hub_blobs = None  # ask the hub again
                     continue
                 raise
-            self._accept_receipt(dossier_id, resp.json(), msha, blob_shas, raw=resp.body.decode("utf-8"))
+            await self._accept_receipt(dossier_id, resp.json(), msha, blob_shas, raw=resp.body.decode("utf-8"))
             return
         raise ApiError(409, "blobs_incomplete", "hub still reports incomplete blobs after re-upload", retryable=True)
 
-    def _accept_receipt(self, dossier_id: str, answer: Any, msha: str, blob_shas: list[str], *, raw: str) -> None:
+    async def _upload_blobs(self, dossier_id: str, todo: list[tuple[dict[str, Any], int | None]],
+                            progress: _Progress) -> None:
+        """Upload these blobs, a few at once; the first failure stops the others (they resume later)."""
+        if self.blob_concurrency <= 1 or len(todo) <= 1:
+            for blob, start in todo:
+                await self._upload_blob(dossier_id, blob, start, progress)
+            return
+        slots = asyncio.Semaphore(self.blob_concurrency)
+
+        async def one(blob: dict[str, Any], start: int | None) -> None:
+            async with slots:
+                await self._upload_blob(dossier_id, blob, start, progress)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for blob, start in todo:
+                    group.create_task(one(blob, start))
+        except BaseExceptionGroup as group_error:
+            raise _first_error(group_error) from None
+
+    async def _accept_receipt(self, dossier_id: str, answer: Any, msha: str, blob_shas: list[str], *,
+                              raw: str) -> None:
         try:
             receipt = verify_receipt(answer, self.receipt_key, dossier_id=dossier_id, manifest_sha256=msha,
                                      blobs=blob_shas)
         except (SignatureError, ProtocolError) as exc:
             raise ReceiptError(f"receipt for {dossier_id} refused: {exc}",
                                message_vi="Biên nhận của thành phố không hợp lệ (sai chữ ký); cần bộ phận CNTT kiểm tra.") from exc
-        self.outbox.move(dossier_id, OutboxState.COMMITTED, receipt=raw, receipt_verified=1,
-                         committed_at=receipt["committed_at"], last_error=None, next_attempt_at=None,
-                         audit={"hub_seq": receipt["hub_seq"], "receipt_key": receipt["key_id"]})
+        await asyncio.to_thread(self.outbox.move, dossier_id, OutboxState.COMMITTED, receipt=raw, receipt_verified=1,
+                                committed_at=receipt["committed_at"], last_error=None, next_attempt_at=None,
+                                audit={"hub_seq": receipt["hub_seq"], "receipt_key": receipt["key_id"]})
         logger.info("dossier %s committed at the hub (seq %s)", dossier_id, receipt["hub_seq"])
 
     async def _head(self, dossier_id: str, sha: str) -> tuple[int, bool]:
@@ -205,7 +231,8 @@ class Pusher:
         offset = int(resp.header(H_UPLOAD_OFFSET) or 0)
         return offset, (resp.header(H_BLOB_STATE) or "") == "complete"
 
-    async def _upload_blob(self, dossier_id: str, blob: dict[str, Any], start: int | None) -> None:
+    async def _upload_blob(self, dossier_id: str, blob: dict[str, Any], start: int | None,
+                           progress: _Progress) -> None:
         sha, size = blob["sha256"], int(blob["size"])
         path = f"/v1/dossiers/{dossier_id}/blobs/{sha}"
         offset = start
@@ -214,22 +241,27 @@ class Pusher:
         file_path = self.store.blobs.path(sha)
         recorded = 0
         while True:
+            whole = False
             try:
                 if offset is None:
                     offset, complete = await self._head(dossier_id, sha)
                     if complete:
-                        self.outbox.set_offset(dossier_id, sha, size)
+                        await asyncio.to_thread(self.outbox.set_offset, dossier_id, sha, size)
                         return
                 if offset >= size:
                     return
                 remaining = size - offset
                 # A tail of a few bytes (a page's header and tags) rides with the last chunk.
                 n = remaining if remaining <= self.chunk_size + self.chunk_size // 8 else self.chunk_size
-                data = await asyncio.to_thread(_read_range, file_path, offset, n)
+                # A chunk that is the whole blob has the blob's id as its checksum: no hashing here.
+                # Should the page file not match its name, the hub answers checksum_mismatch and
+                # the file is checked below (the dossier is quarantined if it is altered).
+                whole = offset == 0 and n == size
+                data, digest = await asyncio.to_thread(_read_range, file_path, offset, n, None if whole else "sha256")
                 if len(data) != n:
                     raise LocalIntegrityError(f"page blob {sha[:12]}… is shorter than its manifest size",
                                               message_vi="Một trang tài liệu của hồ sơ bị hỏng trên trạm.")
-                digest = hashlib.sha256(data).hexdigest()
+                digest = digest or sha
                 headers = {"Content-Type": CHUNK_MEDIA_TYPE, H_UPLOAD_OFFSET: str(offset)}
                 if self.bucket.unlimited:
                     resp = await self.transport.call("PATCH", path, body=data, headers=headers, content_sha256=digest)
@@ -238,15 +270,18 @@ class Pusher:
                         "PATCH", path, stream=lambda data=data: self.bucket.pace([data]), content_sha256=digest,
                         content_length=len(data), headers=headers)
                     self.transport.bytes_sent += len(data)
+                del data
                 new_offset = int(resp.header(H_UPLOAD_OFFSET) or offset + n)
                 self.payload_bytes += max(0, new_offset - offset)
                 offset = new_offset
                 failures = 0
                 done = (resp.header(H_BLOB_STATE) or "") == "complete" or offset >= size
-                if done or offset - recorded >= RECORD_EVERY:
-                    # Informational (after a failure the hub is asked again): not every chunk.
+                # Informational (after a failure the hub is asked again): the first blob done moves
+                # the dossier to ``uploading``; then only every RECORD_EVERY bytes of a long blob.
+                if (done and not progress.recorded) or offset - recorded >= RECORD_EVERY:
                     await asyncio.to_thread(self.outbox.set_offset, dossier_id, sha, offset)
                     recorded = offset
+                    progress.recorded = True
                 if done:
                     return
             except ApiError as exc:
@@ -260,6 +295,8 @@ class Pusher:
                     offset = hub_offset  # None → HEAD
                     continue
                 if exc.code == "checksum_mismatch":
+                    if whole:  # sent under the blob's id: is the page file still what it was?
+                        await asyncio.to_thread(verify_local_blobs, self.store, [blob])  # quarantines if ours is bad
                     failures += 1
                     if failures > MAX_QUICK_RETRIES:
                         raise
@@ -287,7 +324,26 @@ class Pusher:
                 offset = None
 
 
-def _read_range(path, offset: int, n: int) -> bytes:
+@dataclass
+class _Progress:
+    """One dossier's upload in this attempt."""
+
+    recorded: bool = False  # its offsets were recorded once (state ``uploading``)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The exception a sequential upload would have raised: the first that is not a cancellation."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            exc = _first_error(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]
+
+
+def _read_range(path, offset: int, n: int, hash_name: str | None) -> tuple[bytes, str | None]:
+    """(thread) ``n`` bytes of a page file from ``offset``, and their hash when asked."""
     with open(path, "rb") as fh:
         fh.seek(offset)
-        return fh.read(n)
+        data = fh.read(n)
+    return data, hashlib.new(hash_name, data).hexdigest() if hash_name else None

@@ -237,9 +237,11 @@ def manifest_from_export(export: dict[str, Any]) -> dict[str, Any]:
             "clock_anchored": bool(export.get("clock_anchored", False)),
             "dek": {"kem": export["kem"], "ciphertext": export["sealed_dek"]},
             "personal": {"applicant": export["sealed_applicant"], "form": export["sealed_form"]},
+            # The store's page numbers as they are (from 1, gaps after a removal): the hub and
+            # `hub open` name pages by them, so a page is called the same on the box and at the city.
             "blobs": [{"index": p["index"], "sha256": p["sha256"], "size": p["size"],
                        "component": p.get("component") or "", "media_type": p["media_type"]}
-                      for p in export.get("pages", [])],
+                      for p in sorted(export.get("pages", []), key=lambda p: p["index"])],
         }
     except KeyError as exc:
         raise ProtocolError(str(exc.args[0]), "missing from the store's export") from None

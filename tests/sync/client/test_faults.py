@@ -225,6 +225,6 @@ def test_manifest_is_frozen_after_first_build(tmp_path):
         store.set_meta(dossier_id, actor="clerk", fee_paid=True)
         again, sha2 = build_manifest(store, dossier_id, station_id="HN-0009")
         assert sha == sha2 and json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
-        assert [b["index"] for b in first["blobs"]] == [0]
+        assert [b["index"] for b in first["blobs"]] == [1]  # the store's page number
     finally:
         store.close()
