@@ -283,9 +283,15 @@ def open_session(session: EmrtdSession, *, mrz: MrzKey | None, can: str | None) 
     chosen = choose(offered)
     if chosen is not None:
         password = PacePassword.from_can(can) if can is not None else PacePassword.from_mrz(mrz)
-        session.authenticate_pace(password, chosen)
-        session.select_applet()
-        return f"PACE-{'CAN' if can is not None else 'MRZ'}"
+        try:
+            session.authenticate_pace(password, chosen)
+        except NotSupportedError:
+            if mrz is None:
+                raise
+            logger.info("card refused the PACE parameters it lists; falling back to BAC")
+        else:
+            session.select_applet()
+            return f"PACE-{'CAN' if can is not None else 'MRZ'}"
     if mrz is None:
         session.select_applet()  # an unknown card says so before the CAN question comes up
         if offered:

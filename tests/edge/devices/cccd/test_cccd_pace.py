@@ -144,6 +144,13 @@ def test_card_refusing_the_parameters_is_not_supported(insert_card):
         _read(can=cardfiles.CAN)
 
 
+def test_mrz_falls_back_to_bac_when_pace_parameters_are_refused(insert_card, mrz_key, csca_dir):
+    emulator = insert_card(pace=[(GM_AES_128, NIST_P256)], card_access=build_card_access([(GM_AES_128, BRAINPOOL_P256)]))
+    result = _read(mrz=mrz_key, csca_dir=csca_dir)
+    assert result.access == "BAC" and result.verified
+    assert emulator.card.access_log == ["BAC"]
+
+
 def test_can_on_a_card_with_only_unimplemented_pace(insert_card):
     insert_card(card_access=build_card_access([("4.2", 13), ("6.2", 13)]))
     with pytest.raises(NotSupportedError) as info:
