@@ -298,12 +298,21 @@ class _Batch:
             self.proc.wait()
         for t in self._threads:
             t.join(timeout=5)
+        self._close_pipes()
         return self.proc.returncode
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not any(t.is_alive() for t in self._threads):
+                pipe.close()
 
 
 def scan_to_store(store: Any, request: ScanRequest, *, on_progress: ProgressCallback | None = None,
