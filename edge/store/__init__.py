@@ -10,8 +10,8 @@ from ._clock import VN_TZ, Clock
 from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
 from ._fsutil import fsync_dir, write_file_atomic
-from ._model import Applicant, Dossier, DossierSummary, PageInfo, nfc
-from ._store import CheckReport, InitResult, PageSource, StartupReport, Store, fold_name
+from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
+from ._store import CheckReport, InitResult, PageSource, StartupReport, Store
 
 __all__ = [
     "CODE_RE",

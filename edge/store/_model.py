@@ -129,3 +129,10 @@ class Dossier:
     clock_anchored: bool = False
     counter: int = 0
     hlc: str = ""
+
+
+def fold_name(text: str) -> list[str]:
+    """Name search tokens: NFC, lower case, diacritics removed (đ → d)."""
+    text = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return [t for t in re.split(r"[^0-9a-z]+", text) if t]

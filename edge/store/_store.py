@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from ._crypto import (
     CityPublicKey,
     blind_index,
     choose_cipher,
-    decrypt_stream,
     encrypt_stream,
     new_key,
     open_bytes,
@@ -41,7 +39,8 @@ from ._db import Database
 from ._fsutil import write_file_atomic
 from ._keys import KeyRing, create_kek, load_kek
 from ._migrations import apply_all
-from ._model import Applicant, Dossier, DossierSummary, PageInfo
+from ._model import Applicant, PageInfo, fold_name
+from ._reads import DossierReads
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +88,6 @@ class CheckReport:
         return not self.problems
 
 
-def fold_name(text: str) -> list[str]:
-    """Name search tokens: NFC, lower case, diacritics removed (đ → d)."""
-    text = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return [t for t in re.split(r"[^0-9a-z]+", text) if t]
-
-
 def _now_iso(clock: Clock) -> str:
     return clock.now().isoformat(timespec="seconds")
 
@@ -119,7 +111,7 @@ def _check_state_dir(root: Path) -> None:
                          message_vi="Thư mục dữ liệu chưa được khởi tạo.")
 
 
-class Store:
+class Store(DossierReads):
     """Open with :meth:`Store.open`; every method is thread-safe."""
 
     def __init__(self, *, settings: Settings, root: Path, database: Database, keys: KeyRing,
@@ -632,148 +624,9 @@ class Store:
         with self._database.lock:
             self._database.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    # --- reading ------------------------------------------------------------------------------
 
-    _SUMMARY_SQL = """SELECT d.id, d.code, d.procedure_code, d.status, d.city_status, o.state AS sync_state,
-        d.created_at, d.finalized_at, d.due_at,
-        (SELECT COUNT(*) FROM pages p WHERE p.dossier_id = d.id) AS page_count
-        FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id"""
+    def check(self) -> CheckReport:
+        """Re-verify every blob, sealed field and the audit chain (``motcua check``)."""
+        from ._check import check_store
 
-    @staticmethod
-    def _summary(row: dict) -> DossierSummary:
-        return DossierSummary(**row)
-
-    def summary(self, dossier_id: str) -> DossierSummary:
-        row = self._database.one(self._SUMMARY_SQL + " WHERE d.id = ?", (dossier_id,))
-        if row is None:
-            raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
-        return self._summary(row)
-
-    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
-             before: tuple[str, int] | None = None) -> list[DossierSummary]:
-        """Newest first, ordered by (created_at, counter). ``before`` is a keyset cursor: the
-        ``(created_at, counter)`` of the last row already shown; deep pages then cost as much as
-        the first (``offset`` still works, but walks every skipped row)."""
-        clauses, params = [], []
-        if status is not None:
-            clauses.append("d.status = ?")
-            params.append(status)
-        if before is not None:
-            created_at, counter = before
-            clauses.append("(d.created_at, d.counter) < (?, ?)")
-            params += [str(created_at), int(counter)]
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self._database.query(self._SUMMARY_SQL + where + " ORDER BY d.created_at DESC, d.counter DESC LIMIT ? OFFSET ?",
-                                    (*params, int(limit), int(offset)))
-        return [self._summary(r) for r in rows]
-
-    def list_cursor(self, dossier_id: str) -> tuple[str, int] | None:
-        """The ``before`` cursor that continues a :meth:`list` page ending with this dossier."""
-        row = self._database.one("SELECT created_at, counter FROM dossiers WHERE id = ?", (dossier_id,))
-        return (row["created_at"], row["counter"]) if row else None
-
-    def count(self, *, status: str | None = None) -> int:
-        if status is None:
-            return self._database.one("SELECT COUNT(*) AS n FROM dossiers")["n"]
-        return self._database.one("SELECT COUNT(*) AS n FROM dossiers WHERE status = ?", (status,))["n"]
-
-    def find_by_id_number(self, id_number: str) -> list[DossierSummary]:
-        idx = self.blind_index("id_number", unicodedata.normalize("NFC", id_number).strip())
-        rows = self._database.query(self._SUMMARY_SQL + " WHERE d.id_hash = ? ORDER BY d.created_at DESC", (idx,))
-        return [self._summary(r) for r in rows]
-
-    def find_by_code(self, code: str) -> DossierSummary | None:
-        row = self._database.one(self._SUMMARY_SQL + " WHERE d.code = ?", (code.strip(),))
-        return self._summary(row) if row else None
-
-    def find_by_name(self, text: str, *, limit: int = 100) -> list[DossierSummary]:
-        tokens = sorted(set(fold_name(text)))
-        if not tokens:
-            return []
-        hashes = [self.blind_index("name", t) for t in tokens]
-        marks = ",".join("?" * len(hashes))
-        rows = self._database.query(
-            self._SUMMARY_SQL + f""" WHERE d.id IN (SELECT dossier_id FROM name_index WHERE token IN ({marks})
-                GROUP BY dossier_id HAVING COUNT(*) = ?) ORDER BY d.created_at DESC LIMIT ?""",
-            (*hashes, len(hashes), limit))
-        return [self._summary(r) for r in rows]
-
-    def pages(self, dossier_id: str) -> tuple[PageInfo, ...]:
-        rows = self._database.query("SELECT idx, component, media_type, blob, size, plain_size FROM pages WHERE dossier_id = ? ORDER BY idx",
-                                    (dossier_id,))
-        return tuple(PageInfo(index=r["idx"], component=r["component"], media_type=r["media_type"], blob=r["blob"],
-                              size=r["size"], plain_size=r["plain_size"]) for r in rows)
-
-    def documents(self, dossier_id: str) -> list[dict[str, Any]]:
-        return self._database.query("SELECT component, name, kind, count, provided FROM documents WHERE dossier_id = ? ORDER BY rowid",
-                                    (dossier_id,))
-
-    def get(self, dossier_id: str) -> Dossier:
-        """The whole dossier, personal data opened (not possible once shredded)."""
-        row = self._database.one("SELECT d.*, o.state AS sync_state FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id WHERE d.id = ?",
-                                 (dossier_id,))
-        if row is None:
-            raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
-        applicant: Applicant | None = None
-        form: dict[str, Any] = {}
-        if row["local_wrap"] is not None:
-            dek = self._dek(dossier_id, row)
-            aid = dossier_id.encode()
-            applicant = Applicant(**json.loads(open_bytes(dek, row["sealed_applicant"], b"applicant|" + aid)))
-            form = json.loads(open_bytes(dek, row["sealed_form"], b"form|" + aid))
-        return Dossier(id=row["id"], code=row["code"], procedure_code=row["procedure_code"], status=row["status"],
-                       city_status=row["city_status"], sync_state=row["sync_state"], created_at=row["created_at"],
-                       finalized_at=row["finalized_at"], received_at=row["received_at"], due_at=row["due_at"],
-                       applicant=applicant, form=form, pages=self.pages(dossier_id), meta=json.loads(row["meta"]),
-                       shredded_at=row["shredded_at"], clock_anchored=bool(row["clock_anchored"]),
-                       counter=row["counter"], hlc=row["hlc"])
-
-    def read_page(self, dossier_id: str, index: int) -> Iterator[bytes]:
-        """Decrypt one page, segment by segment (authenticated before each chunk is yielded)."""
-        row = self._database.one("SELECT blob FROM pages WHERE dossier_id = ? AND idx = ?", (dossier_id, index))
-        if row is None:
-            raise NotFoundError(f"dossier {dossier_id} has no page {index}", message_vi="Không tìm thấy trang.")
-        dek = self._dek(dossier_id)
-        with self.blobs.open(row["blob"]) as fh:
-            yield from decrypt_stream(dek, dossier_id, fh)
-
-    def export_manifest(self, dossier_id: str) -> dict[str, Any]:
-        """What the city receives: non-personal metadata, the sealed key and sealed personal data."""
-        row = self._database.one("SELECT * FROM dossiers WHERE id = ?", (dossier_id,))
-        if row is None:
-            raise NotFoundError(f"dossier {dossier_id} does not exist")
-        if row["status"] not in ("finalized", "handed_over") or row["city_seal"] is None:
-            raise StoreError(f"dossier {dossier_id} is {row['status']}: only a finalized dossier is sent to the city")
-        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-        return {
-            "format": "motcua-dossier/1",
-            "dossier_id": row["id"],
-            "code": row["code"],
-            "agency_code": self.agency_code,
-            "station_id": self.station_id,
-            "procedure_code": row["procedure_code"],
-            "received_at": row["received_at"],
-            "due_at": row["due_at"],
-            "finalized_at": row["finalized_at"],
-            "counter": row["counter"],
-            "hlc": row["hlc"],
-            "clock_anchored": bool(row["clock_anchored"]),
-            "cipher": row["cipher"],
-            "kem": row["city_kem"],
-            "sealed_dek": b64(row["city_seal"]),
-            "sealed_applicant": b64(row["sealed_applicant"]),
-            "sealed_form": b64(row["sealed_form"]),
-            "meta": json.loads(row["meta"]),
-            "documents": self.documents(dossier_id),
-            "pages": [{"index": p.index, "component": p.component, "media_type": p.media_type, "sha256": p.blob,
-                       "size": p.size} for p in self.pages(dossier_id)],
-        }
-
-
-def _check(self: Store) -> CheckReport:
-    from ._check import check_store
-
-    return check_store(self)
-
-
-Store.check = _check  # type: ignore[attr-defined]
+        return check_store(self)
