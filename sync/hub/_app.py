@@ -59,7 +59,7 @@ from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecor
 logger = logging.getLogger(__name__)
 
 HUB_KEY = web.AppKey("motcua_hub", object)
-READ_BLOCK = 1024 * 1024
+READ_BLOCK = 256 * 1024
 # The server reads this much of a request ahead (aiohttp's default, 64 KiB, pauses the socket
 # many times per 1 MB chunk).
 READ_BUFSIZE = 1024 * 1024

@@ -106,10 +106,12 @@ class Appender:
     def append(self, pieces: Sequence[bytes], at: int, digest=None) -> int:
         """Write ``pieces`` one after the other from ``at`` (feeding ``digest``); returns the end."""
         with self._lock:
-            if digest is not None:
-                for piece in pieces:
-                    digest.update(piece)
-            return self._write(pieces, at)
+            if digest is None:
+                return self._write(pieces, at)
+            for piece in pieces:  # each piece hashed then written while it is in the CPU's cache
+                digest.update(piece)
+                at = self._write([piece], at)
+            return at
 
     def _write(self, pieces: Sequence[bytes], at: int) -> int:
         views = [memoryview(p) for p in pieces if p]

@@ -407,23 +407,28 @@ class SqlStorage(HubStorage):
               dossier_id: str | None = None, blob_sha256: str | None = None) -> Admission:
         # One transaction (one commit) for the station, its nonce and what the request names.
         with self._tx() as tx:
-            st = check(self._get_station(tx, station_id), lambda: parts.retired_boxes(tx, station_id))
-            if tx.run("INSERT INTO nonces (station_id, nonce, expires_at) VALUES (?, ?, ?) "
-                      "ON CONFLICT (station_id, nonce) DO NOTHING", (st.station_id, nonce, expires_at)) != 1:
-                raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
-            if dossier_id is None:
-                return Admission(station=st)
-            if blob_sha256 is None:
-                return Admission(station=st, dossier=self._get_dossier(tx, dossier_id))
-            row = tx.one("SELECT d.station_id, b.idx, b.size, b.component, b.media_type, c.sha256 FROM dossiers d "
-                         "LEFT JOIN dossier_blobs b ON b.dossier_id = d.dossier_id AND b.sha256 = ? "
-                         "LEFT JOIN blobs c ON c.sha256 = b.sha256 WHERE d.dossier_id = ?", (blob_sha256, dossier_id))
-            if row is None:
-                return Admission(station=st)
-            owner, idx, size, component, media_type, done = row
-            blob = None if idx is None else BlobRow(index=idx, sha256=blob_sha256, size=size, component=component,
-                                                    media_type=media_type, complete=done is not None)
-            return Admission(station=st, target=BlobTarget(dossier_id=dossier_id, station_id=owner, blob=blob))
+            return self._admit(tx, station_id, nonce, expires_at=expires_at, check=check, dossier_id=dossier_id,
+                               blob_sha256=blob_sha256)
+
+    def _admit(self, tx: Tx, station_id: str, nonce: str, *, expires_at: int, check: AdmissionCheck,
+               dossier_id: str | None, blob_sha256: str | None) -> Admission:
+        st = check(self._get_station(tx, station_id), lambda: parts.retired_boxes(tx, station_id))
+        if tx.run("INSERT INTO nonces (station_id, nonce, expires_at) VALUES (?, ?, ?) "
+                  "ON CONFLICT (station_id, nonce) DO NOTHING", (st.station_id, nonce, expires_at)) != 1:
+            raise ApiError(401, "replayed_request", "this nonce was already used: a replayed request")
+        if dossier_id is None:
+            return Admission(station=st)
+        if blob_sha256 is None:
+            return Admission(station=st, dossier=self._get_dossier(tx, dossier_id))
+        row = tx.one("SELECT d.station_id, b.idx, b.size, b.component, b.media_type, c.sha256 FROM dossiers d "
+                     "LEFT JOIN dossier_blobs b ON b.dossier_id = d.dossier_id AND b.sha256 = ? "
+                     "LEFT JOIN blobs c ON c.sha256 = b.sha256 WHERE d.dossier_id = ?", (blob_sha256, dossier_id))
+        if row is None:
+            return Admission(station=st)
+        owner, idx, size, component, media_type, done = row
+        blob = None if idx is None else BlobRow(index=idx, sha256=blob_sha256, size=size, component=component,
+                                                media_type=media_type, complete=done is not None)
+        return Admission(station=st, target=BlobTarget(dossier_id=dossier_id, station_id=owner, blob=blob))
 
     # --- dossiers -----------------------------------------------------------------------------
 
