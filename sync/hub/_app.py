@@ -327,9 +327,9 @@ class Hub:
                                                  "Cache-Control": "no-store"})
 
     async def patch_blob(self, request: web.Request) -> web.Response:
-        """Append one chunk (§6.3) with two thread hops: the admission (one transaction, then the
-        partial file's lock and offset), during which the body arrives; then hashing, the write,
-        the fsync and, at the end of the blob, its verification and rename."""
+        """Append one chunk (§6.3): the admission (one transaction, then the partial file's lock and
+        offset), hashing, the write, the fsync and, at the end of the blob, its verification and
+        rename, all off the event loop."""
         if request.content_type != CHUNK_MEDIA_TYPE:
             raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
         raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
@@ -349,20 +349,14 @@ class Hub:
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
         signed, check = self._checker(request)
         chunk = _Chunk(request, length, self.read_timeout)
-        # At most one write batch is held before the request is admitted; nothing touches disk.
-        early = asyncio.ensure_future(chunk.read(WRITE_BATCH))
-        try:
-            b, app = await self.db(self._open_chunk, signed, check, dossier_id, sha, offset, length)
-        except BaseException:
-            early.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await early
-            raise
-        try:
-            await early
-            outcome = await self._receive(chunk, app, b, offset, signed.content_sha256)
-        finally:
-            app.close()  # already closed by the last hop unless interrupted
+        if length <= WRITE_BATCH:
+            # A chunk of a few MB (a whole page) is read first (as a JSON body is), then admitted,
+            # written and verified in one hop, which runs to its end even if the hub stops.
+            await chunk.read(length)
+            work = self.executor.submit(self._whole_chunk, signed, check, dossier_id, sha, offset, chunk)
+            b, outcome = await asyncio.shield(asyncio.wrap_future(work))
+        else:
+            b, outcome = await self._large_chunk(signed, check, dossier_id, sha, offset, chunk)
         if outcome == "incomplete":
             raise ApiError(400, "invalid_request", f"chunk incomplete: {chunk.received} of {length} bytes",
                            extra={"offset": offset + chunk.received})
@@ -376,6 +370,31 @@ class Hub:
         if outcome == "partial":
             return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(offset + length), H_BLOB_STATE: "partial"})
         return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
+
+    def _whole_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
+                     chunk: _Chunk) -> tuple[BlobRow, str]:
+        """(thread) Admission, lock, offset check, checksum, write, fsync and verification."""
+        b, app = self._open_chunk(signed, check, dossier_id, sha, offset, chunk.length)
+        return b, self._end_chunk(app, b, chunk.take(), offset, hashlib.sha256(), offset=offset, received=chunk.received,
+                                  length=chunk.length, expected=signed.content_sha256)
+
+    async def _large_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
+                           chunk: _Chunk) -> tuple[BlobRow, str]:
+        """A chunk larger than a write batch: admitted while its first batch arrives, then streamed."""
+        # At most one write batch is held before the request is admitted; nothing touches disk.
+        early = asyncio.ensure_future(chunk.read(WRITE_BATCH))
+        try:
+            b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, chunk.length)
+        except BaseException:
+            early.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await early
+            raise
+        try:
+            await early
+            return b, await self._receive(chunk, app, b, offset, signed.content_sha256)
+        finally:
+            app.close()  # already closed by the last hop unless interrupted
 
     def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
                     length: int) -> tuple[BlobRow, Appender]:
