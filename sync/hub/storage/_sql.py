@@ -482,8 +482,12 @@ class SqlStorage(HubStorage):
                     raise ApiError(409, "manifest_conflict", "dossier exists with a different manifest",
                                    extra={"manifest_sha256": existing.manifest_sha256})
                 return False, existing
-            holder = tx.one("SELECT dossier_id FROM dossiers WHERE agency_code = ? AND code = ?",
-                            (m.agency_code, m.code))
+            # Another dossier id holding this code is a conflict. The same id here means a
+            # concurrent create of this very dossier committed since the read above (READ
+            # COMMITTED takes a new snapshot per statement): the insert below then fails on the
+            # primary key and create_dossier decides again, answering 200.
+            holder = tx.one("SELECT dossier_id FROM dossiers WHERE agency_code = ? AND code = ? AND dossier_id <> ?",
+                            (m.agency_code, m.code, m.dossier_id))
             if holder:
                 raise ApiError(409, "code_conflict", f"code {m.code} is already used by another dossier",
                                extra={"dossier_id": holder[0]})
