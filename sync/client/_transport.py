@@ -121,6 +121,8 @@ class HubTransport:
         self._on_clock = on_clock
         self._session: aiohttp.ClientSession | None = None
         self.bytes_sent = 0
+        # Requests answered by the hub, per kind (e.g. "PATCH blob"): [count, seconds] (for benches).
+        self.stats: dict[str, list[float]] = {}
 
     async def __aenter__(self) -> HubTransport:
         return self
@@ -208,6 +210,10 @@ class HubTransport:
         finally:
             if body is not None:
                 self.bytes_sent += len(body)
+        kind = _kind(method, path)
+        counted = self.stats.setdefault(kind, [0, 0.0])
+        counted[0] += 1
+        counted[1] += received_at - sent_at
         server = _server_time(resp_headers)
         if server is not None and self.clock.observe(server, sent_at=sent_at, received_at=received_at):
             if self._on_clock is not None:
@@ -216,6 +222,14 @@ class HubTransport:
         if status >= 400:
             raise _api_error(response)
         return response
+
+
+def _kind(method: str, path: str) -> str:
+    """``PATCH blob``, ``POST commit``, ``PUT dossier``, ``GET feed``…: what a request does."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "dossiers":
+        return f"{method} {'blob' if parts[3] == 'blobs' else parts[3]}"
+    return f"{method} {'dossier' if parts[1:2] == ['dossiers'] else '/'.join(parts[1:])}"
 
 
 def _server_time(headers: dict[str, str]) -> float | None:

@@ -322,6 +322,9 @@ class Hub:
         _, b = await self._admit_blob(request)
         complete = b.complete or self.files.is_complete(b.sha256)
         offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        if not complete and offset == b.size:
+            complete = await self.run(self.files.recover, b.sha256, b.size)
+            offset = b.size if complete else self.files.offset(b.sha256, b.size)
         return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
                                                  H_BLOB_STATE: "complete" if complete else "partial",
                                                  "Cache-Control": "no-store"})
@@ -483,8 +486,10 @@ class Hub:
         body, data = await self.read_json(request)
         st, d = await self.own_dossier(request, body)
         manifest_sha = parse_commit(data)
-        # Blobs verified on disk are recorded with the commit, in its transaction.
-        completed = [(b.sha256, b.size) for b in d.blobs if not b.complete and self.files.is_complete(b.sha256)]
+        # Blobs verified on disk are recorded with the commit, in its transaction (a blob whose every
+        # byte is in its partial file, the hub having stopped before the rename, is verified now).
+        completed = await self.run(lambda: [(b.sha256, b.size) for b in d.blobs
+                                            if not b.complete and self.files.recover(b.sha256, b.size)])
         try:
             answer = await self.db(self.storage.commit_dossier, d.dossier_id, manifest_sha256=manifest_sha,
                                    now=self.clock(), build_receipt=self.build_receipt, completed=completed)

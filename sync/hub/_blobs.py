@@ -78,6 +78,24 @@ class BlobFiles:
         finally:
             app.close()
 
+    def recover(self, sha256: str, size: int) -> bool:
+        """A partial file holding every byte but not moved into place (the hub stopped between its
+        fsync and the rename): verify and move it now. True if the blob is complete."""
+        if self.is_complete(sha256):
+            return True
+        try:
+            if self.partial_path(sha256).stat().st_size != size:
+                return False
+            app = self.open_appender(sha256)
+        except (FileNotFoundError, BlobLocked):
+            return False
+        try:
+            if app.discard_if_complete():
+                return True
+            return app.current_offset() == size and app.finish(size)
+        finally:
+            app.close()
+
     def fanout_dir(self, sha256: str) -> Path:
         name = sha256[:2]
         path = self.blob_dir / name
