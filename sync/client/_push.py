@@ -84,6 +84,9 @@ class Pusher:
         self.concurrency = concurrency
         # A capped or metered link sends one thing at a time.
         self.blob_concurrency = 1 if concurrency <= 1 else BLOBS_PER_DOSSIER
+        # Set when the link broke in this cycle: then one blob per dossier, so that fewer bytes are
+        # in flight when it breaks again (they are sent twice).
+        self.link_trouble = False
 
     # --- cycle ---------------------------------------------------------------------------------
     async def push_all(self, *, limit: int = 1000) -> PushReport:
@@ -196,7 +199,7 @@ class Pusher:
     async def _upload_blobs(self, dossier_id: str, todo: list[tuple[dict[str, Any], int | None]],
                             progress: _Progress) -> None:
         """Upload these blobs, a few at once; the first failure stops the others (they resume later)."""
-        if self.blob_concurrency <= 1 or len(todo) <= 1:
+        if self.blob_concurrency <= 1 or len(todo) <= 1 or self.link_trouble:
             for blob, start in todo:
                 await self._upload_blob(dossier_id, blob, start, progress)
             return
@@ -317,6 +320,7 @@ class Pusher:
                 raise
             except TransportError:
                 # The link broke mid-chunk: the hub keeps what it received; ask and resume.
+                self.link_trouble = True
                 failures += 1
                 if failures > MAX_QUICK_LINK_RETRIES:
                     raise
