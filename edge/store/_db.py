@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,16 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.errors import StoreError
+
+
+def _private_files(path: Path) -> None:
+    """The database and its -wal/-shm files are 0600 whatever the umask: SQLite creates them 0644,
+    and gives -wal/-shm the mode of the database file, so the database is created 0600 first."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # another user's file: theirs to fix
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 class Database:
@@ -22,8 +33,9 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         try:
+            _private_files(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

@@ -52,6 +52,31 @@ class KeyRing:
             return False
 
 
+# Bounds on the parameters read back from passphrase.json: a tampered file must not make the box
+# spend minutes or gigabytes on one unlock attempt (scrypt memory is 128·n·r bytes), nor weaken it.
+SCRYPT_N_RANGE = (2**14, 2**20)
+SCRYPT_MAX_MEMORY = 256 * 1024 * 1024
+SCRYPT_MAX_P = 16
+
+
+def _kdf_problem(kdf: object, n: object, r: object, p: object, salt: bytes) -> str | None:
+    """Why the stored KDF parameters are refused, or None when they are sane."""
+    if kdf != "scrypt":
+        return f"unsupported kdf {kdf!r}"
+    if not all(type(v) is int for v in (n, r, p)):
+        return "n, r and p must be integers"
+    lo, hi = SCRYPT_N_RANGE
+    if not lo <= n <= hi or n & (n - 1):
+        return f"scrypt n={n} is not a power of two in [{lo}, {hi}]"
+    if not 1 <= r <= 32 or 128 * n * r > SCRYPT_MAX_MEMORY:
+        return f"scrypt r={r} with n={n} is out of bounds (at most {SCRYPT_MAX_MEMORY // 2**20} MiB)"
+    if not 1 <= p <= SCRYPT_MAX_P:
+        return f"scrypt p={p} is not in [1, {SCRYPT_MAX_P}]"
+    if len(salt) < 16:
+        return "salt shorter than 16 bytes"
+    return None
+
+
 def _scrypt(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
@@ -91,13 +116,16 @@ def load_kek(keys_dir: Path, provider: str, passphrase: str | None) -> bytes:
         path = keys_dir / PASSFILE
         try:
             doc = json.loads(path.read_text())
-            salt = base64.b64decode(doc["salt"])
-            wrapped = base64.b64decode(doc["wrapped_kek"])
-            n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
+            salt = base64.b64decode(doc["salt"], validate=True)
+            wrapped = base64.b64decode(doc["wrapped_kek"], validate=True)
+            kdf, n, r, p = doc["kdf"], doc["n"], doc["r"], doc["p"]
         except FileNotFoundError:
             raise StoreError(f"passphrase key file {path} is missing") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"passphrase key file {path} is damaged: {exc}") from None
+        problem = _kdf_problem(kdf, n, r, p, salt)
+        if problem:
+            raise IntegrityError(f"passphrase key file {path} is damaged or tampered with: {problem}")
         if not passphrase:
             raise StoreLockedError("the store is locked: a supervisor must unlock it with the passphrase (motcua unlock)",
                                    message_vi="Thiết bị đang khóa: giám sát viên cần nhập mật khẩu mở khóa.")
