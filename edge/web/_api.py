@@ -35,7 +35,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
                         message_vi="Dữ liệu gửi lên phải ở dạng JSON (Content-Type: application/json).")
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
         raise HttpError(400, "bad_json", "the body is not valid JSON", message_vi="Dữ liệu JSON không hợp lệ.") from None
     if not isinstance(body, dict):
         raise HttpError(400, "bad_json", "the body must be a JSON object", message_vi="Dữ liệu phải là một đối tượng JSON.")

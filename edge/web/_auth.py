@@ -110,15 +110,23 @@ async def security_middleware(request: web.Request, handler: Any) -> web.StreamR
 
 @web.middleware
 async def headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Chromium send Origin: null
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if not request.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    if response.content_type == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects (a log-in's 303 sets the session cookie) too
+        _security_headers(request, exc.headers, exc.content_type)
+        raise
+    _security_headers(request, response.headers, response.content_type)
     return response
+
+
+def _security_headers(request: web.Request, headers: Any, content_type: str) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Chromium send Origin: null
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    if content_type == "text/html":
+        headers.setdefault("Content-Security-Policy", CSP)
 
 
 def set_session_cookie(response: web.StreamResponse, token: str, *, secure: bool) -> None:

@@ -33,8 +33,13 @@ async def maybe_await(value: Any) -> Any:
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only a local path may follow a login (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a local path may follow a login (no open redirect).
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as ``/``, so ``/<TAB>/evil.example``
+    would become ``//evil.example``: any control character, space or backslash is refused.
+    """
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ch.isspace() or not ch.isprintable() for ch in value)):
         return default
     return value
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -104,7 +105,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         if is_api(request):
             return json_error(err)
         if err.status == 401:
-            raise web.HTTPSeeOther(f"/login?next={request.path}") from None
+            # Quoted: a decoded path may hold "&", "#" or control characters (%0d%0a).
+            raise web.HTTPSeeOther(f"/login?next={quote(request.path, safe='/')}") from None
         return await _page(request, err)
 
 

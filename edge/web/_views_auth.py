@@ -56,6 +56,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code)
             error = {"field": "password", "message_vi": exc.message_vi}
         else:
+            # A fresh token every login; a session the browser already carried ends here (fixation).
+            previous = request.cookies.get(_sessions.COOKIE_NAME)
+            if previous:
+                _sessions.end_session(request.app[STORE].db, previous)
             token, _csrf = _sessions.create_session(request.app[STORE].db, account.username)
             audit(request, "web.login", who=account.username, via="form")
             response = web.HTTPSeeOther(next_path)

@@ -63,6 +63,8 @@ async def events_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    if request.method == "HEAD":
+        return response  # headers only: a body here would corrupt the keep-alive connection
     await response.write(b"retry: 3000\n\n")
     idle = request.app[SETTINGS].web.session_idle_minutes * 60
     opened = time.monotonic()
@@ -170,7 +172,7 @@ async def scan_submit(request: web.Request) -> web.Response:
     """Started from the page's script (JSON body, header X-CSRF-Token)."""
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = {}
     if not isinstance(body, dict):
         body = {}
