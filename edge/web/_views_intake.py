@@ -181,6 +181,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "printer": settings.reception.printer, "scanners": scanners,
         "max_upload_mb": settings.web.max_upload_mb,
         "satisfaction": dossier.meta.get("satisfaction"),
+        "fee_form": None,  # the fee fields as typed, set when a finalize is refused
     }
 
 
