@@ -29,26 +29,44 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def _wait_for_passphrase(settings: Settings, host: str, port: int) -> Any:
-    """Serve only the unlock page until a supervisor enters the passphrase; returns the store."""
+def unlock_app(settings: Settings, opened: asyncio.Future) -> web.Application:
+    """The only app a locked box serves: the unlock form, ``POST /unlock`` and ``/healthz``.
+
+    Attempts run one at a time (each costs a scrypt derivation), so a caller on the network cannot
+    multiply its guessing rate by sending them in parallel.
+    """
     from edge.store import Store
 
-    opened: asyncio.Future = asyncio.get_running_loop().create_future()
+    attempt_lock = asyncio.Lock()
+
+    async def passphrase_of(request: web.Request) -> str | None:
+        try:
+            data = await request.json() if request.content_type == "application/json" else await request.post()
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        value = data.get("passphrase") if hasattr(data, "get") else None
+        return value if isinstance(value, str) and len(value) <= 1024 else None
 
     async def unlock(request: web.Request) -> web.Response:
-        if request.content_type == "application/json":
-            passphrase = str((await request.json()).get("passphrase", ""))
-        else:
-            passphrase = str((await request.post()).get("passphrase", ""))
-        try:
-            store = await asyncio.to_thread(Store.open, settings, passphrase=passphrase)
-        except StoreLockedError as exc:
-            if request.content_type == "application/json":
-                return web.json_response({"message": exc.message_vi or str(exc)}, status=403)
-            return web.Response(text=_LOCKED_PAGE.format(message=exc.message_vi or str(exc)), content_type="text/html", status=403)
-        if not opened.done():
+        as_json = request.content_type == "application/json"
+        passphrase = await passphrase_of(request)
+        if passphrase is None:
+            message = "Yêu cầu không hợp lệ: cần trường passphrase (chuỗi ký tự)."
+            if as_json:
+                return web.json_response({"message": message}, status=400)
+            return web.Response(text=_LOCKED_PAGE.format(message=message), content_type="text/html", status=400)
+        async with attempt_lock:
+            if opened.done():
+                raise web.HTTPSeeOther("/")
+            try:
+                store = await asyncio.to_thread(Store.open, settings, passphrase=passphrase)
+            except StoreLockedError as exc:
+                if as_json:
+                    return web.json_response({"message": exc.message_vi or str(exc)}, status=403)
+                return web.Response(text=_LOCKED_PAGE.format(message=exc.message_vi or str(exc)),
+                                    content_type="text/html", status=403)
             opened.set_result(store)
-        if request.content_type == "application/json":
+        if as_json:
             return web.json_response({"message": "Đã mở khóa."})
         raise web.HTTPSeeOther("/")
 
@@ -58,10 +76,17 @@ async def _wait_for_passphrase(settings: Settings, host: str, port: int) -> Any:
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "locked"}, status=503)
 
-    app = web.Application()
+    app = web.Application(client_max_size=64 * 1024)
     app.router.add_post("/unlock", unlock)
     app.router.add_get("/healthz", health)
     app.router.add_get("/{tail:.*}", page)
+    return app
+
+
+async def _wait_for_passphrase(settings: Settings, host: str, port: int) -> Any:
+    """Serve only the unlock page until a supervisor enters the passphrase; returns the store."""
+    opened: asyncio.Future = asyncio.get_running_loop().create_future()
+    app = unlock_app(settings, opened)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
