@@ -19,6 +19,11 @@ _EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/tiff": ".tif", "applic
         "image/webp": ".webp"}
 
 
+def _private(path: Path):
+    """A new file only its owner can read, whatever the umask: it holds a citizen's data in clear."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
+
+
 def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_key: CityPrivateKey,
                  out: Path) -> dict[str, Any]:
     """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing)."""
@@ -42,7 +47,7 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
         pages = []
         for b in d.blobs:
             name = f"page-{b.index:03d}{_EXT.get(b.media_type, '.bin')}"
-            with files.open(b.sha256) as src, open(work / name, "wb") as dst:
+            with files.open(b.sha256) as src, _private(work / name) as dst:
                 for chunk in decrypt_page(opened.dek, d.dossier_id, src):
                     dst.write(chunk)
                 dst.flush()
@@ -50,7 +55,8 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
             pages.append({"index": b.index, "file": name, "component": b.component, "media_type": b.media_type})
         summary = {**dossier_admin_view(d), "applicant": opened.applicant, "form": opened.form, "pages": pages}
         summary.pop("blobs", None)
-        (work / "dossier.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+        with _private(work / "dossier.json") as dst:
+            dst.write(json.dumps(summary, ensure_ascii=False, indent=1).encode())
         if out.exists():
             out.rmdir()
         os.replace(work, out)

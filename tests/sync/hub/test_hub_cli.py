@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,8 @@ def test_real_dossier_reaches_the_city_and_opens(data_dir: Path, hub_process, tm
     opened = json.loads((out / "dossier.json").read_text())
     assert opened["applicant"]["full_name"] == "Trần Văn Bình" and opened["form"] == {"noi_dung": "Cấp bản sao"}
     assert [(out / p["file"]).read_bytes() for p in opened["pages"]] == pages
+    # Decrypted personal data: only the city's operator may read it, whatever their umask.
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in [out, *out.iterdir()]} <= {"0o700", "0o600"}
     wrong_key = tmp_path / "other.json"
     from edge.store import CityPrivateKey
 
