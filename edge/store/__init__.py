@@ -9,6 +9,7 @@ from ._city import OpenedDossier, decrypt_page, load_city_private_key, open_mani
 from ._clock import VN_TZ, Clock
 from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
+from ._db import private_sqlite_files
 from ._fsutil import fsync_dir, write_file_atomic
 from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
 from ._store import CheckReport, InitResult, PageSource, StartupReport, Store
@@ -37,6 +38,7 @@ __all__ = [
     "load_city_private_key",
     "nfc",
     "open_manifest",
+    "private_sqlite_files",
     "validate_agency_code",
     "write_file_atomic",
 ]

@@ -14,7 +14,7 @@ import sqlite_utils
 from edge.errors import StoreError
 
 
-def _private_files(path: Path) -> None:
+def private_sqlite_files(path: Path) -> None:
     """The database and its -wal/-shm files are 0600 whatever the umask: SQLite creates them 0644,
     and gives -wal/-shm the mode of the database file, so the database is created 0600 first."""
     os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
@@ -33,7 +33,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         try:
-            _private_files(path)
+            private_sqlite_files(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc

@@ -91,8 +91,9 @@ class HubResponse:
             return None
         try:
             return json.loads(self.body)
-        except ValueError as exc:
-            raise ApiError(502, "invalid_response", f"hub answered invalid JSON: {exc}", retryable=True) from None
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(502, "invalid_response", f"hub answered invalid JSON: {type(exc).__name__}",
+                           retryable=True) from None
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():
@@ -249,7 +250,7 @@ def _api_error(resp: HubResponse) -> ApiError:
     extra: dict[str, Any] = {}
     try:
         doc = json.loads(resp.body) if resp.body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
         err = doc["error"]

@@ -153,6 +153,8 @@ class Hub:
             data = json.loads(body) if body else None
         except ValueError as exc:
             raise ApiError(400, "invalid_request", f"body is not JSON: {exc}", extra={"field": "$"}) from None
+        except RecursionError:
+            raise ApiError(400, "invalid_request", "body is nested too deeply", extra={"field": "$"}) from None
         return body, data
 
     async def admit(self, request: web.Request, body: bytes | None, *, dossier_id: str | None = None,

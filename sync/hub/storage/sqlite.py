@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from edge.store import private_sqlite_files
+
 from ._sql import SqlStorage, Tx
 from .base import Admission, AdmissionCheck
 
@@ -52,6 +54,7 @@ class SqliteStorage(SqlStorage):
         self._lock = threading.RLock()
         self._queue: list[_Queued] = []
         self._queue_lock = threading.Lock()
+        private_sqlite_files(self.path)  # the feed holds clerks' password hashes: 0600 whatever the umask
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")

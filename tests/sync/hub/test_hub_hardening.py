@@ -1,0 +1,33 @@
+"""Hub hardening: private database files, deeply nested JSON refused cleanly."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from hubclient import Station
+
+from sync.hub.storage.sqlite import SqliteStorage
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_hub_database_files_are_private_whatever_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        storage = SqliteStorage(tmp_path / "hub.sqlite3")
+        storage.setup()
+        storage.close()
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("hub.sqlite3")]
+    assert files
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+
+
+def test_deeply_nested_json_is_a_clean_400(hub):
+    body = b"[" * 200_000 + b"]" * 200_000
+    reply = Station(hub.url, "HN-0009").raw("POST", "/v1/enroll", body, {"Content-Type": "application/json"})
+    assert reply.status == 400
+    assert reply.json["error"]["code"] == "invalid_request"
