@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import signal
 from typing import Any
@@ -54,7 +55,7 @@ def unlock_app(settings: Settings, opened: asyncio.Future) -> web.Application:
             message = "Yêu cầu không hợp lệ: cần trường passphrase (chuỗi ký tự)."
             if as_json:
                 return web.json_response({"message": message}, status=400)
-            return web.Response(text=_LOCKED_PAGE.format(message=message), content_type="text/html", status=400)
+            return web.Response(text=_LOCKED_PAGE.format(message=html.escape(message)), content_type="text/html", status=400)
         async with attempt_lock:
             if opened.done():
                 raise web.HTTPSeeOther("/")
@@ -63,7 +64,7 @@ def unlock_app(settings: Settings, opened: asyncio.Future) -> web.Application:
             except StoreLockedError as exc:
                 if as_json:
                     return web.json_response({"message": exc.message_vi or str(exc)}, status=403)
-                return web.Response(text=_LOCKED_PAGE.format(message=exc.message_vi or str(exc)),
+                return web.Response(text=_LOCKED_PAGE.format(message=html.escape(exc.message_vi or str(exc))),
                                     content_type="text/html", status=403)
             opened.set_result(store)
         if as_json:
