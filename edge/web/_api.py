@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from edge import reception
 from edge.errors import ValidationError
 
 from . import _intake, _sessions, accounts
@@ -20,6 +19,7 @@ from ._paging import list_page
 from ._roles import PUBLIC, allow
 from ._uploads import save_stream
 from ._views_auth import login_with_password
+from ._views_intake import receipt_response, render_receipt_for
 from ._views_panels import devices_state, health, start_scan, sync_state
 
 API = "/api/v1"
@@ -241,16 +241,9 @@ async def finalize(request: web.Request) -> web.Response:
 @allow("dossier.read")
 async def receipt(request: web.Request) -> web.Response:
     dossier_id = _id(request)
-    store = request.app[STORE]
-    summary = store.summary(dossier_id)
-    if not summary.code:
-        raise HttpError(409, "not_finalized", "dossier has no receipt yet",
-                        message_vi="Hồ sơ chưa tiếp nhận: chưa có giấy tiếp nhận.")
-    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
-    pdf = await blocking(lambda: reception.render_receipt(receipt=data))
+    data, pdf = await render_receipt_for(request, dossier_id)
     audit(request, "receipt.download", dossier_id=dossier_id, via="api")
-    return web.Response(body=pdf, content_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="giay-tiep-nhan-{summary.code}.pdf"'})
+    return receipt_response(data.code, pdf)
 
 
 @allow("dossier.write")

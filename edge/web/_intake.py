@@ -262,11 +262,6 @@ def finalize(store: Any, settings: Any, dossier_id: str, *, actor: str, fee: dic
 # --------------------------------------------------------------------------- after finalize
 
 
-def receipt_pdf(store: Any, dossier_id: str, *, clerk_name: str) -> bytes:
-    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=clerk_name)
-    return reception.render_receipt(receipt=data)
-
-
 def rate(store: Any, dossier_id: str, *, actor: str, rating: Any, comment: str) -> None:
     try:
         value = int(rating)

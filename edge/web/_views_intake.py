@@ -325,31 +325,37 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=finalized")
 
 
-@allow("dossier.read")
-async def receipt_download(request: web.Request) -> web.StreamResponse:
-    dossier_id = _dossier_id(request)
+async def render_receipt_for(request: web.Request, dossier_id: str) -> tuple[Any, bytes]:
+    """The receipt of a finalized dossier, drawn for the clerk making the request: (data, PDF)."""
     store = request.app[STORE]
-    summary = store.summary(dossier_id)
-    if not summary.code:
+    if not store.summary(dossier_id).code:
         raise HttpError(409, "not_finalized", "dossier has no receipt yet",
                         message_vi="Hồ sơ chưa tiếp nhận: chưa có giấy tiếp nhận.")
     data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
-    pdf = await blocking(lambda: reception.render_receipt(receipt=data))
-    audit(request, "receipt.download", dossier_id=dossier_id)
+    return data, await blocking(lambda: reception.render_receipt(receipt=data))
+
+
+def receipt_response(code: str, pdf: bytes) -> web.Response:
     return web.Response(body=pdf, content_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="giay-tiep-nhan-{summary.code}.pdf"'})
+        "Content-Disposition": f'attachment; filename="giay-tiep-nhan-{code}.pdf"'})
+
+
+@allow("dossier.read")
+async def receipt_download(request: web.Request) -> web.StreamResponse:
+    dossier_id = _dossier_id(request)
+    data, pdf = await render_receipt_for(request, dossier_id)
+    audit(request, "receipt.download", dossier_id=dossier_id)
+    return receipt_response(data.code, pdf)
 
 
 @allow("dossier.read")
 async def receipt_print(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
-    store = request.app[STORE]
     printer = request.app[SETTINGS].reception.printer
     if not printer:
         raise HttpError(409, "no_printer", "no printer configured",
                         message_vi="Chưa cấu hình máy in: hãy tải giấy tiếp nhận (PDF) về và in.")
-    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
-    pdf = await blocking(lambda: reception.render_receipt(receipt=data))
+    data, pdf = await render_receipt_for(request, dossier_id)
     await blocking(lambda: reception.print_pdf(pdf, printer, title=data.code))
     audit(request, "receipt.print", dossier_id=dossier_id, printer=printer)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=printed")
