@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +43,20 @@ def city_private_key(box_store: Store):
 
     path = box_store.root.parent / f"{box_store.root.name}-demo-city.key.json"
     return load_city_private_key(path.read_text())
+
+
+@pytest.fixture
+def sane_test_backend(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """SANE with only the ``test`` backend enabled, in a private SANE_CONFIG_DIR (the system's
+    dll.conf leaves it commented out)."""
+    if shutil.which("scanimage") is None:
+        pytest.skip("scanimage is not installed (Debian package sane-utils)")
+    folder = tmp_path_factory.mktemp("sane.d")
+    (folder / "dll.conf").write_text("test\n")
+    system_conf = Path("/etc/sane.d/test.conf")
+    if system_conf.exists():
+        shutil.copy(system_conf, folder / "test.conf")
+    else:
+        (folder / "test.conf").write_text("number_of_devices 2\n")
+    monkeypatch.setenv("SANE_CONFIG_DIR", str(folder))
+    return folder

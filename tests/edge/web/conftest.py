@@ -20,7 +20,6 @@ from edge.web import create_app
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-SANE_TEST_CONF = Path("/etc/sane.d/test.conf")
 
 
 @pytest.fixture
@@ -41,22 +40,6 @@ async def client(aiohttp_client, settings, store):
 
 
 # --------------------------------------------------------------------------- scanners
-
-
-@pytest.fixture
-def sane_test_backend(tmp_path_factory, monkeypatch) -> Path:
-    """SANE with only the ``test`` backend enabled, in a private SANE_CONFIG_DIR (the system's
-    dll.conf leaves it commented out), as in tests/edge/devices."""
-    if shutil.which("scanimage") is None:
-        pytest.skip("scanimage is not installed (Debian package sane-utils)")
-    folder = tmp_path_factory.mktemp("sane.d")
-    (folder / "dll.conf").write_text("test\n")
-    if SANE_TEST_CONF.exists():
-        shutil.copy(SANE_TEST_CONF, folder / "test.conf")
-    else:
-        (folder / "test.conf").write_text("number_of_devices 2\n")
-    monkeypatch.setenv("SANE_CONFIG_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
