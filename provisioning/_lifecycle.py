@@ -12,7 +12,6 @@ Revocation (``motcua hub revoke``) and the wipe it commands are obeyed by the sy
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from typing import Any
 
@@ -21,33 +20,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ._errors import ProvisioningError
 
 logger = logging.getLogger(__name__)
-
-PENDING = "provision.rotate_pending"
-
-
-def _pending_key(old: Ed25519PrivateKey) -> bytes:
-    from edge.store._crypto import hkdf
-
-    return hkdf(old.private_bytes_raw(), info=b"motcua/rotate-pending/v1")
-
-
-def _save_pending(store, old: Ed25519PrivateKey, new: Ed25519PrivateKey) -> None:
-    from edge.store._crypto import seal_bytes
-
-    sealed = seal_bytes(_pending_key(old), new.private_bytes_raw(), b"rotate-pending")
-    with store.transaction():
-        store.meta_set(PENDING, base64.b64encode(sealed).decode())
-
-
-def _load_pending(store, old: Ed25519PrivateKey) -> Ed25519PrivateKey | None:
-    from edge.store._crypto import open_bytes
-
-    text = store.meta_get(PENDING)
-    if not text:
-        return None
-    raw = open_bytes(_pending_key(old), base64.b64decode(text), b"rotate-pending")
-    return Ed25519PrivateKey.from_private_bytes(raw)
-
 
 class _FixedNow:
     """The hub clock with ``now()`` held still, so the proof and the request carry one timestamp."""
@@ -108,12 +80,14 @@ def rotate_station_key(settings, *, passphrase: str | None = None) -> str:
 
     with Store.open(settings, passphrase=passphrase or os.environ.get("MOTCUA_PASSPHRASE")) as store:
         client = SyncClient(settings=settings, store=store)
-        client._require_ready()  # enrolled, not revoked: say so plainly otherwise
+        client.require_ready()  # enrolled, not revoked: say so plainly otherwise
         old = store.station_signing_key()
-        new = _load_pending(store, old)
+        # Kept (wrapped by the station key) before the hub is asked, so a power cut mid-rotation
+        # leaves a key the next run can finish with.
+        new = store.pending_signing_key()
         if new is None:
             new = Ed25519PrivateKey.generate()
-            _save_pending(store, old, new)
+            store.set_pending_signing_key(new)
         ca = client.state.get("sync.ca_file") or settings.sync.ca_file or None
         try:
             kid = asyncio.run(_rotate(base=client.hub_url, ca=ca, clock=client.clock, station_id=client.station_id,
@@ -123,7 +97,7 @@ def rotate_station_key(settings, *, passphrase: str | None = None) -> str:
                                     "'motcua provision rotate-key' finishes it") from exc
         with store.transaction():
             store.set_station_signing_key(new)
-            store.meta_set(PENDING, "")
+            store.set_pending_signing_key(None)
         store.audit("station.key_rotated", actor="it", details={"key_id": kid})
         logger.info("station key rotated to %s", kid)
         return kid

@@ -305,19 +305,35 @@ class Store(DossierReads):
                               dossier_id=None, details={"dossiers": count, "city_key": city.fingerprint()})
         return count
 
-    def station_signing_key(self) -> Ed25519PrivateKey:
-        """The station's Ed25519 identity, created on first use, kept wrapped by the station key."""
-        sealed = self.meta_get("station.signing_key")
-        if sealed is None:
-            key = Ed25519PrivateKey.generate()
-            self.set_station_signing_key(key)
-            return key
-        raw = open_bytes(self._keys.wrap, base64.b64decode(sealed), b"station-signing-key")
+    def _sealed_meta_key(self, name: str) -> Ed25519PrivateKey | None:
+        sealed = self.meta_get(name)
+        if not sealed:
+            return None
+        raw = open_bytes(self._keys.wrap, base64.b64decode(sealed), name.encode())
         return Ed25519PrivateKey.from_private_bytes(raw)
 
+    def _set_sealed_meta_key(self, name: str, key: Ed25519PrivateKey | None) -> None:
+        value = "" if key is None else base64.b64encode(
+            seal_bytes(self._keys.wrap, key.private_bytes_raw(), name.encode())).decode()
+        self.meta_set(name, value)
+
+    def station_signing_key(self) -> Ed25519PrivateKey:
+        """The station's Ed25519 identity, created on first use, kept wrapped by the station key."""
+        key = self._sealed_meta_key("station.signing_key")
+        if key is None:
+            key = Ed25519PrivateKey.generate()
+            self.set_station_signing_key(key)
+        return key
+
     def set_station_signing_key(self, key: Ed25519PrivateKey) -> None:
-        raw = key.private_bytes_raw()
-        self.meta_set("station.signing_key", base64.b64encode(seal_bytes(self._keys.wrap, raw, b"station-signing-key")).decode())
+        self._set_sealed_meta_key("station.signing_key", key)
+
+    def pending_signing_key(self) -> Ed25519PrivateKey | None:
+        """A next station key made for a rotation the hub has not confirmed yet (wrapped likewise)."""
+        return self._sealed_meta_key("station.signing_key.pending")
+
+    def set_pending_signing_key(self, key: Ed25519PrivateKey | None) -> None:
+        self._set_sealed_meta_key("station.signing_key.pending", key)
 
     # --- dossier keys and sealed fields -------------------------------------------------------
 

@@ -82,7 +82,8 @@ class SyncClient:
     def locked(self) -> str:
         return self.state.get("sync.locked")
 
-    def _require_ready(self) -> None:
+    def require_ready(self) -> None:
+        """Raise a clear error unless this box is enrolled and sync is not locked (revoked, retired)."""
         if self.locked:
             raise SyncLockedError(f"sync is locked on this box ({self.locked}): {self.state.get('sync.lock_reason')}",
                                   message_vi=self._lock_reason_vi())
@@ -91,7 +92,7 @@ class SyncClient:
 
     def transport(self) -> HubTransport:
         if self._transport is None:
-            self._require_ready()
+            self.require_ready()
             ca = self.state.get("sync.ca_file") or self.cfg.ca_file or None
             self._transport = HubTransport(
                 self.hub_url, ca_file=ca, clock=self.clock, timeout_seconds=self.cfg.request_timeout_seconds,
@@ -205,7 +206,7 @@ class SyncClient:
     # --- one cycle -----------------------------------------------------------------------------
     async def sync_once(self) -> SyncStatus:
         """One push then one pull (and any command they bring); returns the status after it."""
-        self._require_ready()
+        self.require_ready()
         try:
             if not self.clock.anchored:
                 with contextlib.suppress(TransportError, ApiError):
@@ -219,7 +220,7 @@ class SyncClient:
         return self.status()
 
     async def push(self, *, ignore_backoff: bool = False) -> PushReport:
-        self._require_ready()
+        self.require_ready()
         async with self._push_lock:
             if ignore_backoff:
                 with self.store.transaction() as conn:
@@ -250,7 +251,7 @@ class SyncClient:
                       concurrency=1 if (self.cfg.metered or not self.bucket.unlimited) else 4)
 
     async def pull(self) -> PullReport:
-        self._require_ready()
+        self.require_ready()
         async with self._pull_lock:
             applier = FeedApplier(self.store, station_id=self.station_id, receipt_key=receipt_key_of(self.store),
                                   now=self.clock.now)
@@ -270,7 +271,7 @@ class SyncClient:
             return report
 
     async def heartbeat(self) -> dict[str, Any]:
-        self._require_ready()
+        self.require_ready()
         oldest = parse_iso(self.outbox.oldest_unsynced_created())
         free = disk_free_mb(self.store.root)
         body = {
