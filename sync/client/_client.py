@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sync.errors import ApiError, ProtocolError, SignatureError, SyncError, TransportError
@@ -173,29 +174,25 @@ class SyncClient:
                 logger.info("kicked push did not run: %s", exc)
 
     # --- jobs ----------------------------------------------------------------------------------
-    async def _job_push(self) -> None:
+    @staticmethod
+    async def _quiet(what: str, run: Callable[[], Awaitable[Any]]) -> None:
+        """A scheduled run: not enrolled or locked is normal; any other failure is in the status
+        already and the next run retries it."""
         try:
-            await self.push()
+            await run()
         except (NotEnrolledError, SyncLockedError):
             pass
-        except SyncError as exc:  # recorded in the status; retried by the next run
-            logger.info("sync push failed: %s", exc)
+        except SyncError as exc:
+            logger.info("sync %s failed: %s", what, exc)
+
+    async def _job_push(self) -> None:
+        await self._quiet("push", self.push)
 
     async def _job_pull(self) -> None:
-        try:
-            await self.pull()
-        except (NotEnrolledError, SyncLockedError):
-            pass
-        except SyncError as exc:  # recorded in the status; retried by the next run
-            logger.info("sync pull failed: %s", exc)
+        await self._quiet("pull", self.pull)
 
     async def _job_heartbeat(self) -> None:
-        try:
-            await self.heartbeat()
-        except (NotEnrolledError, SyncLockedError):
-            pass
-        except SyncError as exc:  # recorded in the status; retried by the next run
-            logger.info("sync heartbeat failed: %s", exc)
+        await self._quiet("heartbeat", self.heartbeat)
 
     async def _job_retention(self) -> None:
         await asyncio.to_thread(self.retention)
