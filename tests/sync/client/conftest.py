@@ -24,3 +24,30 @@ def proxy(hub):
     port = int(hub.url.rsplit(":", 1)[1])
     with FaultProxy("127.0.0.1", port) as p:
         yield p
+
+
+@pytest.fixture
+async def make_enrolled(tmp_path, hub, proxy):
+    """Make a box enrolled as HN-0001 through the proxy: (settings, store, client); stopped after."""
+    from boxkit import make_box
+
+    from sync.client import SyncClient, enroll_async
+
+    made = []
+
+    async def make(**sync):
+        settings, store = make_box(tmp_path, **sync)
+        await enroll_async(store, proxy.url, hub.add_station("HN-0001"), station_id="HN-0001")
+        client = SyncClient(settings=settings, store=store)
+        made.append((client, store))
+        return settings, store, client
+
+    yield make
+    for client, store in made:
+        await client.stop()
+        store.close()
+
+
+@pytest.fixture
+async def box(make_enrolled):
+    return await make_enrolled()

@@ -7,23 +7,12 @@ import json
 import pytest
 from boxkit import AGENCY, add_dossier, assert_exactly_once, hub_dossiers, make_box
 
-from sync.client import SyncClient, enroll_async
+from sync.client import enroll_async
 from sync.errors import ApiError
 
 
-@pytest.fixture
-async def enrolled(tmp_path, hub, proxy):
-    settings, store = make_box(tmp_path)
-    token = hub.add_station("HN-0001")
-    await enroll_async(store, proxy.url, token, station_id="HN-0001")
-    client = SyncClient(settings=settings, store=store)
-    yield settings, store, client
-    await client.stop()
-    store.close()
-
-
-async def test_enroll_stores_anchors(enrolled, hub):
-    settings, store, client = enrolled
+async def test_enroll_stores_anchors(box, hub):
+    settings, store, client = box
     assert store.meta_get("sync.station_id") == "HN-0001"
     assert store.meta_get("agency_code") == AGENCY
     assert store.meta_get("sync.receipt_key_id") == hub.keys.receipt_key_id
@@ -31,8 +20,8 @@ async def test_enroll_stores_anchors(enrolled, hub):
     assert store.meta_get("clock.anchored") == "1"
 
 
-async def test_push_commits_exactly_once_and_pull_confirms(enrolled, hub):
-    settings, store, client = enrolled
+async def test_push_commits_exactly_once_and_pull_confirms(box, hub):
+    settings, store, client = box
     ids = [add_dossier(store, pages=3), add_dossier(store, pages=1)]
     status = await client.sync_once()
     assert_exactly_once(store, hub)
@@ -47,9 +36,9 @@ async def test_push_commits_exactly_once_and_pull_confirms(enrolled, hub):
     assert len(hub_dossiers(hub)) == len(ids)
 
 
-async def test_duplicated_requests_are_idempotent(enrolled, hub):
+async def test_duplicated_requests_are_idempotent(box, hub):
     """Every step repeated (create, chunks, commit) leaves one dossier and the same receipt."""
-    settings, store, client = enrolled
+    settings, store, client = box
     dossier_id = add_dossier(store, pages=2)
     await client.sync_once()
     first = store.query("SELECT receipt FROM outbox WHERE dossier_id = ?", (dossier_id,))[0]["receipt"]

@@ -20,17 +20,6 @@ from sync.errors import ApiError, SyncError, TransportError
 from sync.protocol import sign_request
 
 
-@pytest.fixture
-async def box(tmp_path, hub, proxy):
-    settings, store = make_box(tmp_path)
-    token = hub.add_station("HN-0001")
-    await enroll_async(store, proxy.url, token, station_id="HN-0001")
-    client = SyncClient(settings=settings, store=store)
-    yield settings, store, client
-    await client.stop()
-    store.close()
-
-
 async def _sync_until_done(client: SyncClient, *, rounds: int = 30) -> list[BaseException]:
     """Run cycles until nothing is pending; returns the errors seen on the way."""
     errors: list[BaseException] = []

@@ -5,23 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from boxkit import AGENCY, add_dossier, make_box
+from boxkit import AGENCY, add_dossier
 
 from edge.reception import DEMO_CATALOG
-from sync.client import SyncClient, enroll_async
 from sync.hub._core import signed_command
 
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$spu3srgIf6j2rqorLAUdiQ$gjdGBSmMZqKfXtRA//5Q+EO/9mODnl1Qb855UT/Cj94"
 
 
-@pytest.fixture
-async def box(tmp_path, hub, proxy):
-    settings, store = make_box(tmp_path)
-    await enroll_async(store, proxy.url, hub.add_station("HN-0001"), station_id="HN-0001")
-    client = SyncClient(settings=settings, store=store)
-    yield settings, store, client
-    await client.stop()
-    store.close()
 
 
 async def test_every_item_type_is_applied_with_its_checkpoint(box, hub):

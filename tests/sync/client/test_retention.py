@@ -14,14 +14,8 @@ from sync.protocol import b64e
 
 
 @pytest.fixture
-async def box(tmp_path, hub, proxy):
-    settings, store = make_box(tmp_path, retention_days=0)
-    token = hub.add_station("HN-0001")
-    await enroll_async(store, proxy.url, token, station_id="HN-0001")
-    client = SyncClient(settings=settings, store=store)
-    yield settings, store, client
-    await client.stop()
-    store.close()
+async def box(make_enrolled):
+    return await make_enrolled(retention_days=0)
 
 
 def _status(store, dossier_id):
