@@ -96,17 +96,16 @@ def _check_city_key(text: str, origin: str) -> str:
         data = json.loads(text)
     except ValueError as exc:
         raise ProvisioningError(f"{origin}: the city public key is not JSON ({exc})") from None
-    try:
-        from edge.store._crypto import CityPublicKey
-    except ImportError:  # pragma: no cover - the store is always installed with the app
-        CityPublicKey = None
-    if CityPublicKey is not None:
-        try:
-            CityPublicKey.from_json(data)
-        except Exception as exc:
-            raise ProvisioningError(f"{origin}: not a city public key: {exc}") from None
-    if "private" in str(data.get("kind", "")) or any(k in data for k in ("x25519_private", "mlkem_seed", "seed")):
+    from edge.store import CityPublicKey
+
+    if not isinstance(data, dict):
+        raise ProvisioningError(f"{origin}: not a city public key (a JSON object is expected)")
+    if "private" in str(data.get("kind", "")) or any(k in data for k in ("x25519_private", "mlkem768_seed", "mlkem_seed", "seed")):
         raise ProvisioningError(f"{origin}: this is a city PRIVATE key; give the public key only")
+    try:
+        CityPublicKey.from_json(data)
+    except Exception as exc:
+        raise ProvisioningError(f"{origin}: not a city public key: {exc}") from None
     return text
 
 
@@ -164,10 +163,7 @@ def init_keys(directory: Path, *, hub_data: Path | None = None, receipt_key: Pat
 
     Returns the loaded keys and whether a new key was made.
     """
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
     anchors_dir = directory / "anchors"
-    anchors_dir.mkdir(exist_ok=True, mode=0o700)
     sources: dict[str, Path | None] = {RECEIPT_NAME: receipt_key, CITY_NAME: city_key, CA_NAME: ca}
     staged: dict[str, str] = {}
     if hub_data is not None:
@@ -183,6 +179,10 @@ def init_keys(directory: Path, *, hub_data: Path | None = None, receipt_key: Pat
         except (FileNotFoundError, UnicodeDecodeError) as exc:
             raise ProvisioningError(f"{src}: cannot read ({exc})") from None
         staged[name] = checks[name](text, str(src))
+    # Only now, with every input checked, does anything reach the disk.
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    anchors_dir.mkdir(exist_ok=True, mode=0o700)
     created = False
     private_path = directory / PRIVATE_NAME
     if not private_path.exists():

@@ -82,7 +82,7 @@ def _parse_dt(value: str, what: str) -> dt.datetime:
 
 def _state_overrides(ctx: CliContext) -> list[Override]:
     """Overrides of an initialized state directory, read without the station key (not personal)."""
-    from edge.store._store import DB_NAME
+    from edge.store import DB_NAME
 
     path = Path(ctx.settings.store.state_dir) / DB_NAME
     if not path.exists():

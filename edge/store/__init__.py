@@ -12,9 +12,10 @@ from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
 from ._db import private_sqlite_files
 from ._fsutil import fsync_dir, write_file_atomic
 from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
-from ._store import CheckReport, InitResult, PageSource, StartupReport, Store
+from ._store import DB_NAME, CheckReport, InitResult, PageSource, StartupReport, Store
 
 __all__ = [
+    "DB_NAME",
     "CODE_RE",
     "VN_TZ",
     "Applicant",
