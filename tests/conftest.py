@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from edge.config import Settings, load_settings
 from edge.store import Store
 
 AGENCY = "000.00.06.H56"
+
+# Fuzzing (Hypothesis): no example database in the repository, no wall-clock deadline on a shared
+# 2-core machine; HYPOTHESIS_PROFILE=deep runs ten times the examples.
+settings.register_profile("ci", database=None, deadline=None, max_examples=150,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("deep", parent=settings.get_profile("ci"), max_examples=1500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def make_settings(state_dir: Path, **sections: dict) -> Settings:
