@@ -44,6 +44,7 @@ from sync.protocol import (
     parse_commit,
     parse_enroll,
     parse_heartbeat,
+    parse_json,
     parse_manifest,
     parse_rotate,
     rotation_message,
@@ -72,8 +73,11 @@ WORKER_THREADS = 16
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data, ensure_ascii=False).encode(),
-                        content_type="application/json")
+    try:
+        body = json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # text that is not Unicode (a lone surrogate) goes out escaped
+        body = json.dumps(data).encode()
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 def _error_response(err: ApiError) -> web.Response:
@@ -149,13 +153,7 @@ class Hub:
             raise ApiError(413, "too_large", f"JSON body larger than {MAX_JSON_BODY} bytes")
         if body and request.content_type != "application/json":
             raise ApiError(415, "unsupported_media_type", "JSON body expected (Content-Type: application/json)")
-        try:
-            data = json.loads(body) if body else None
-        except ValueError as exc:
-            raise ApiError(400, "invalid_request", f"body is not JSON: {exc}", extra={"field": "$"}) from None
-        except RecursionError:
-            raise ApiError(400, "invalid_request", "body is nested too deeply", extra={"field": "$"}) from None
-        return body, data
+        return body, parse_json(body) if body else None
 
     async def admit(self, request: web.Request, body: bytes | None, *, dossier_id: str | None = None,
                     blob_sha256: str | None = None) -> tuple[Admission, SignedHeaders]:

@@ -45,6 +45,7 @@ from ._encoding import (
     b64e,
     canonical_json,
     ms_to_rfc3339,
+    parse_json,
     rfc3339_to_ms,
     sha256_hex,
 )
@@ -96,7 +97,7 @@ __all__ = [
     "canonical_json", "canonical_request", "format_token", "key_id", "load_public_key",
     "manifest_from_export", "manifest_sha256", "ms_to_rfc3339", "new_nonce", "new_token", "normalize_token",
     "parse_calendar_entry", "parse_catalog", "parse_clerk", "parse_commit", "parse_enroll",
-    "parse_feed_page", "parse_heartbeat", "parse_manifest", "parse_rotate", "parse_station_line",
+    "parse_feed_page", "parse_heartbeat", "parse_json", "parse_manifest", "parse_rotate", "parse_station_line",
     "public_key_raw", "rfc3339_to_ms", "rotation_message", "sha256_hex", "sign_object",
     "sign_request", "status_code", "token_sha256", "verify_command", "verify_object",
     "verify_receipt",

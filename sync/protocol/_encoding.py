@@ -29,6 +29,49 @@ def _reject_floats(obj: Any, path: str = "$") -> None:
             _reject_floats(value, f"{path}[{i}]")
 
 
+def _no_constant(name: str) -> Any:
+    raise ProtocolError("$", f"{name} is not JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON from the wire: UTF-8, no NaN/Infinity, no lone surrogate (``"\\ud800"``) anywhere.
+
+    Raises ProtocolError (field ``$``) for anything else; what this returns can be encoded again as
+    UTF-8 (and stored as text by any database).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("$", f"body is not UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ProtocolError("$", "body is nested too deeply") from None
+    except ValueError as exc:
+        raise ProtocolError("$", f"body is not JSON: {exc}") from None
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _utf8_text(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                _utf8_text(key)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return data
+
+
+def _utf8_text(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ProtocolError("$", f"body holds a lone surrogate \\u{ord(text[exc.start]):04x}, "
+                                "which is not Unicode text") from None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -31,3 +31,17 @@ def test_deeply_nested_json_is_a_clean_400(hub):
     reply = Station(hub.url, "HN-0009").raw("POST", "/v1/enroll", body, {"Content-Type": "application/json"})
     assert reply.status == 400
     assert reply.json["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("body", [
+    rb'{"\ud800": 1}',                                   # a lone surrogate as a key (an unknown field)
+    rb'{"station_id": "\udfff", "token": "A", "public_key": "A"}',  # ... and as a value
+    b'{"station_id": "\xff\xfe"}',                       # not UTF-8
+    b'{"station_id": 1e999999}',                          # a number too large for a float
+])
+def test_unparsable_json_is_a_400_protocol_error(hub, body):
+    reply = Station(hub.url, "HN-0009").raw("POST", "/v1/enroll", body, {"Content-Type": "application/json"})
+    assert reply.status == 400, reply.body
+    assert reply.code == "invalid_request"
+    error = reply.json["error"]
+    assert error["code"] == "invalid_request" and error["message"] and error["retryable"] is False
