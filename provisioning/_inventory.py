@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.codes import MAX_NUMBER, is_agency_code, is_ascii_digits
+
 from ._errors import InventoryError, RowError
 
 REQUIRED_COLUMNS = ("serial", "station_name", "agency_code", "kind", "address", "hub_url")
 OPTIONAL_COLUMNS = ("partition_index",)
 KINDS = ("branch", "commune", "mobile", "popup")
-# QCVN 102:2016 agency code: DDD.CC.BB.Xnn, e.g. 000.00.06.H56 (unit, level, block, province).
-AGENCY_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# QCVN 102:2016 agency code DDD.CC.BB.Xnn, e.g. 000.00.06.H56: core.codes.is_agency_code (ASCII only).
+SERIAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 MAX_TEXT = 200
 
 
@@ -91,15 +92,16 @@ def _check_row(lineno: int, raw: dict[str, str], errors: list[RowError]) -> Inve
     serial = values["serial"]
     if not serial:
         bad("serial", "is empty")
-    elif not SERIAL_RE.match(serial):
+    elif not SERIAL_RE.fullmatch(serial):
         bad("serial", f"{serial!r} may hold only letters, digits, '.', '_' and '-' (at most 64)")
     if not values["station_name"]:
         bad("station_name", "is empty")
     code = values["agency_code"]
     if not code:
         bad("agency_code", "is empty")
-    elif not AGENCY_CODE_RE.match(code):
-        bad("agency_code", f"{code!r} is not an agency code of the form DDD.CC.BB.Xnn (QCVN 102), e.g. 000.00.06.H56")
+    elif not is_agency_code(code):
+        bad("agency_code", f"{code!r} is not an agency code of the form DDD.CC.BB.Xnn (QCVN 102) in ASCII digits, "
+                           "e.g. 000.00.06.H56")
     kind = values["kind"].lower()
     if kind not in KINDS:
         hint = difflib.get_close_matches(kind, KINDS, n=1)
@@ -113,13 +115,11 @@ def _check_row(lineno: int, raw: dict[str, str], errors: list[RowError]) -> Inve
             bad("hub_url", f"{url!r} {why}")
     index: int | None = None
     if values["partition_index"]:
-        try:
-            index = int(values["partition_index"])
-        except ValueError:
-            bad("partition_index", f"{values['partition_index']!r} is not a whole number")
-        else:
-            if index < 0:
-                bad("partition_index", "must be 0 or more")
+        if not is_ascii_digits(values["partition_index"]):
+            bad("partition_index", f"{values['partition_index']!r} is not a whole number 0 or more in ASCII digits")
+        elif (index := int(values["partition_index"])) >= MAX_NUMBER:
+            bad("partition_index", f"{index} is out of range: at most {MAX_NUMBER - 1} (one number per partition)")
+            index = None
     if len(errors) > before:
         return None
     return InventoryRow(row=lineno, serial=serial, station_name=values["station_name"], agency_code=code, kind=kind,

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.codes import MAX_NUMBER, is_ascii_digits, partition_fits
+
 from ._errors import InventoryError, RowError
 from ._inventory import InventoryRow
 
-SEQUENCE_MAX = 9999
+SEQUENCE_MAX = MAX_NUMBER  # the daily sequence NNNN runs 1..MAX_NUMBER (core.codes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,8 +58,8 @@ def read_existing(path: Path) -> list[Existing]:
             out.append(Existing(
                 station_id=str(data.get("station_id", "")),
                 agency_code=str(data["agency_code"]),
-                partition_index=int(data["partition_index"]),
-                partition_size=int(data["partition_size"]) if data.get("partition_size") else None,
+                partition_index=_whole(data["partition_index"], "partition_index"),
+                partition_size=_whole(data["partition_size"], "partition_size") if data.get("partition_size") else None,
                 serial=str(data.get("serial", "")),
             ))
         except (ValueError, KeyError, TypeError) as exc:
@@ -65,6 +67,15 @@ def read_existing(path: Path) -> list[Existing]:
     if errors:
         raise InventoryError(errors, source=str(path))
     return out
+
+
+def _whole(value: object, name: str) -> int:
+    """A JSON whole number (or a string of ASCII digits); ``int()`` alone would take '１' and 1.5."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_NUMBER:
+        return value
+    if isinstance(value, str) and is_ascii_digits(value) and int(value) <= MAX_NUMBER:
+        return int(value)
+    raise ValueError(f"{name} {value!r} is not a whole number 0..{MAX_NUMBER} in ASCII digits")
 
 
 def _sizes_of(olds: Sequence[Existing]) -> set[int]:
@@ -163,7 +174,7 @@ def replacement_partition(agency: str, size: int, held: Iterable[tuple[int, int]
         return None
 
     if index is not None:
-        if index < 0 or (index + 1) * size > SEQUENCE_MAX:
+        if not partition_fits(index, size):
             raise ProvisioningError(f"--partition-index {index} with {size} numbers runs past {SEQUENCE_MAX} "
                                     f"({agency} has partitions 0..{SEQUENCE_MAX // size - 1} of that size)")
         other = clash(index)

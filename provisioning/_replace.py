@@ -28,7 +28,7 @@ def replace_station(*, serial: str, station_id: str, manifests: Sequence[Path], 
     that another box holds or may still hold). When the new box enrolls, the old box's key is
     retired: it may still upload the dossiers it holds, and then issues no more codes.
     """
-    if not SERIAL_RE.match(serial):
+    if not SERIAL_RE.fullmatch(serial):
         raise ProvisioningError(f"serial {serial!r} may hold only letters, digits, '.', '_' and '-'")
     if not manifests:
         raise ProvisioningError("give the batch manifest(s) that hold the station: --from DIR/manifest.json")

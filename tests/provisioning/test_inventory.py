@@ -111,3 +111,38 @@ def test_partition_collisions_reported():
             for i in range(3)]
     with pytest.raises(InventoryError, match="no free dossier-number partition"):
         assign_partitions(parse_inventory(head + "C,X,000.00.06.H56,branch,,https://h.example,\n"), full)
+
+
+def test_non_ascii_digits_refused_by_row_and_column(tmp_path):
+    """Full-width and Arabic-Indic digits look like digits to ``\\d`` and ``int()``; a code is ASCII."""
+    from provisioning import read_inventory
+
+    sheet = tmp_path / "inv.csv"
+    sheet.write_text("serial,station_name,agency_code,kind,address,hub_url,partition_index\n"
+                     "PI1,Điểm A,０００.00.06.H56,commune,,https://hub.example.gov.vn,\n"
+                     "PI2,Điểm B,000.00.06.H56,commune,,https://hub.example.gov.vn,١\n"
+                     "PI3,Điểm C,000.00.06.H56,commune,,https://hub.example.gov.vn,１\n", encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(InventoryError) as info:
+        read_inventory(sheet)
+    assert [(e.row, e.column) for e in info.value.errors] == [(2, "agency_code"), (3, "partition_index"),
+                                                              (4, "partition_index")]
+    assert "ASCII" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_partition_index_past_the_sequence_is_refused():
+    errs = errors_of(HEAD.rstrip("\n") + ",partition_index\n" + GOOD.rstrip("\n") + ",10000\n")
+    assert errs == [(2, "partition_index")]
+
+
+def test_existing_stations_with_non_ascii_partition_refused(tmp_path):
+    from provisioning._partition import read_existing
+
+    path = tmp_path / "stations.jsonl"
+    path.write_text('{"agency_code": "000.00.06.H56", "partition_index": "1"}\n'
+                    '{"agency_code": "000.00.06.H56", "partition_index": "\uff12"}\n'
+                    '{"agency_code": "000.00.06.H56", "partition_index": 1.5}\n')
+    with pytest.raises(InventoryError) as info:
+        read_existing(path)
+    assert [e.row for e in info.value.errors] == [2, 3]
