@@ -60,7 +60,7 @@ def from_exception(exc: BaseException) -> HttpError:
         return HttpError(422, "invalid", str(exc), field=exc.field,
                          message_vi=exc.message_vi or "Dữ liệu không hợp lệ.")
     if isinstance(exc, AuthError):
-        status = {"locked": 429, "forbidden": 403}.get(exc.code, 401)
+        status = {"locked": 429, "busy": 429, "forbidden": 403}.get(exc.code, 401)
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return HttpError(status, exc.code, str(exc), message_vi=exc.message_vi or "", field="password",
                          headers=headers)

@@ -7,11 +7,14 @@ Public API (the sync client applies the city's account feed through :func:`upser
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
+import threading
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,30 +208,97 @@ def locked_for(db: Any, username: str, *, now: float | None = None) -> int:
     return int(row["locked_until"] - now) + 1
 
 
+#: Password checks of one account that may run at the same time in this process. Each argon2id
+#: check costs 64 MiB and tens of milliseconds; a burst of guesses beyond this is refused at once.
+MAX_CONCURRENT_CHECKS = 2
+
+_inflight: dict[str, int] = {}
+_inflight_lock = threading.Lock()
+
+
+def _locked_error(left: int) -> AuthError:
+    minutes = max(1, (left + 59) // 60)
+    return AuthError(f"account locked for {left} s", code="locked", retry_after=left,
+                     message_vi=f"Tài khoản tạm khóa do nhập sai nhiều lần. Vui lòng thử lại sau {minutes} phút.")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoginAttempt:
-    """The database half of a login, before the (slow) hash check."""
+    """A login attempt already counted in the database, before the (slow) hash check."""
 
     username: str
     password_hash: str
     exists: bool
     disabled: bool
     role: str
+    failures: int  # attempts counted in a row, this one included
 
 
-def begin_login(db: Any, username: str) -> LoginAttempt:
-    """Refuse a locked account at once; otherwise fetch what the hash check needs."""
+def _lock_if_spent(conn: Any, username: str, *, max_attempts: int, lockout_minutes: int, now: float) -> int:
+    """Lock the account when its attempts are spent; returns the failures counted."""
+    row = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
+                       [username]).fetchone()
+    failures = row[0] if row else 0
+    if failures >= max_attempts and (row[1] is None or row[1] <= now):
+        conn.execute("UPDATE web_login_failures SET locked_until = ? WHERE username = ?",
+                     [now + lockout_minutes * 60, username])
+    return failures
+
+
+def begin_login(db: Any, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
+    """Count the attempt before the hash check (one write transaction), then fetch what the check needs.
+
+    The attempt is reserved as a failure at once and cleared only by :func:`finish_login` with the
+    right password, so attempts sent together cannot all be checked: once ``max_attempts`` are
+    counted the account is locked and every further attempt is refused without a check.
+    """
     username = normalize_username(username)
-    left = locked_for(db, username)
-    if left:
-        minutes = max(1, (left + 59) // 60)
-        raise AuthError(f"account locked for {left} s", code="locked", retry_after=left,
-                        message_vi=f"Tài khoản tạm khóa do nhập sai nhiều lần. Vui lòng thử lại sau {minutes} phút.")
-    row = one(db, "SELECT password_hash, disabled, role FROM web_accounts WHERE username = ?", [username])
+    now = time.time()
+    with tx(db) as conn:
+        prev = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
+                            [username]).fetchone()
+        if prev is not None and prev[1] is not None and prev[1] > now:
+            raise _locked_error(int(prev[1] - now) + 1)
+        # A lockout that ran out starts a fresh count.
+        counted = 0 if prev is None or prev[1] is not None else prev[0]
+        if counted >= max_attempts:
+            until = now + lockout_minutes * 60
+            conn.execute("UPDATE web_login_failures SET locked_until = ? WHERE username = ?", [until, username])
+            raise _locked_error(int(until - now) + 1)
+        conn.execute(
+            "INSERT INTO web_login_failures (username, failures, last_failure, locked_until)"
+            " VALUES (?, ?, ?, NULL) ON CONFLICT(username) DO UPDATE SET failures = excluded.failures,"
+            " last_failure = excluded.last_failure, locked_until = NULL",
+            [username, counted + 1, now])
+        row = conn.execute("SELECT password_hash, disabled, role FROM web_accounts WHERE username = ?",
+                           [username]).fetchone()
     if row is None:
-        return LoginAttempt(username=username, password_hash=_DUMMY_HASH, exists=False, disabled=False, role="")
-    return LoginAttempt(username=username, password_hash=row["password_hash"], exists=True,
-                        disabled=bool(row["disabled"]), role=row["role"])
+        return LoginAttempt(username=username, password_hash=_DUMMY_HASH, exists=False, disabled=False, role="",
+                            failures=counted + 1)
+    return LoginAttempt(username=username, password_hash=row[0], exists=True, disabled=bool(row[1]), role=row[2],
+                        failures=counted + 1)
+
+
+@contextlib.contextmanager
+def check_slot(username: str) -> Iterator[None]:
+    """Hold one of the account's :data:`MAX_CONCURRENT_CHECKS` slots for a password check.
+
+    Raises :class:`AuthError` (``busy``) when they are all taken; the attempt stays counted.
+    """
+    username = normalize_username(username)
+    with _inflight_lock:
+        if _inflight.get(username, 0) >= MAX_CONCURRENT_CHECKS:
+            raise AuthError("too many login attempts at once", code="busy", retry_after=5,
+                            message_vi="Có quá nhiều lần đăng nhập cùng lúc vào tài khoản này. "
+                                       "Vui lòng đợi vài giây rồi thử lại.")
+        _inflight[username] = _inflight.get(username, 0) + 1
+    try:
+        yield
+    finally:
+        with _inflight_lock:
+            left = _inflight.pop(username, 1) - 1
+            if left > 0:
+                _inflight[username] = left
 
 
 def verify_password(attempt: LoginAttempt, password: str) -> bool:
@@ -239,37 +309,42 @@ def verify_password(attempt: LoginAttempt, password: str) -> bool:
         return False
 
 
+def refuse_unchecked(db: Any, attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> None:
+    """An attempt refused before its check (too many at once) stays counted; lock if that spends the last."""
+    with tx(db) as conn:
+        _lock_if_spent(conn, attempt.username, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
+                       now=time.time())
+
+
 def finish_login(db: Any, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
                  lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
-    """Count a failure (locking after ``max_attempts`` in a row) or clear the count."""
+    """Keep the failure counted (locking after ``max_attempts`` in a row) or, on success, clear it.
+
+    A success is refused while the account is locked (another attempt may have spent the last try
+    while this one was being checked).
+    """
     username = attempt.username
     now = time.time()
     if not ok:
         with tx(db) as conn:
-            prev = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
-                              [username]).fetchone()
-            failures = 1
-            if prev is not None:
-                # A lockout that ran out starts a fresh count.
-                failures = 1 if (prev[1] is not None and prev[1] <= now) else prev[0] + 1
-            locked_until = now + lockout_minutes * 60 if failures >= max_attempts else None
-            conn.execute(
-                "INSERT INTO web_login_failures (username, failures, last_failure, locked_until)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET failures = excluded.failures,"
-                " last_failure = excluded.last_failure, locked_until = excluded.locked_until",
-                [username, failures, now, locked_until])
-        if locked_until is not None:
+            failures = _lock_if_spent(conn, username, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
+                                      now=now)
+        if failures >= max_attempts:
             raise AuthError("wrong password; account now locked", code="locked",
                             retry_after=lockout_minutes * 60,
                             message_vi=f"Sai tên đăng nhập hoặc mật khẩu {failures} lần liên tiếp. Tài khoản tạm khóa {lockout_minutes} phút.")
         left_tries = max_attempts - failures
         raise AuthError("wrong username or password",
                         message_vi=f"Sai tên đăng nhập hoặc mật khẩu. Còn {left_tries} lần thử trước khi tài khoản bị tạm khóa.")
+    with tx(db) as conn:
+        row = conn.execute("SELECT locked_until FROM web_login_failures WHERE username = ?", [username]).fetchone()
+        if row is not None and row[0] is not None and row[0] > now:
+            raise _locked_error(int(row[0] - now) + 1)
+        if not attempt.disabled:
+            conn.execute("DELETE FROM web_login_failures WHERE username = ?", [username])
     if attempt.disabled:
         raise AuthError("account disabled", code="disabled",
                         message_vi="Tài khoản đã bị vô hiệu hóa. Vui lòng liên hệ quản trị.")
-    with tx(db) as conn:
-        conn.execute("DELETE FROM web_login_failures WHERE username = ?", [username])
     if attempt.role not in roles:
         raise AuthError("role not allowed", code="forbidden",
                         message_vi="Tài khoản này không có quyền thực hiện thao tác này.")
@@ -281,18 +356,23 @@ def authenticate(db: Any, username: str, password: str, *, max_attempts: int,
     """Check a username and password; count failures; lock after ``max_attempts`` in a row.
 
     Raises :class:`AuthError` with a Vietnamese message; never says whether the user exists.
-    Blocking: async code uses :func:`begin_login`, :func:`verify_password` in an executor,
-    then :func:`finish_login`.
+    Blocking: async code runs :func:`begin_login`, then :func:`verify_password` in an executor
+    inside :func:`check_slot`, then :func:`finish_login` (see ``edge.web._views_auth``).
     """
-    attempt = begin_login(db, username)
-    ok = verify_password(attempt, password)
-    return finish_login(db, attempt, ok, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
-                        roles=roles)
+    limits = {"max_attempts": max_attempts, "lockout_minutes": lockout_minutes}
+    attempt = begin_login(db, username, **limits)
+    try:
+        with check_slot(attempt.username):
+            ok = verify_password(attempt, password)
+    except AuthError:
+        refuse_unchecked(db, attempt, **limits)
+        raise
+    return finish_login(db, attempt, ok, roles=roles, **limits)
 
 
 __all__ = [
-    "ROLES", "ROLE_NAMES_VI", "Account", "AuthError", "LoginAttempt", "authenticate", "begin_login",
-    "finish_login", "verify_password", "count_accounts",
+    "MAX_CONCURRENT_CHECKS", "ROLES", "ROLE_NAMES_VI", "Account", "AuthError", "LoginAttempt", "authenticate",
+    "begin_login", "check_slot", "finish_login", "refuse_unchecked", "verify_password", "count_accounts",
     "create_account", "get_account", "hash_password", "list_accounts", "locked_for",
     "normalize_username", "set_disabled", "set_password", "unlock", "upsert_from_feed",
 ]
