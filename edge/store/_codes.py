@@ -14,24 +14,23 @@ never issued again, whatever the old and new ranges are.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
+from core.codes import DOSSIER_CODE_RE, MAX_NUMBER, is_agency_code, partition_fits
 from edge.errors import StoreError, ValidationError
 
-AGENCY_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-CODE_RE = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})-(\d{6})-(\d{4})$")
-MAX_NUMBER = 9999
+#: The shape of a dossier code, ASCII digits only (use ``fullmatch``).
+CODE_RE = DOSSIER_CODE_RE
 
 
 def validate_agency_code(code: str) -> str:
-    if not AGENCY_RE.match(code or ""):
+    if not is_agency_code(code):
         raise ValidationError("agency_code", f"{code!r} is not an agency code of the form DDD.CC.BB.Xnn (e.g. 000.00.06.H56)",
                               message_vi="Mã cơ quan không đúng dạng DDD.CC.BB.Xnn (ví dụ 000.00.06.H56).")
     return code
 
 
 def validate_partition(index: int, size: int) -> None:
-    if size < 1 or index < 0 or (index + 1) * size > MAX_NUMBER:
+    if not partition_fits(index, size):
         raise StoreError(f"code partition index={index} size={size} does not fit in 0001–{MAX_NUMBER}")
 
 

@@ -8,10 +8,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.codes import is_ascii_digits, normalize_digits
 from edge.errors import ValidationError
 
 APPLICANT_KEYS = ("full_name", "id_number", "date_of_birth", "gender", "address", "phone", "email", "old_id_number")
-_ID_RE = re.compile(r"^\d{12}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 .-]{8,15}$")
 
 
@@ -49,13 +49,18 @@ class Applicant:
             if not isinstance(value, str):
                 raise ValidationError(key, f"must be a string, got {type(value).__name__}", message_vi=f"Trường {key} phải là chuỗi ký tự.")
             values[key] = nfc(value)
+        # Typed or scanned digits may be full-width or Arabic-Indic: stored (and blind-indexed) as
+        # the ASCII number, so a search for the real number finds the dossier.
+        for key in ("id_number", "old_id_number", "phone"):
+            values[key] = normalize_digits(values[key])
         if not values["full_name"]:
             raise ValidationError("full_name", "is required", message_vi="Vui lòng nhập họ và tên người nộp.")
         if len(values["full_name"]) > 200:
             raise ValidationError("full_name", "is longer than 200 characters", message_vi="Họ và tên quá dài (tối đa 200 ký tự).")
-        if not _ID_RE.match(values["id_number"]):
+        if not is_ascii_digits(values["id_number"], 12):
             raise ValidationError("id_number", "must be exactly 12 digits", message_vi="Số CCCD phải gồm đúng 12 chữ số.")
-        if values["old_id_number"] and not re.fullmatch(r"\d{9}|\d{12}", values["old_id_number"]):
+        old = values["old_id_number"]
+        if old and not (is_ascii_digits(old, 9) or is_ascii_digits(old, 12)):
             raise ValidationError("old_id_number", "must be 9 or 12 digits", message_vi="Số CMND cũ phải gồm 9 hoặc 12 chữ số.")
         if values["date_of_birth"]:
             try:

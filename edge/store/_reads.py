@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
+from core.codes import normalize_digits
 from edge.errors import NotFoundError, StoreError
 
 from ._crypto import decrypt_stream, open_bytes
@@ -64,7 +65,7 @@ class DossierReads:
         return self._database.one("SELECT COUNT(*) AS n FROM dossiers WHERE status = ?", (status,))["n"]
 
     def find_by_id_number(self, id_number: str) -> list[DossierSummary]:
-        idx = self.blind_index("id_number", unicodedata.normalize("NFC", id_number).strip())
+        idx = self.blind_index("id_number", normalize_digits(unicodedata.normalize("NFC", id_number).strip()))
         rows = self._database.query(self._SUMMARY_SQL + " WHERE d.id_hash = ? ORDER BY d.created_at DESC", (idx,))
         return [self._summary(r) for r in rows]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.codes import is_agency_code, partition_fits
 from edge.errors import StoreError
 from edge.store import CityPublicKey
 from sync.errors import ProtocolError
@@ -27,7 +28,7 @@ from sync.protocol import (
     public_key_raw,
     rfc3339_to_ms,
 )
-from sync.protocol._constants import AGENCY_CODE_RE, STATION_ID_RE
+from sync.protocol._constants import STATION_ID_RE
 
 from ._clock import HubClock
 from ._state import ClientState, load_clock, save_clock
@@ -57,12 +58,12 @@ def _validate(answer: Any, station_id: str) -> dict[str, Any]:
     if station.get("station_id") != station_id:
         raise ProtocolError("station.station_id", f"hub enrolled {station.get('station_id')!r}, not {station_id!r}")
     agency = station.get("agency_code")
-    if not isinstance(agency, str) or not AGENCY_CODE_RE.match(agency):
+    if not is_agency_code(agency):
         raise ProtocolError("station.agency_code", "is not an agency code")
     if station.get("kind") not in (*STATION_KINDS, None):
         raise ProtocolError("station.kind", f"must be one of {', '.join(STATION_KINDS)}")
     index, size = part.get("partition_index"), part.get("partition_size")
-    if not isinstance(index, int) or not isinstance(size, int) or index < 0 or size < 1 or (index + 1) * size > 9999:
+    if not partition_fits(index, size):
         raise ProtocolError("code_partition", "partition_index/partition_size do not fit in 1..9999")
     receipt_key = load_public_key(hub.get("receipt_public_key"), "hub.receipt_public_key")
     raw = public_key_raw(receipt_key)

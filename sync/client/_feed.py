@@ -12,9 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.codes import MAX_NUMBER, CodeError, parse_dossier_code, partition_fits
 from edge.errors import MotcuaError
 from sync.errors import ProtocolError, SignatureError
 from sync.protocol import (
+    DOSSIER_ID_RE,
     DOSSIER_STATUS_VI,
     FEED_MAX_LIMIT,
     FeedItem,
@@ -79,7 +81,8 @@ class FeedApplier:
             report.skipped += 1
             logger.warning("feed item %s (%s) not applied: %s", item.seq, item.type, exc)
             self.store.audit("sync.feed_item_refused", actor="sync",
-                             details={"seq": item.seq, "type": item.type, "error": str(exc)[:300]})
+                             details={"seq": item.seq, "type": item.type, "error": str(exc)[:300],
+                                      "error_type": type(exc).__name__})
             return
         conn.execute("RELEASE feed_item")
         report.applied += 1
@@ -87,8 +90,21 @@ class FeedApplier:
     # --- item types ----------------------------------------------------------------------------
     def _status(self, conn, item: FeedItem, report: PullReport) -> None:
         data = item.data
-        dossier_id = str(data["dossier_id"])
-        code = status_code(data.get("status"))
+        dossier_id = data.get("dossier_id")
+        if not isinstance(dossier_id, str) or not DOSSIER_ID_RE.match(dossier_id):
+            raise ProtocolError("dossier_id", f"{dossier_id!r} is not a dossier id")
+        status = data.get("status")
+        if isinstance(status, str) and not status.isascii():
+            raise ProtocolError("status", f"{status!r} is not a national status code (ASCII digits or a name)")
+        code = status_code(status)
+        if data.get("code") is not None:
+            try:
+                parse_dossier_code(data["code"])
+            except CodeError as exc:
+                raise ProtocolError("code", exc.message) from None
+        for name in ("status_name", "note", "changed_at"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ProtocolError(name, f"must be a string, got {type(data[name]).__name__}")
         if conn.execute("SELECT 1 FROM dossiers WHERE id = ?", (dossier_id,)).fetchone() is None:
             raise ProtocolError("dossier_id", f"status for unknown dossier {dossier_id}")
         conn.execute(
@@ -154,9 +170,9 @@ class FeedApplier:
             _set_meta(conn, META_PARTITION, json.dumps(data, ensure_ascii=False))
             self.store.audit("sync.code_partition_retired", actor="hub", details={"reason": reason})
             return
-        index, size = int(data["partition_index"]), int(data["partition_size"])
-        if not (0 <= index and 1 <= size <= 9999 and (index + 1) * size <= 9999):
-            raise ProtocolError("code_partition", f"partition {index}×{size} does not fit in 1..9999")
+        index, size = data.get("partition_index"), data.get("partition_size")
+        if not partition_fits(index, size):  # integers only: "５" or 7.0 or true is no partition
+            raise ProtocolError("code_partition", f"partition {index!r}×{size!r} is not two integers that fit in 1..{MAX_NUMBER}")
         _set_meta(conn, "code_partition_index", str(index))
         _set_meta(conn, "code_partition_size", str(size))
         _set_meta(conn, META_PARTITION, json.dumps(data, ensure_ascii=False))
