@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -27,6 +29,10 @@ from ._schema import (
 )
 
 DEFAULT_CONFIG_PATH = Path("/etc/motcua/edge.toml")
+# Numbers from the environment: ASCII digits only (int() would also take "８０８０" or "1_000").
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+_FLOAT_LIMIT = 1e300
 ENV_PREFIX = "MOTCUA_"
 
 
@@ -81,19 +87,18 @@ def _coerce(key: str, tp: Any, value: Any, origin: str) -> Any:
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if from_env and isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
+        if from_env and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+            return int(value)
     elif tp is float:
+        number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if from_env and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            number = float(value) if abs(value) < _FLOAT_LIMIT else math.inf
+        elif from_env and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            number = float(value)
+        if number is not None:
+            if math.isfinite(number):
+                return number
+            raise ConfigError(f"{origin}: '{key}' must be a finite number, got {value!r}.")
     elif tp is Secret:
         if isinstance(value, str):
             return Secret(value)
@@ -133,7 +138,15 @@ def load_settings(
                 data = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a directory, not a file") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except ValueError as exc:  # e.g. an integer of thousands of digits
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         for sec, body in data.items():
             if sec not in SECTIONS:
