@@ -1,5 +1,14 @@
-"""Database access that works on the Store (its lock and ``BEGIN IMMEDIATE``) or on a bare
-sqlite-utils Database (the CLI, the sync client applying a feed inside its own transaction)."""
+"""Database access of the web app: every write goes through the store's single-writer path.
+
+The store shares one SQLite connection between threads (the event loop, scanner batches, the
+sync client); :meth:`Store.transaction` takes its lock and opens ``BEGIN IMMEDIATE``. A write
+issued on the bare connection instead would land inside whatever transaction another thread has
+open there (a savepoint of it, lost with its rollback) or fail with "cannot start a transaction
+within a transaction". So :func:`tx` takes a Store (anything with ``transaction()``) and nothing
+else, with one exception: a caller already inside its own transaction on that connection, in
+this thread (the sync client applying the city's account feed), may pass the bare database and
+gets a savepoint of its transaction.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +19,16 @@ from typing import Any
 
 @contextlib.contextmanager
 def tx(db: Any) -> Iterator[Any]:
-    """A write transaction; nested inside an open one it becomes a savepoint."""
+    """A write transaction on the store; nested inside an open one it becomes a savepoint."""
     if hasattr(db, "transaction"):
         with db.transaction() as conn:
             yield conn
-    else:
-        with db.atomic():
-            yield db
+        return
+    conn = getattr(db, "conn", None)
+    if conn is None or not conn.in_transaction:
+        raise TypeError("web writes need the Store (its lock and BEGIN IMMEDIATE), not its bare database")
+    with db.atomic():
+        yield db
 
 
 def rows(db: Any, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     expired = bool(request.get(EXPIRED))
     response = render("login.html", request, {
         "next": safe_next(request.query.get("next")), "username": "", "error": None, "expired": expired,
-        "no_accounts": accounts.count_accounts(request.app[STORE].db) == 0,
+        "no_accounts": accounts.count_accounts(request.app[STORE]) == 0,
     })
     if expired:
         clear_session_cookie(response)
@@ -69,8 +69,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             # A fresh token every login; a session the browser already carried ends here (fixation).
             previous = request.cookies.get(_sessions.COOKIE_NAME)
             if previous:
-                _sessions.end_session(request.app[STORE].db, previous)
-            token, _csrf = _sessions.create_session(request.app[STORE].db, account.username)
+                _sessions.end_session(request.app[STORE], previous)
+            token, _csrf = _sessions.create_session(request.app[STORE], account.username)
             audit(request, "web.login", who=account.username, via="form")
             response = web.HTTPSeeOther(next_path)
             set_session_cookie(response, token, secure=request.secure)
@@ -85,7 +85,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     token, _how = session_token(request)
     if token:
-        _sessions.end_session(request.app[STORE].db, token)
+        _sessions.end_session(request.app[STORE], token)
     audit(request, "web.logout")
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)

@@ -161,8 +161,9 @@ def test_upsert_from_feed(store):
     assert err.value.field == "password_hash"
     with pytest.raises(ValidationError):
         accounts.upsert_from_feed(store, {**record, "role": "root"})
-    # Works on a bare sqlite-utils Database too (the sync client inside its own transaction).
-    accounts.upsert_from_feed(store.db, {**record, "username": "other"})
+    # The sync client applies its feed inside its own store transaction, on the bare database too.
+    with store.transaction():
+        accounts.upsert_from_feed(store.db, {**record, "username": "other"})
     assert accounts.get_account(store, "other") is not None
 
 

@@ -52,7 +52,7 @@ async def test_role_matrix_holds_on_every_route(client, store):
     checked = 0
     for method, template, permission in routes:
         # Fresh sessions per route: POST /logout and DELETE /api/v1/session end the caller's own.
-        tokens = {role: _sessions.create_session(store.db, user)[0] for role, user in ROLES.items()}
+        tokens = {role: _sessions.create_session(store, user)[0] for role, user in ROLES.items()}
         path = _fill(template, dossier_id)
         async with client.request(method, path, allow_redirects=False, json={}) as resp:
             if permission == PUBLIC:
@@ -126,7 +126,7 @@ async def test_login_issues_a_new_session_and_ends_the_one_carried(client, store
     await login(client, "super")  # a second log-in from the same browser
     second = client.session.cookie_jar.filter_cookies(client.make_url("/"))[_sessions.COOKIE_NAME].value
     assert second != first
-    assert _sessions.resolve_session(store.db, first, idle_minutes=60) is None
+    assert _sessions.resolve_session(store, first, idle_minutes=60) is None
     assert store.query("SELECT username FROM web_sessions") == [{"username": "super"}]
 
 
