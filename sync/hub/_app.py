@@ -19,6 +19,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from core.codes import is_ascii_digits
 from sync.errors import ApiError, HubError, ProtocolError, SignatureError
 from sync.protocol import (
     CHUNK_MEDIA_TYPE,
@@ -299,7 +300,7 @@ class Hub:
             raise ProtocolError("station_id", "differs from the signing station")
         if manifest.agency_code != st.agency_code:
             raise ProtocolError("agency_code", f"differs from the station's agency {st.agency_code}")
-        created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock())
+        created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock(), key_id=st.key_id)
         if created:
             logger.info("dossier %s (%s) created by %s", d.dossier_id, d.code, st.station_id)
         return _json(dossier_state(d, self.files), 201 if created else 200)
@@ -311,7 +312,7 @@ class Hub:
     async def _admit_blob(self, request: web.Request) -> tuple[StationRecord, BlobRow]:
         sha = request.match_info["sha256"]
         dossier_id = request.match_info["dossier_id"]
-        if not SHA256_RE.match(sha):
+        if not SHA256_RE.fullmatch(sha):
             # Still a signed request: admitted (and its nonce spent) before the answer.
             await self.admit(request, None)
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
@@ -336,7 +337,7 @@ class Hub:
         if request.content_type != CHUNK_MEDIA_TYPE:
             raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
         raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
-        if not raw_offset.isdigit():
+        if not is_ascii_digits(raw_offset) or len(raw_offset) > 19:
             raise ApiError(400, "invalid_request", "Upload-Offset header missing or not a number",
                            extra={"field": H_UPLOAD_OFFSET})
         length = request.content_length
@@ -347,7 +348,7 @@ class Hub:
         offset = int(raw_offset)
         dossier_id = request.match_info["dossier_id"]
         sha = request.match_info["sha256"]
-        if not SHA256_RE.match(sha):
+        if not SHA256_RE.fullmatch(sha):
             await self.admit(request, None)
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
         signed, check = self._checker(request)
@@ -586,7 +587,7 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    if not is_ascii_digits(raw) or len(raw) > 19 or not lo <= int(raw) <= hi:
         raise ApiError(400, "invalid_request", f"{name} must be an integer in [{lo}, {hi}]", extra={"field": name})
     return int(raw)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.codes import MAX_NUMBER, partition_fits
 from sync.errors import HubError, ProtocolError
 
 DATA_DIR_ENV = "MOTCUA_HUB_DATA_DIR"
@@ -107,8 +108,8 @@ def add_station_cmd(data_dir: Path, db: str | None, station_id: str, agency_code
         check_agency(agency_code, "--agency")
     except ProtocolError as exc:
         raise click.BadParameter(str(exc)) from None
-    if partition_size is not None and not 1 <= partition_size <= 9999:
-        raise click.BadParameter("--partition-size must be 1-9999")
+    if partition_size is not None and not partition_fits(0, partition_size):
+        raise click.BadParameter(f"--partition-size must be 1-{MAX_NUMBER}")
     if expires_in_days <= 0:
         raise click.BadParameter("--expires-in-days must be positive")
     storage, _ = _open(data_dir, db)
@@ -306,8 +307,11 @@ def set_partition_cmd(data_dir: Path, db: str | None, station_id: str, index: in
     """Move a station's box to another dossier-code partition (sent on the feed)."""
     if index < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--index")
-    if size is not None and not 1 <= size <= 9999:
-        raise click.BadParameter("must be 1-9999", param_hint="--size")
+    if size is not None and not partition_fits(0, size):
+        raise click.BadParameter(f"must be 1-{MAX_NUMBER}", param_hint="--size")
+    if size is not None and not partition_fits(index, size):
+        raise click.BadParameter(f"partition {index} × {size} does not fit in 0001-{MAX_NUMBER:04d} "
+                                 f"((index + 1) × size must be ≤ {MAX_NUMBER})", param_hint="--index")
     storage, _ = _open(data_dir, db)
     try:
         st, item = storage.set_partition(station_id, index=index, size=size, now=_now())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from core.codes import AGENCY_CODE_RE as AGENCY_CODE_RE  # the one agency-code rule, re-exported
+
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
 
@@ -37,12 +39,15 @@ FEED_MAX_LIMIT = 1000
 
 CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
 
-STATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-AGENCY_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-DOSSIER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-PROCEDURE_CODE_RE = re.compile(r"^\d\.\d{6}(\.[0-9A-Za-z.]+)?$")
+# Identifiers: ASCII only, anchored with \A … \Z (``$`` would also let a trailing newline in).
+# The agency code's rule is the one of every side (core.codes).
+STATION_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z", re.ASCII)
+DOSSIER_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z", re.ASCII)
+SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z", re.ASCII)
+NONCE_RE = re.compile(r"\A[A-Za-z0-9_-]{16,64}\Z", re.ASCII)
+PROCEDURE_CODE_RE = re.compile(r"\A[0-9]\.[0-9]{6}(\.[0-9A-Za-z.]+)?\Z", re.ASCII)
+#: Unix milliseconds in a header: ASCII digits, at most 16.
+TIMESTAMP_RE = re.compile(r"\A[0-9]{1,16}\Z", re.ASCII)
 
 STATION_KINDS = ("branch", "commune", "mobile", "popup")
 KEMS = ("MLKEM768_X25519", "X25519")
@@ -108,6 +113,8 @@ ERROR_CODES: dict[str, tuple[int, bool]] = {
     "method_not_allowed": (405, False),
     "manifest_conflict": (409, False),
     "code_conflict": (409, False),
+    "code_out_of_partition": (403, False),
+    "code_after_retirement": (403, False),
     "offset_mismatch": (409, True),
     "upload_locked": (409, True),
     "blobs_incomplete": (409, True),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.codes import MAX_NUMBER, CodeError, is_agency_code, is_ascii_digits, parse_dossier_code
 from sync.errors import ProtocolError, SignatureError
 
 from ._constants import (
-    AGENCY_CODE_RE,
     CALENDAR_KINDS,
     CLERK_ROLES,
     COMMAND_TYPE,
@@ -61,7 +62,7 @@ def _int(value: Any, name: str, *, minimum: int = 0, maximum: int = 2**63 - 1) -
 
 
 def _match(value: Any, name: str, pattern, what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ProtocolError(name, f"is not a valid {what}")
     return value
 
@@ -71,7 +72,9 @@ def station_id(value: Any, name: str = "station_id") -> str:
 
 
 def agency_code(value: Any, name: str = "agency_code") -> str:
-    return _match(value, name, AGENCY_CODE_RE, "agency code (DDD.CC.BB.Xnn, e.g. 000.00.06.H56)")
+    if not is_agency_code(value):
+        raise ProtocolError(name, "is not a valid agency code (DDD.CC.BB.Xnn in ASCII digits, e.g. 000.00.06.H56)")
+    return value
 
 
 def dossier_id(value: Any, name: str = "dossier_id") -> str:
@@ -143,6 +146,9 @@ class Manifest:
     blobs: tuple[BlobRef, ...]
     sha256: str
     raw: dict[str, Any] = field(repr=False)
+    #: The code's date (yyMMdd, a Vietnam calendar day) and daily number NNNN.
+    code_date: dt.date
+    code_number: int
 
 
 def manifest_sha256(manifest: dict[str, Any]) -> str:
@@ -158,10 +164,13 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     sid = station_id(obj["station_id"])
     agency = agency_code(obj["agency_code"])
     code = _str(obj["code"], "code", max_len=64)
-    prefix = agency + "-"
-    rest = code[len(prefix):]
-    if not code.startswith(prefix) or len(rest) != 11 or rest[6] != "-" or not (rest[:6] + rest[7:]).isdigit():
-        raise ProtocolError("code", f"must look like {agency}-yyMMdd-NNNN")
+    try:
+        parsed = parse_dossier_code(code)
+    except CodeError as exc:
+        raise ProtocolError("code", f"must be {agency}-yyMMdd-NNNN in ASCII digits, a real date and a number "
+                            f"0001-{MAX_NUMBER:04d} ({exc.reason}: {exc.message})") from None
+    if parsed.agency != agency:
+        raise ProtocolError("code", f"is a code of agency {parsed.agency}, not of {agency}")
     procedure = _match(obj["procedure_code"], "procedure_code", PROCEDURE_CODE_RE, "procedure code (d.dddddd)")
     rfc3339_to_ms(obj["received_at"], "received_at")
     if obj["due_at"] is not None:
@@ -217,7 +226,8 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     blobs.sort(key=lambda b: b.index)
     return Manifest(dossier_id=did, station_id=sid, agency_code=agency, code=code,
                     procedure_code=procedure, received_at=obj["received_at"], due_at=obj["due_at"],
-                    kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj)
+                    kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj,
+                    code_date=parsed.day, code_number=parsed.number)
 
 
 def manifest_from_export(export: dict[str, Any]) -> dict[str, Any]:
@@ -319,7 +329,7 @@ def parse_station_line(obj: Any) -> StationImport:
         address=_str(o.get("address", ""), "address", max_len=500, allow_empty=True),
         token_sha256=sha256(o["token_sha256"], "token_sha256"),
         token_expires_at_ms=rfc3339_to_ms(o["token_expires_at"], "token_expires_at"),
-        partition_index=None if part is None else _int(part, "partition_index", maximum=9998),
+        partition_index=None if part is None else _int(part, "partition_index", maximum=MAX_NUMBER - 1),
     )
 
 
@@ -369,7 +379,7 @@ def parse_clerk(obj: Any) -> dict[str, Any]:
 def status_code(value: Any, name: str = "status") -> int:
     """A national status code given as 1-10 or by its English name."""
     if isinstance(value, str):
-        if value.isdigit():
+        if is_ascii_digits(value):
             value = int(value)
         else:
             by_name = {v: k for k, v in DOSSIER_STATUSES.items()}

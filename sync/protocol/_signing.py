@@ -27,6 +27,7 @@ from ._constants import (
     SHA256_RE,
     SIGNATURE_PREFIX,
     STATION_ID_RE,
+    TIMESTAMP_RE,
 )
 from ._encoding import b64d, b64e, canonical_json, sha256_hex
 
@@ -103,14 +104,14 @@ class SignedHeaders:
                 raise ProtocolError(name, "header missing: the request must be signed")
             values[name] = value
         station = values[H_STATION]
-        if not STATION_ID_RE.match(station):
+        if not STATION_ID_RE.fullmatch(station):
             raise ProtocolError(H_STATION, "is not a valid station id")
         raw_ts = values[H_TIMESTAMP]
-        if not raw_ts.isdigit() or len(raw_ts) > 16:
+        if not TIMESTAMP_RE.fullmatch(raw_ts):
             raise ProtocolError(H_TIMESTAMP, "must be Unix time in milliseconds (decimal digits)")
-        if not NONCE_RE.match(values[H_NONCE]):
+        if not NONCE_RE.fullmatch(values[H_NONCE]):
             raise ProtocolError(H_NONCE, "must be 16-64 characters of A-Z a-z 0-9 _ -")
-        if not SHA256_RE.match(values[H_CONTENT_SHA256]):
+        if not SHA256_RE.fullmatch(values[H_CONTENT_SHA256]):
             raise ProtocolError(H_CONTENT_SHA256, "must be a lowercase hex SHA-256")
         signature = b64d(values[H_SIGNATURE], H_SIGNATURE)
         if len(signature) != 64:

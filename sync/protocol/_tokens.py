@@ -10,7 +10,7 @@ import secrets
 from sync.errors import ProtocolError
 
 TOKEN_BYTES = 20  # 160 bits -> 32 base32 characters
-_TOKEN_RE = re.compile(r"^[A-Z2-7]{26,128}$")
+_TOKEN_RE = re.compile(r"\A[A-Z2-7]{26,128}\Z", re.ASCII)
 
 
 def new_token() -> str:

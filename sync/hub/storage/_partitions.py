@@ -17,15 +17,14 @@ one the old box issued.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sync.errors import HubError
-
-MAX_CODE_NUMBER = 9999
-VN_OFFSET_MS = 7 * 3600 * 1000
-DAY_MS = 86400 * 1000
+from core.codes import MAX_NUMBER, in_partition, partition_fits, partition_range
+from core.vntime import vn_date
+from sync.errors import ApiError, HubError
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS pending_partitions (
@@ -59,17 +58,19 @@ _RETIRED_COLS = ("station_id, agency_code, partition_index, partition_size, key_
                  "notice_seq, stopped_at, released_at, last_seen_at, wipe_command")
 
 
+def vn_date_of(ms: int) -> dt.date:
+    """The Vietnam calendar date of a Unix-millisecond time."""
+    return vn_date(dt.datetime.fromtimestamp(ms / 1000, dt.UTC))
+
+
 def vn_day(ms: int) -> int:
-    """Day number (Vietnam time, UTC+7) of a Unix-millisecond time."""
-    return (ms + VN_OFFSET_MS) // DAY_MS
-
-
-def fits(index: int, size: int) -> bool:
-    return index >= 0 and size >= 1 and (index + 1) * size <= MAX_CODE_NUMBER
+    """Day number (Vietnam time) of a Unix-millisecond time."""
+    return vn_date_of(ms).toordinal()
 
 
 def number_range(index: int, size: int) -> tuple[int, int]:
-    return index * size + 1, (index + 1) * size
+    numbers = partition_range(index, size)
+    return numbers.start, numbers.stop - 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,9 +184,9 @@ def _summary(agency: str, held: list[Reservation]) -> str:
 def check_free(tx, agency: str, index: int, size: int, *, now: int, ignore: Ignore = _never,
                station_id: str | None = None) -> None:
     """Raise HubError naming the holder if ``index × size`` is taken in ``agency``."""
-    if not fits(index, size):
-        raise HubError(f"code partition {index} × {size} does not fit in 0001–{MAX_CODE_NUMBER} "
-                       f"((index + 1) × size must be ≤ {MAX_CODE_NUMBER})")
+    if not partition_fits(index, size):
+        raise HubError(f"code partition {index} × {size} does not fit in 0001–{MAX_NUMBER} "
+                       f"((index + 1) × size must be ≤ {MAX_NUMBER})")
     for r in reservations(tx, agency, now=now):
         if ignore(r):
             continue
@@ -196,18 +197,70 @@ def check_free(tx, agency: str, index: int, size: int, *, now: int, ignore: Igno
 
 def free_index(tx, agency: str, size: int, *, now: int, ignore: Ignore = _never) -> int:
     """The lowest index whose range is free in ``agency`` (clear error when none is left)."""
-    if not 1 <= size <= MAX_CODE_NUMBER:
-        raise HubError(f"partition size must be 1–{MAX_CODE_NUMBER}, not {size}")
+    if not partition_fits(0, size):
+        raise HubError(f"partition size must be 1–{MAX_NUMBER}, not {size}")
     held = [r for r in reservations(tx, agency, now=now) if not ignore(r)]
     station_indexes = {r.partition_index for r in held if r.kind == "station"}
     index = 0
-    while fits(index, size):
+    while partition_fits(index, size):
         if index not in station_indexes and not any(r.overlaps(index, size) for r in held):
             return index
         index += 1
     raise HubError(f"agency {agency} has no free code partition of {size} numbers: {_summary(agency, held)}. "
                    "Release a retired partition whose box is gone (motcua hub release-partition), or give the "
                    "boxes smaller partitions (motcua hub set-partition … --size)")
+
+
+def check_code(tx, st: Any, *, key_id: str | None, code: str, number: int, day: dt.date) -> None:
+    """A new dossier's code must lie in a range the sending box holds, or held, on the code's date.
+
+    ``st`` is the station (its current partition is its current box's); ``key_id`` the sending
+    box's key (None: the current box). The current box may use its current partition and the ranges
+    it moved away from (``hub set-partition``) until the day it stopped using them; a replaced box
+    its own ranges, for codes dated no later than its replacement (Vietnam time). Raises ApiError
+    ``code_out_of_partition`` or ``code_after_retirement`` (403, not retryable).
+    """
+    current = key_id is None or key_id == st.key_id
+    rows = tx.all(f"SELECT {_RETIRED_COLS} FROM retired_partitions WHERE station_id = ? AND agency_code = ?",
+                  (st.station_id, st.agency_code))
+    ranges = [_retired(r) for r in rows]
+    if current:
+        # Ranges moved away from before any box enrolled (no key) were the first box's to stop.
+        mine = [r for r in ranges if r.key_id == st.key_id or r.key_id is None]
+        if in_partition(number, st.partition_index, st.partition_size):
+            return
+        held = [f"{_span(st.partition_index, st.partition_size)} (current)"]
+    else:
+        mine = [r for r in ranges if r.key_id == key_id]
+        replaced = [r.retired_at for r in mine if r.reason == "replaced" and r.retired_at is not None]
+        if replaced and day > vn_date_of(max(replaced)):
+            raise ApiError(403, "code_after_retirement", f"code {code} is dated {day.isoformat()}, after this box "
+                           f"was replaced on {vn_date_of(max(replaced)).isoformat()} (Vietnam time): a replaced "
+                           "box may upload only the dossiers it numbered before")
+        held = []
+    for r in mine:
+        last_day = last_day_of(r)
+        if in_partition(number, r.partition_index, r.partition_size) and (last_day is None or day <= last_day):
+            return
+        held.append(_span(r.partition_index, r.partition_size)
+                    + (f" (until {last_day.isoformat()})" if last_day is not None else ""))
+    raise ApiError(403, "code_out_of_partition", f"code {code}: number {number:04d} dated {day.isoformat()} is "
+                   f"not in a range this box holds on that day ({', '.join(held) or 'none'})")
+
+
+def last_day_of(r: Reservation) -> dt.date | None:
+    """The last date (Vietnam time) a retired range may carry codes of its box (None: no limit yet)."""
+    days = []
+    if r.stopped_at is not None:
+        days.append(vn_date_of(r.stopped_at))
+    if r.released_at is not None:
+        days.append(vn_date_of(r.released_at) - dt.timedelta(days=1))
+    return min(days) if days else None
+
+
+def _span(index: int, size: int) -> str:
+    first, last = number_range(index, size)
+    return f"partition {index} ({first:04d}–{last:04d})"
 
 
 def pending(tx, station_id: str) -> tuple[int, int] | None:

@@ -116,7 +116,6 @@ _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index,
 _DOSSIER_COLS = ("dossier_id, station_id, agency_code, code, procedure_code, manifest, "
                  "manifest_sha256, state, created_at, committed_at, hub_seq, receipt, status, "
                  "status_changed_at")
-MAX_CODE_NUMBER = 9999
 
 
 class Tx(abc.ABC):
@@ -462,17 +461,17 @@ class SqlStorage(HubStorage):
                              (station_id,))
             return [d for (i,) in ids if (d := self._get_dossier(tx, i)) is not None]
 
-    def create_dossier(self, manifest: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
+    def create_dossier(self, manifest: Manifest, *, now: int, key_id: str | None = None) -> tuple[bool, DossierRecord]:
         for attempt in range(2):
             try:
-                return self._create_dossier(manifest, now=now)
+                return self._create_dossier(manifest, now=now, key_id=key_id)
             except self.integrity_errors:
                 # A concurrent create of the same id or code won the race: decide again.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def _create_dossier(self, m: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
+    def _create_dossier(self, m: Manifest, *, now: int, key_id: str | None) -> tuple[bool, DossierRecord]:
         with self._tx() as tx:
             existing = self._get_dossier(tx, m.dossier_id)
             if existing is not None:
@@ -486,11 +485,16 @@ class SqlStorage(HubStorage):
             # concurrent create of this very dossier committed since the read above (READ
             # COMMITTED takes a new snapshot per statement): the insert below then fails on the
             # primary key and create_dossier decides again, answering 200.
-            holder = tx.one("SELECT dossier_id FROM dossiers WHERE agency_code = ? AND code = ? AND dossier_id <> ?",
-                            (m.agency_code, m.code, m.dossier_id))
+            st = self._get_station(tx, m.station_id)
+            if st is None or st.agency_code != m.agency_code:
+                raise ApiError(403, "forbidden", f"station {m.station_id} does not issue codes of agency {m.agency_code}")
+            parts.check_code(tx, st, key_id=key_id, code=m.code, number=m.code_number, day=m.code_date)
+            holder = tx.one("SELECT dossier_id, station_id FROM dossiers WHERE agency_code = ? AND code = ? "
+                            "AND dossier_id <> ?", (m.agency_code, m.code, m.dossier_id))
             if holder:
+                # Another station's dossier id is not the caller's business: only its own is named.
                 raise ApiError(409, "code_conflict", f"code {m.code} is already used by another dossier",
-                               extra={"dossier_id": holder[0]})
+                               extra={"dossier_id": holder[0]} if holder[1] == m.station_id else None)
             tx.run(f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, NULL, NULL, "
                    "NULL, NULL, NULL)", (m.dossier_id, m.station_id, m.agency_code, m.code, m.procedure_code,
                                          _dump(m.raw), m.sha256, now))
@@ -656,8 +660,6 @@ class SqlStorage(HubStorage):
         return record, item
 
     def release_partition(self, agency_code: str, index: int, *, now: int) -> int:
-        from datetime import UTC, datetime, timedelta
-
         with self._tx() as tx:
             self._lock_agency(tx, agency_code)
             held = [r for r in parts.reservations(tx, agency_code, now=now)
@@ -667,7 +669,7 @@ class SqlStorage(HubStorage):
             for r in held:
                 last = max(r.retired_at or 0, r.last_seen_at or 0)
                 if parts.vn_day(last) >= parts.vn_day(now):
-                    day = (datetime.fromtimestamp(last / 1000, UTC) + timedelta(hours=7)).date()
+                    day = parts.vn_date_of(last)
                     raise HubError(f"{r.describe()}: its box was last heard of on {day.isoformat()} (Vietnam time); "
                                    "it may have issued numbers that day, so it can be released from the next day on")
             return tx.run("UPDATE retired_partitions SET released_at = ? WHERE agency_code = ? AND partition_index = ? "

@@ -195,8 +195,14 @@ class HubStorage(abc.ABC):
 
     # dossiers
     @abc.abstractmethod
-    def create_dossier(self, manifest: Manifest, *, now: int) -> tuple[bool, DossierRecord]:
-        """(created, record); raises ApiError manifest_conflict / code_conflict / forbidden."""
+    def create_dossier(self, manifest: Manifest, *, now: int, key_id: str | None = None) -> tuple[bool, DossierRecord]:
+        """(created, record); raises ApiError manifest_conflict / code_conflict / forbidden /
+        code_out_of_partition / code_after_retirement.
+
+        ``key_id``: the sending box's key (a replaced box's is not the station's); None means the
+        station's current box. A new dossier's code must lie in a range that box holds or held on
+        the code's date (docs/sync-protocol.md §6.1).
+        """
 
     @abc.abstractmethod
     def get_dossier(self, dossier_id: str) -> DossierRecord | None: ...

@@ -14,8 +14,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from core.codes import is_agency_code
 from sync.protocol import (
-    AGENCY_CODE_RE,
     CHUNK_MEDIA_TYPE,
     H_SERVER_TIME,
     StationSigner,
@@ -119,7 +119,7 @@ class Station:
 def fake_manifest(station_id: str, *, agency: str = AGENCY, blobs: list[bytes] | None = None,
                   number: int | None = None, dossier_id: str | None = None) -> dict:
     """A well-formed manifest with random sealed fields (the hub never opens them)."""
-    assert AGENCY_CODE_RE.match(agency)
+    assert is_agency_code(agency)
     blobs = blobs if blobs is not None else [os.urandom(3000)]
     number = number if number is not None else secrets.randbelow(999) + 1
     b64 = lambda n: base64.b64encode(os.urandom(n)).decode()  # noqa: E731
