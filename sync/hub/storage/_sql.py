@@ -258,6 +258,10 @@ class SqlStorage(HubStorage):
                         partition_size: int = DEFAULT_PARTITION_SIZE) -> tuple[int, int]:
         created = updated = 0
         with self._tx() as tx:
+            # Every agency of the file is locked first, in one order for every worker: two imports
+            # naming the same agencies in other orders would otherwise wait on each other (deadlock).
+            for agency in sorted({row.agency_code for row in rows}):
+                self._lock_agency(tx, agency)
             for row in rows:
                 new = NewStation(station_id=row.station_id, agency_code=row.agency_code, name=row.name,
                                  kind=row.kind, address=row.address, partition_index=row.partition_index,

@@ -80,6 +80,11 @@ class PostgresStorage(SqlStorage):
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     yield _PgTx(cur)
+            except self._psycopg.errors.DeadlockDetected:
+                # Rolled back by the server; nothing of it was written. Lock orders are fixed, so
+                # this is not expected: say so plainly instead of a driver traceback.
+                raise HubError("PostgreSQL broke a deadlock by rolling this change back (nothing was written); "
+                               "try again") from None
             finally:
                 self._pool.put(conn)
         finally:
