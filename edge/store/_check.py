@@ -58,6 +58,10 @@ def check_store(store: Store) -> CheckReport:
     with store._database.lock:
         report.problems.extend(_audit.verify(store._database.conn))
         report.audit_rows = store._database.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    if store.shred_checkpoint_pending() and not store.checkpoint():
+        report.problems.append("a shred is not finished: another connection holds a read snapshot, so the WAL "
+                               "(motcua.db-wal) still holds page images of shredded dossiers; close the other "
+                               "motcua commands and run 'motcua check' again")
     stray = [n for n in store.blobs.all_names() if n not in referenced]
     if stray:
         report.notes.append(f"{len(stray)} unreferenced blob file(s) (left by an interrupted write; removed at next start)")

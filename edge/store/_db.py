@@ -6,12 +6,15 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from edge.errors import StoreError
+
+BUSY_TIMEOUT_MS = 30000
 
 
 def private_sqlite_files(path: Path) -> None:
@@ -41,7 +44,7 @@ class Database:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA secure_delete=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
@@ -80,6 +83,29 @@ class Database:
                     raise StoreError(f"could not commit: {exc}") from exc
             finally:
                 self._depth = 0
+
+    def checkpoint_truncate(self, wait_seconds: float) -> bool:
+        """Fold the WAL into the database and truncate it; True when the WAL is empty afterwards.
+
+        A reader in another connection holding a snapshot keeps the WAL from being reset: SQLite
+        then waits (busy handler) and gives up. This retries until ``wait_seconds`` have passed.
+        """
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        while True:
+            with self.lock:  # one short attempt at a time: other threads go on between attempts
+                left = deadline - time.monotonic()
+                try:
+                    self.conn.execute(f"PRAGMA busy_timeout={max(0, min(int(left * 1000), 250))}")
+                    busy, log, _copied = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"could not checkpoint the database: {exc}") from exc
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not busy and log <= 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:

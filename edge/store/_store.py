@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -36,7 +37,7 @@ from ._crypto import (
     seal_to_city,
 )
 from ._db import Database
-from ._fsutil import write_file_atomic
+from ._fsutil import fsync_dir, write_file_atomic
 from ._keys import KeyRing, create_kek, load_kek
 from ._migrations import apply_all
 from ._model import Applicant, PageInfo, fold_name
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 DB_NAME = "motcua.db"
 CITY_KEY_FILE = "city.pub.json"
+#: Present while a shred (or wipe) has committed but the WAL may still hold page images of the
+#: shredded rows (another connection held a read snapshot): the next checkpoint or start completes it.
+SHRED_PENDING_FILE = "shred-pending-checkpoint"
 _PROC_RE = re.compile(r"^[0-9A-Za-z.\-_]{1,64}$")
 _MEDIA = {"image/png", "image/jpeg", "image/tiff", "application/pdf", "application/octet-stream"}
 
@@ -64,6 +68,7 @@ class StartupReport:
     tmp_files_removed: int = 0
     orphan_blobs_removed: int = 0
     migrations_applied: tuple[str, ...] = ()
+    shred_checkpoint_completed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +118,10 @@ def _check_state_dir(root: Path) -> None:
 
 class Store(DossierReads):
     """Open with :meth:`Store.open`; every method is thread-safe."""
+
+    #: How long a shred waits for other connections' read snapshots to end before it reports the
+    #: WAL checkpoint pending (the store stays usable meanwhile: attempts are short).
+    checkpoint_wait_seconds: float = 5.0
 
     def __init__(self, *, settings: Settings, root: Path, database: Database, keys: KeyRing,
                  city_key: CityPublicKey, lock_fd: int, report: StartupReport) -> None:
@@ -226,7 +235,11 @@ class Store(DossierReads):
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(settings=settings, root=root, database=database, keys=ring, city_key=city, lock_fd=lock_fd, report=report)
+        store = cls(settings=settings, root=root, database=database, keys=ring, city_key=city, lock_fd=lock_fd, report=report)
+        if store.shred_checkpoint_pending():
+            done = store.checkpoint()
+            store.startup_report = dataclasses.replace(report, shred_checkpoint_completed=done)
+        return store
 
     def close(self) -> None:
         self._database.close()
@@ -603,12 +616,18 @@ class Store(DossierReads):
 
     # --- shredding ----------------------------------------------------------------------------
 
-    def shred(self, dossier_id: str, *, actor: str, reason: str, force: bool = False) -> None:
+    def shred(self, dossier_id: str, *, actor: str, reason: str, force: bool = False, checkpoint: bool = True) -> bool:
         """Crypto-shred a dossier on this box: destroy its local key wrap, sealed fields and blobs.
 
         Refused unless the city's receipt for it was verified (``outbox.receipt_verified``) or it is
         a draft that never left the box, except with ``force`` (a wipe ordered by the city).
+
+        The shred is finished only when the WAL holds no page image of the shredded rows: returns
+        True then, False when another connection's read snapshot kept the WAL (the shred is then
+        pending, see :meth:`shred_checkpoint_pending`). ``checkpoint=False`` (a wipe of many
+        dossiers) leaves it pending for one :meth:`checkpoint` at the end.
         """
+        self._mark_shred_pending()  # before the commit: a crash after it still leaves the mark
         with self.transaction() as conn:
             row = conn.execute("SELECT d.status, o.receipt_verified FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id WHERE d.id = ?",
                                (dossier_id,)).fetchone()
@@ -616,7 +635,7 @@ class Store(DossierReads):
                 raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
             status, verified = row
             if status == "shredded":
-                return
+                return self.checkpoint() if checkpoint else False
             if not force and status != "draft" and not verified:
                 raise StoreError(f"dossier {dossier_id} has no verified city receipt: refusing to shred it",
                                  message_vi="Hồ sơ chưa được thành phố xác nhận, không thể xóa.")
@@ -633,12 +652,33 @@ class Store(DossierReads):
             _audit.append(conn, at=now, actor=actor, action="dossier.shred", dossier_id=dossier_id,
                           details={"reason": reason, "pages": len(blobs), "forced": force})
         self.blobs.delete(blobs)
-        self.checkpoint()
+        return self.checkpoint() if checkpoint else False
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it (old page images leave the WAL)."""
-        with self._database.lock:
-            self._database.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def _mark_shred_pending(self) -> None:
+        path = self.root / SHRED_PENDING_FILE
+        if not path.exists():
+            write_file_atomic(path, _now_iso(self.clock).encode(), mode=0o600)
+
+    def shred_checkpoint_pending(self) -> bool:
+        """Whether a shred still waits for the WAL to be emptied of the shredded rows."""
+        return (self.root / SHRED_PENDING_FILE).exists()
+
+    def checkpoint(self, *, wait_seconds: float | None = None) -> bool:
+        """Fold the WAL into the database and truncate it (old page images leave the WAL).
+
+        Waits (bounded) for readers in other connections; True when the WAL is empty. A pending
+        shred is then complete; otherwise it stays marked pending and this is logged.
+        """
+        wait = self.checkpoint_wait_seconds if wait_seconds is None else wait_seconds
+        if self._database.checkpoint_truncate(wait):
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / SHRED_PENDING_FILE).unlink()
+                fsync_dir(self.root)
+            return True
+        if self.shred_checkpoint_pending():
+            logger.warning("shred pending: another connection holds a read snapshot, so the WAL still holds page "
+                           "images of shredded dossiers; completed at the next checkpoint or start")
+        return False
 
 
     def check(self) -> CheckReport:

@@ -350,12 +350,17 @@ class SyncClient:
         """Crypto-shred every dossier on this box and lock sync (the city's wipe command)."""
         ids = [r["id"] for r in self.store.query("SELECT id FROM dossiers WHERE status != 'shredded'")]
         for dossier_id in ids:
-            self.store.shred(dossier_id, actor="hub", reason=reason, force=True)
+            self.store.shred(dossier_id, actor="hub", reason=reason, force=True, checkpoint=False)
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM sync_manifests")
             ClientState.set_many(conn, {"sync.locked": "wiped", "sync.lock_reason": reason})
             self.store.audit("sync.wipe", actor="hub", details={"dossiers": len(ids), "reason": reason})
-        logger.warning("wipe obeyed: %s dossier(s) crypto-shredded, sync locked", len(ids))
+        # One checkpoint for the whole wipe: the WAL must lose every page image of what was shredded.
+        if self.store.checkpoint():
+            logger.warning("wipe obeyed: %s dossier(s) crypto-shredded, sync locked", len(ids))
+        else:
+            logger.warning("wipe obeyed: %s dossier(s) crypto-shredded, sync locked; the WAL checkpoint is pending "
+                           "(another connection is reading) and completes at the next checkpoint or start", len(ids))
         return len(ids)
 
     # --- bookkeeping ---------------------------------------------------------------------------
