@@ -5,7 +5,8 @@ pattern pages. The measured path is the product's: scanimage → FIFO → ``stor
 (encrypted, fsynced). The baseline, in the same run, is ``scanimage --batch`` writing the same
 pages to PNG files. Rounds alternate between the two and the median of each is compared
 (goal: ratio ≥ 0.9, encryption must not slow the scanner). PDF assembly is timed separately.
-``details`` also carries the CCCD card read time over vpcd from ``bench._card`` when present.
+``details`` also carries the CCCD card read time over vpcd from ``bench._card`` when present,
+and the chip files' TLV parse time against a bare walk of the same bytes (``bench._tlv``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def _card_details(quick: bool) -> dict[str, Any]:
         return {"card_read": measure_card_read(quick)}
     except Exception as exc:  # the card bench needs pcscd + vpcd; report, do not fail
         return {"card_read": f"not measured: {type(exc).__name__}: {exc}"}
+
+
+def _tlv_details(quick: bool) -> dict[str, Any]:
+    from bench._tlv import measure_tlv_parse
+
+    return measure_tlv_parse(quick)
 
 
 def run(quick: bool = False, **_: Any) -> BenchResult:
@@ -118,6 +125,7 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
             "goal": "ratio >= 0.9",
         }
         details.update(_card_details(quick))
+        details["tlv_parse"] = _tlv_details(quick)
         return BenchResult(name="devices", metric="scanner pages per minute into the encrypted store",
                            value=round(store_ppm, 1), unit="pages/min",
                            baseline="scanimage --batch writing PNG files",

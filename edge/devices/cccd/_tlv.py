@@ -1,4 +1,9 @@
-"""BER-TLV reading over asn1crypto's parser, with every malformation turned into CardProtocolError."""
+"""BER-TLV reading over asn1crypto's parser, with every malformation turned into CardProtocolError.
+
+A file is walked by offsets into one memoryview: each object's extent comes from its header (and,
+for BER indefinite lengths, its children's headers), and asn1crypto then parses exactly that
+object. Every byte is looked at a bounded number of times, whatever the number of objects.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from asn1crypto import parser
 
 from ._errors import CardProtocolError
 
+_MAX_INDEFINITE_DEPTH = 10  # asn1crypto's own limit on nested indefinite lengths
+
 
 @dataclass(frozen=True, slots=True)
 class Tlv:
@@ -15,6 +22,49 @@ class Tlv:
     constructed: bool
     value: bytes
     encoded: bytes    # header + value (+ trailer)
+
+
+def _view(data: bytes | bytearray | memoryview, what: str) -> memoryview:
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise CardProtocolError(f"malformed TLV in {what}: not bytes but {type(data).__name__}") from None
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def _extent(buf: memoryview, pos: int, end: int, depth: int = 0) -> int | None:
+    """Offset just past the object starting at ``pos``; None when the header alone cannot tell
+    (truncated, or an indefinite length that does not close): asn1crypto then says what is wrong."""
+    if depth > _MAX_INDEFINITE_DEPTH:
+        return None
+    i = pos + 1
+    if i > end:
+        return None
+    if buf[pos] & 0x1F == 0x1F:
+        while i < end and buf[i] & 0x80:
+            i += 1
+        i += 1
+    if i >= end:
+        return None
+    first = buf[i]
+    i += 1
+    if first < 0x80:
+        stop = i + first
+    elif first > 0x80:
+        count = first & 0x7F
+        if i + count > end:
+            return None
+        stop = i + count + int.from_bytes(buf[i:i + count], "big")
+    else:  # indefinite: children until the end-of-contents octets 00 00
+        if not buf[pos] & 0x20:
+            return None
+        while not (i + 2 <= end and buf[i] == 0 and buf[i + 1] == 0):
+            child = _extent(buf, i, end, depth + 1)
+            if child is None:
+                return None
+            i = child
+        stop = i + 2
+    return stop if stop <= end else None
 
 
 def _tag_number(header: bytes) -> int:
@@ -28,23 +78,36 @@ def _tag_number(header: bytes) -> int:
     return n
 
 
-def parse_one(data: bytes, *, what: str) -> tuple[Tlv, bytes]:
-    """Parse the first TLV of ``data``; return it and the bytes after it."""
+def _parse_at(buf: memoryview, pos: int, end: int, what: str) -> tuple[Tlv, int]:
+    stop = _extent(buf, pos, end)
+    window = bytes(buf[pos:end if stop is None else stop])
     try:
-        _cls, method, _tag, header, contents, trailer = parser.parse(bytes(data), strict=False)
+        _cls, method, _tag, header, contents, trailer = parser.parse(window, strict=False)
     except (ValueError, IndexError, TypeError) as exc:
         raise CardProtocolError(f"malformed TLV in {what}: {exc}") from None
     encoded_len = len(header) + len(contents) + len(trailer)
-    return Tlv(_tag_number(header), bool(method), bytes(contents), bytes(data[:encoded_len])), data[encoded_len:]
+    return Tlv(_tag_number(header), bool(method), bytes(contents), window[:encoded_len]), pos + encoded_len
+
+
+def parse_one(data: bytes, *, what: str) -> tuple[Tlv, bytes]:
+    """Parse the first TLV of ``data``; return it and the bytes after it."""
+    buf = _view(data, what)
+    item, stop = _parse_at(buf, 0, len(buf), what)
+    return item, bytes(buf[stop:])
 
 
 def parse_all(data: bytes, *, what: str) -> list[Tlv]:
+    """Every TLV of ``data`` in order; a trailing run of 00 or FF bytes is padding."""
+    buf = _view(data, what)
+    end = len(buf)
+    padding_from = end
+    if end and buf[end - 1] in (0x00, 0xFF):
+        while padding_from and buf[padding_from - 1] == buf[end - 1]:
+            padding_from -= 1
     out: list[Tlv] = []
-    rest = bytes(data)
-    while rest:
-        if rest[0] in (0x00, 0xFF) and not rest.strip(rest[:1]):
-            break  # padding after the last object
-        item, rest = parse_one(rest, what=what)
+    pos = 0
+    while pos < end and pos < padding_from:
+        item, pos = _parse_at(buf, pos, end, what)
         out.append(item)
     return out
 

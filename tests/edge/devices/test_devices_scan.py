@@ -247,3 +247,5 @@ def test_bench_devices_quick_runs(sane_test_backend):
     result = devices.run(quick=True)
     assert result.name == "devices" and result.value > 0 and result.baseline_value > 0
     assert "card_read" in result.details
+    tlv = result.details["tlv_parse"]
+    assert tlv["64kb"]["objects"] > tlv["16kb"]["objects"] > 0 and tlv["ratio"] > 0
