@@ -13,7 +13,7 @@ from . import _intake, _sessions, accounts
 from ._auth import current, session_token
 from ._common import audit, blocking
 from ._errors import HttpError, not_found
-from ._keys import SETTINGS, STORE
+from ._keys import EVENTS, SETTINGS, STORE
 from ._openapi import openapi_document
 from ._paging import list_page
 from ._roles import PUBLIC, allow
@@ -104,6 +104,7 @@ async def session_delete(request: web.Request) -> web.Response:
     token, _how = session_token(request)
     if token:
         _sessions.end_session(request.app[STORE], token)
+        request.app[EVENTS].close_session(_sessions.token_hash(token))
     audit(request, "web.logout", via="api")
     return web.json_response({"ok": True})
 

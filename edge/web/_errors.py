@@ -99,15 +99,29 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return json_error(HttpError(exc.status, code, exc.reason or "error",
                                     message_vi="Không tìm thấy." if exc.status == 404 else "Yêu cầu không hợp lệ."))
     except Exception as exc:  # every error becomes an answer; unexpected ones are logged
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            # A browser leaving a page closes its event stream: normal, and nobody is left to
+            # answer. aiohttp itself then drops the connection quietly.
+            logger.debug("client went away during %s %s", request.method, request.path)
+            raise
         err = from_exception(exc)
         if err.status >= 500:
             logger.exception("unhandled error on %s %s", request.method, request.path)
-        if is_api(request):
-            return json_error(err)
-        if err.status == 401:
-            # Quoted: a decoded path may hold "&", "#" or control characters (%0d%0a).
-            raise web.HTTPSeeOther(f"/login?next={quote(request.path, safe='/')}") from None
-        return await _page(request, err)
+        return await _answer(request, err)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _answer(request: web.Request, err: HttpError) -> web.StreamResponse:
+    if is_api(request):
+        return json_error(err)
+    if err.status == 401:
+        # Quoted: a decoded path may hold "&", "#" or control characters (%0d%0a).
+        raise web.HTTPSeeOther(f"/login?next={quote(request.path, safe='/')}") from None
+    return await _page(request, err)
 
 
 async def _page(request: web.Request, err: HttpError) -> web.Response:

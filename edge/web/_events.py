@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -46,11 +46,17 @@ def device_to_dict(device: Any) -> dict[str, Any]:
 
 
 class EventHub:
-    """Subscribes once to the DeviceManager and hands each event to every open stream."""
+    """Subscribes once to the DeviceManager and hands each event to every open stream.
 
-    def __init__(self, devices: Any) -> None:
+    Each stream belongs to a session: it asks ``alive()`` before handing over every event and at
+    every heartbeat (``heartbeat`` seconds without an event), and :meth:`close_session` /
+    :meth:`close_account` end it at once on logout or when an account is disabled.
+    """
+
+    def __init__(self, devices: Any, *, heartbeat: float = 15.0) -> None:
         self._devices = devices
-        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.heartbeat = heartbeat
+        self._queues: dict[asyncio.Queue[dict[str, Any]], tuple[str, str]] = {}
         self._recent: deque[tuple[int, float, dict[str, Any]]] = deque(maxlen=20)
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,6 +76,18 @@ class EventHub:
                 self._unsubscribe()
         for queue in list(self._queues):
             queue.put_nowait({"type": "_closed"})
+
+    def close_session(self, token_hash: str) -> None:
+        """End the streams of one session (its logout)."""
+        for queue, (th, _user) in list(self._queues.items()):
+            if th == token_hash:
+                queue.put_nowait({"type": "_closed"})
+
+    def close_account(self, username: str) -> None:
+        """End every stream of an account (disabled, password changed)."""
+        for queue, (_th, user) in list(self._queues.items()):
+            if user == username:
+                queue.put_nowait({"type": "_closed"})
 
     def _on_event(self, event: Any) -> None:
         # May be called from the loop or from a driver's thread.
@@ -102,18 +120,19 @@ class EventHub:
     def seq(self) -> int:
         return self._seq
 
-    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, *, alive: Callable[[], bool], token_hash: str = "",
+                     username: str = "") -> AsyncIterator[dict[str, Any]]:
+        """Events (and ``_ping`` heartbeats) for one session, until ``alive()`` says it has ended."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._queues.add(queue)
+        self._queues[queue] = (token_hash, username)
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=15)
+                    item = await asyncio.wait_for(queue.get(), timeout=self.heartbeat)
                 except TimeoutError:
-                    yield {"type": "_ping"}
-                    continue
-                if item.get("type") == "_closed":
+                    item = {"type": "_ping"}
+                if item.get("type") == "_closed" or not alive():
                     return
                 yield item
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)

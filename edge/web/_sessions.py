@@ -74,6 +74,16 @@ def resolve_session(db: Any, token: str | None, *, idle_minutes: int) -> Session
     return Session(token_hash=th, account=account, csrf_token=csrf_for(token), last_seen=last_seen)
 
 
+def session_alive(db: Any, th: str, *, idle_minutes: int) -> bool:
+    """Whether the session with hash ``th`` is still open, not idle and of an enabled account.
+
+    Read only: a long-lived stream checking its session does not keep that session alive.
+    """
+    row = one(db, "SELECT s.last_seen, a.disabled FROM web_sessions s JOIN web_accounts a"
+                  " ON a.username = s.username WHERE s.token_hash = ?", [th])
+    return row is not None and not row["disabled"] and time.time() - row["last_seen"] <= idle_minutes * 60
+
+
 def end_session(db: Any, token: str) -> None:
     with tx(db) as conn:
         conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [token_hash(token)])

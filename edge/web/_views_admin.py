@@ -8,7 +8,7 @@ from edge.errors import ValidationError
 
 from . import accounts
 from ._common import audit, blocking, form_str
-from ._keys import STORE
+from ._keys import EVENTS, STORE
 from ._render import render
 from ._roles import allow
 
@@ -68,6 +68,8 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         raise forbidden("quản lý tài khoản")
     elif action in ("disable", "enable"):
         accounts.set_disabled(store, username, action == "disable")
+        if action == "disable":
+            request.app[EVENTS].close_account(accounts.normalize_username(username))
         msg = action + "d"
     elif action == "password":
         form = await request.post()
@@ -75,6 +77,7 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         try:
             await blocking(lambda: accounts.hash_password(password if isinstance(password, str) else ""))
             accounts.set_password(store, username, password)  # type: ignore[arg-type]
+            request.app[EVENTS].close_account(accounts.normalize_username(username))
         except ValidationError as exc:
             return render("users.html", request, _ctx(
                 request, errors={"password-" + username: exc.message_vi}), status=422)

@@ -7,7 +7,7 @@ from aiohttp import web
 from . import _sessions, accounts
 from ._auth import clear_session_cookie, current, session_token, set_session_cookie
 from ._common import audit, blocking, form_str, safe_next
-from ._keys import EXPIRED, SETTINGS, STORE
+from ._keys import EVENTS, EXPIRED, SETTINGS, STORE
 from ._render import render
 from ._roles import PUBLIC, allow
 
@@ -70,6 +70,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             previous = request.cookies.get(_sessions.COOKIE_NAME)
             if previous:
                 _sessions.end_session(request.app[STORE], previous)
+                request.app[EVENTS].close_session(_sessions.token_hash(previous))
             token, _csrf = _sessions.create_session(request.app[STORE], account.username)
             audit(request, "web.login", who=account.username, via="form")
             response = web.HTTPSeeOther(next_path)
@@ -86,6 +87,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token, _how = session_token(request)
     if token:
         _sessions.end_session(request.app[STORE], token)
+        request.app[EVENTS].close_session(_sessions.token_hash(token))
     audit(request, "web.logout")
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)

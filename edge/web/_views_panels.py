@@ -13,7 +13,7 @@ from aiohttp import web
 
 from edge.errors import MotcuaError, ValidationError
 
-from . import _intake
+from . import _intake, _sessions
 from ._auth import current
 from ._common import audit, maybe_await
 from ._errors import HttpError
@@ -58,27 +58,39 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
 
 @allow("devices.view")
 async def events_stream(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: device changes, QR scans, scan progress. ``?types=a,b`` filters."""
+    """Server-Sent Events: device changes, QR scans, scan progress. ``?types=a,b`` filters.
+
+    The stream lives only as long as its session: checked before every event and every heartbeat,
+    and closed at once by a logout or an account being disabled. A browser that leaves the page
+    closes the connection: that ends the stream quietly.
+    """
     wanted = {t for t in request.query.get("types", "").split(",") if t}
+    session = current(request)
+    store = request.app[STORE]
+    idle_minutes = request.app[SETTINGS].web.session_idle_minutes
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     if request.method == "HEAD":
         return response  # headers only: a body here would corrupt the keep-alive connection
-    await response.write(b"retry: 3000\n\n")
-    idle = request.app[SETTINGS].web.session_idle_minutes * 60
-    opened = time.monotonic()
-    async for event in request.app[EVENTS].stream():
-        kind = event.get("type", "")
-        if kind == "_ping":
-            if time.monotonic() - opened > idle:
-                break  # a forgotten tab does not keep a session's stream open for ever
-            await response.write(b": ping\n\n")
-            continue
-        if wanted and kind not in wanted:
-            continue
-        data = json.dumps(event, ensure_ascii=False, default=str)
-        await response.write(f"id: {event.get('seq', 0)}\nevent: {kind}\ndata: {data}\n\n".encode())
+
+    def alive() -> bool:
+        return _sessions.session_alive(store, session.token_hash, idle_minutes=idle_minutes)
+
+    try:
+        await response.write(b"retry: 3000\n\n")
+        async for event in request.app[EVENTS].stream(alive=alive, token_hash=session.token_hash,
+                                                       username=session.account.username):
+            kind = event.get("type", "")
+            if kind == "_ping":
+                await response.write(b": ping\n\n")
+                continue
+            if wanted and kind not in wanted:
+                continue
+            data = json.dumps(event, ensure_ascii=False, default=str)
+            await response.write(f"id: {event.get('seq', 0)}\nevent: {kind}\ndata: {data}\n\n".encode())
+    except ConnectionError:  # aiohttp's ClientConnectionResetError is one
+        logger.debug("event stream client went away")
     return response
 
 
