@@ -11,6 +11,9 @@ import contextlib
 import html
 import logging
 import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -30,15 +33,28 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def unlock_app(settings: Settings, opened: asyncio.Future) -> web.Application:
+def unlock_app(settings: Settings, opened: asyncio.Future, *,
+               clock: Callable[[], float] = time.time) -> web.Application:
     """The only app a locked box serves: the unlock form, ``POST /unlock`` and ``/healthz``.
 
     Attempts run one at a time (each costs a scrypt derivation), so a caller on the network cannot
-    multiply its guessing rate by sending them in parallel.
+    multiply its guessing rate by sending them in parallel; after a second failure each attempt
+    waits longer, and many failures lock the page for a while (:mod:`edge.app._unlock_guard`
+    describes the policy and where its state lives). The failed attempts go into the audit log
+    once the store opens.
     """
     from edge.store import Store
 
+    from ._unlock_guard import UnlockGuard
+
     attempt_lock = asyncio.Lock()
+    guard = UnlockGuard(Path(settings.store.state_dir), clock=clock)
+
+    def refused(message: str, status: int, as_json: bool, headers: dict[str, str] | None = None) -> web.Response:
+        if as_json:
+            return web.json_response({"message": message}, status=status, headers=headers)
+        return web.Response(text=_LOCKED_PAGE.format(message=html.escape(message)), content_type="text/html",
+                            status=status, headers=headers)
 
     async def passphrase_of(request: web.Request) -> str | None:
         try:
@@ -59,13 +75,18 @@ def unlock_app(settings: Settings, opened: asyncio.Future) -> web.Application:
         async with attempt_lock:
             if opened.done():
                 raise web.HTTPSeeOther("/")
+            left = guard.wait_left()
+            if left:
+                return refused(guard.refusal_vi(left), 429, as_json, {"Retry-After": str(left)})
             try:
                 store = await asyncio.to_thread(Store.open, settings, passphrase=passphrase)
             except StoreLockedError as exc:
-                if as_json:
-                    return web.json_response({"message": exc.message_vi or str(exc)}, status=403)
-                return web.Response(text=_LOCKED_PAGE.format(message=html.escape(exc.message_vi or str(exc))),
-                                    content_type="text/html", status=403)
+                guard.failed(request.remote)
+                return refused(exc.message_vi or str(exc), 403, as_json)
+            try:
+                await asyncio.to_thread(guard.opened, store)
+            except Exception:  # the store is open: its audit failing must not lock the box again
+                logger.exception("could not record the failed unlock attempts in the audit log")
             opened.set_result(store)
         if as_json:
             return web.json_response({"message": "Đã mở khóa."})
