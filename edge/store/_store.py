@@ -50,6 +50,13 @@ CITY_KEY_FILE = "city.pub.json"
 #: Present while a shred (or wipe) has committed but the WAL may still hold page images of the
 #: shredded rows (another connection held a read snapshot): the next checkpoint or start completes it.
 SHRED_PENDING_FILE = "shred-pending-checkpoint"
+#: Trust anchors from provisioning (meta keys): an enrollment answer must carry the same.
+ANCHOR_CITY_KEY = "anchor.city_key"
+ANCHOR_RECEIPT_KEY = "anchor.hub_receipt_key"
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 _PROC_RE = re.compile(r"^[0-9A-Za-z.\-_]{1,64}$")
 _MEDIA = {"image/png", "image/jpeg", "image/tiff", "application/pdf", "application/octet-stream"}
 
@@ -141,8 +148,14 @@ class Store(DossierReads):
 
     @classmethod
     def init(cls, settings: Settings, *, agency_code: str, city_public_key: bytes | None = None,
-             passphrase: str | None = None, demo_key_out: Path | None = None) -> InitResult:
-        """Create a new state directory: keys, database, city public key."""
+             passphrase: str | None = None, demo_key_out: Path | None = None,
+             hub_receipt_key: str | None = None) -> InitResult:
+        """Create a new state directory: keys, database, city public key.
+
+        A city key given here (from the signed provisioning bundle or ``--city-key``) and a hub
+        receipt key (base64 of its raw 32 bytes, from the bundle) are this box's trust anchors:
+        kept in ``meta`` (``anchor.*``), and an enrollment answer that differs is refused.
+        """
         root = Path(settings.store.state_dir)
         _codes.validate_agency_code(agency_code)
         _codes.validate_partition(settings.station.code_partition_index, settings.station.code_partition_size)
@@ -179,6 +192,8 @@ class Store(DossierReads):
                     "kek_check": base64.b64encode(ring.check_value()).decode(),
                     "key_provider": settings.store.key_provider,
                     "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    **({ANCHOR_CITY_KEY: _canonical(city.to_json())} if city_public_key is not None else {}),
+                    **({ANCHOR_RECEIPT_KEY: hub_receipt_key.strip()} if hub_receipt_key else {}),
                 }.items():
                     conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))
                 _audit.append(conn, at=dt.datetime.now(VN_TZ).isoformat(timespec="seconds"), actor="system",
@@ -292,22 +307,36 @@ class Store(DossierReads):
             return _audit.append(conn, at=_now_iso(self.clock), actor=actor, action=action,
                                  dossier_id=dossier_id, details=details or {})
 
+    def anchors(self) -> dict[str, Any]:
+        """The provisioned trust anchors: ``city_key`` (a CityPublicKey) and ``hub_receipt_key``
+        (base64 text), each present only if the box was provisioned with it."""
+        out: dict[str, Any] = {}
+        if text := self.meta_get(ANCHOR_CITY_KEY):
+            out["city_key"] = CityPublicKey.from_json(json.loads(text))
+        if text := self.meta_get(ANCHOR_RECEIPT_KEY):
+            out["hub_receipt_key"] = text
+        return out
+
     def set_city_key(self, city: CityPublicKey) -> None:
         write_file_atomic(self.root / "keys" / CITY_KEY_FILE, json.dumps(city.to_json(), indent=1).encode(), mode=0o644)
         self.city_key = city
 
-    def reseal_pending_to_city(self, city: CityPublicKey, *, actor: str) -> int:
-        """Seal again, to ``city``, every finalized dossier that has not left the box yet.
+    def reseal_pending_to_city(self, city: CityPublicKey, *, actor: str, states: Iterable[str] = ("sealed",)) -> int:
+        """Seal again, to ``city``, every finalized dossier whose outbox is in one of ``states``.
 
         A box initialized with a provisional city key (``motcua init`` without ``--city-key``) may
         take dossiers before it enrolls; enrollment brings the real city key, and the local key
-        wraps let the box re-seal those data keys so the city can open them. Idempotent.
+        wraps let the box re-seal those data keys so the city can open them. Idempotent. Whoever
+        keeps a copy of the old seal (the sync client's frozen manifests) drops it in the same
+        transaction.
         """
+        states = tuple(states)
         count = 0
         with self.transaction() as conn:
             rows = conn.execute(
-                """SELECT d.id, d.local_wrap FROM dossiers d JOIN outbox o ON o.dossier_id = d.id
-                   WHERE o.state = 'sealed' AND d.local_wrap IS NOT NULL AND d.city_seal IS NOT NULL""").fetchall()
+                f"""SELECT d.id, d.local_wrap FROM dossiers d JOIN outbox o ON o.dossier_id = d.id
+                   WHERE o.state IN ({",".join("?" * len(states))}) AND d.local_wrap IS NOT NULL
+                   AND d.city_seal IS NOT NULL""", states).fetchall()
             for dossier_id, wrap in rows:
                 dek = open_bytes(self._keys.wrap, wrap, b"dek|" + dossier_id.encode())
                 conn.execute("UPDATE dossiers SET city_seal = ?, city_kem = ? WHERE id = ?",

@@ -6,6 +6,8 @@ from ._client import SyncClient, status_json
 from ._clock import SKEW_ENV, ClockState, HubClock, os_time
 from ._enroll import EnrollResult, enroll, enroll_async
 from ._errors import (
+    AnchorMismatchError,
+    CityKeyChangeError,
     InsecureTransportError,
     LocalIntegrityError,
     NotEnrolledError,
@@ -24,7 +26,9 @@ __all__ = [
     "RECEIPTED",
     "SKEW_ENV",
     "UNSYNCED",
+    "AnchorMismatchError",
     "Backoff",
+    "CityKeyChangeError",
     "ClockState",
     "DossierSyncState",
     "EnrollResult",

@@ -31,10 +31,16 @@ from sync.protocol import (
 from sync.protocol._constants import STATION_ID_RE
 
 from ._clock import HubClock
+from ._errors import AnchorMismatchError, CityKeyChangeError
 from ._state import ClientState, load_clock, save_clock
 from ._transport import HubTransport, check_hub_url
 
 logger = logging.getLogger(__name__)
+
+
+# Outbox states of a dossier whose manifest the hub cannot hold yet (or refused): sealed again to
+# a new city key, their frozen manifests rebuilt.
+RESEAL_STATES = ("sealed", "retry_wait", "rejected", "quarantined")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +84,38 @@ def _validate(answer: Any, station_id: str) -> dict[str, Any]:
             "feed_head": int(hub.get("feed_head") or 0)}
 
 
+def _check_anchors(store, city: CityPublicKey, receipt_key: bytes) -> None:
+    """A box provisioned with trust anchors (the signed bundle) keeps them: an enrollment answer
+    with another city key or receipt key is refused, and nothing is changed. A new city key
+    reaches such a box only as a command signed by the hub's receipt key."""
+    anchors = store.anchors()
+    pinned_city = anchors.get("city_key")
+    if pinned_city is not None and pinned_city.to_json() != city.to_json():
+        raise AnchorMismatchError(
+            f"the hub answered city key {city.fingerprint()}, but this box was provisioned with city key "
+            f"{pinned_city.fingerprint()}: enrollment refused, nothing changed (wrong hub, or a bundle "
+            "from another city?)",
+            message_vi="Khoá của thành phố do máy chủ gửi khác với khoá trong gói cài đặt; "
+                       "trạm không đăng ký. Liên hệ bộ phận CNTT.")
+    pinned_receipt = anchors.get("hub_receipt_key")
+    if pinned_receipt is not None and b64d(pinned_receipt, "anchor.hub_receipt_key") != receipt_key:
+        raise AnchorMismatchError(
+            f"the hub answered receipt key {key_id(receipt_key)}, but this box was provisioned with receipt key "
+            f"{key_id(b64d(pinned_receipt, 'anchor.hub_receipt_key'))}: enrollment refused, nothing changed",
+            message_vi="Khoá ký biên nhận của máy chủ khác với khoá trong gói cài đặt; "
+                       "trạm không đăng ký. Liên hệ bộ phận CNTT.")
+
+
+def _refuse_if_partly_sent(store) -> None:
+    """The hub already holds the manifest (with the old seal) of a dossier in these states."""
+    rows = store.query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('created', 'uploading')")
+    if rows[0]["n"]:
+        raise CityKeyChangeError(
+            f"{rows[0]['n']} dossier(s) are partly uploaded under the current city key; let them finish "
+            "('motcua sync now') before enrolling with a hub that has another city key; nothing changed",
+            message_vi="Còn hồ sơ đang gửi dở theo khoá cũ của thành phố; hãy đồng bộ xong rồi đăng ký lại.")
+
+
 def pin_ca(store, ca_file: str) -> str:
     """Keep a copy of the hub's CA in the state directory: the hub stays pinned without the config."""
     dest = Path(store.root) / "keys" / "hub-ca.pem"
@@ -106,15 +144,22 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
     if "server_time" in (resp.json() or {}):
         rfc3339_to_ms(resp.json()["server_time"], "server_time")
     city: CityPublicKey = data["city"]
+    _check_anchors(store, city, data["receipt_key"])
     changed = city.to_json() != store.city_key.to_json()
     pending_old = 0
     if changed:
-        # Dossiers taken before enrollment were sealed to the provisional key: seal them again to
-        # the city's key first (idempotent), then switch the key, so a crash between leaves no
-        # dossier the city cannot open.
-        pending_old = store.reseal_pending_to_city(city, actor="sync")
+        _refuse_if_partly_sent(store)
+        # Dossiers not yet at the city were sealed to the previous key: seal them again to the
+        # city's key and drop their frozen manifests (they carry the old seal; the next push
+        # builds them again) in one transaction, then switch the key, so a crash between leaves
+        # no dossier the city cannot open (enrollment is idempotent: run it again).
+        with store.transaction() as conn:
+            pending_old = store.reseal_pending_to_city(city, actor="sync", states=RESEAL_STATES)
+            marks = ",".join("?" * len(RESEAL_STATES))
+            conn.execute(f"DELETE FROM sync_manifests WHERE dossier_id IN "
+                         f"(SELECT dossier_id FROM outbox WHERE state IN ({marks}))", RESEAL_STATES)
         if pending_old:
-            logger.warning("%s dossier(s) taken before enrollment were sealed again to the city's key", pending_old)
+            logger.warning("%s dossier(s) not yet at the city were sealed again to the city's new key", pending_old)
         store.set_city_key(city)
     state = ClientState(store)
     with store.transaction() as conn:

@@ -24,6 +24,14 @@ class ReceiptError(SyncError):
     """A receipt from the hub does not verify or does not match what was sent."""
 
 
+class AnchorMismatchError(SyncError):
+    """An enrollment answer whose keys differ from the trust anchors the box was provisioned with."""
+
+
+class CityKeyChangeError(SyncError):
+    """A city key change that would strand dossiers the hub holds under the old key."""
+
+
 class LocalIntegrityError(SyncError):
     """A dossier's local data failed verification; the dossier is quarantined."""
 
@@ -37,6 +45,8 @@ _BY_CODE_VI = {
     "replayed_request": "Một yêu cầu bị gửi lặp trên đường truyền; trạm sẽ gửi lại bằng yêu cầu mới.",
     "manifest_conflict": "Thành phố đã có một hồ sơ cùng số định danh nhưng nội dung khác; cần cán bộ kiểm tra.",
     "code_conflict": "Mã hồ sơ này đã được một hồ sơ khác sử dụng; cần cán bộ kiểm tra.",
+    "code_out_of_partition": "Mã hồ sơ nằm ngoài dãy số thành phố cấp cho thiết bị này; cần cán bộ kiểm tra.",
+    "code_after_retirement": "Mã hồ sơ được cấp sau khi thiết bị đã bị thay thế; cần cán bộ kiểm tra.",
     "forbidden": "Hồ sơ này thuộc về trạm khác; cần cán bộ kiểm tra.",
     "invalid_request": "Thành phố từ chối hồ sơ vì dữ liệu không hợp lệ; cần cán bộ kiểm tra.",
     "too_large": "Hồ sơ hoặc trang tài liệu vượt quá giới hạn kích thước của thành phố; cần cán bộ kiểm tra.",
