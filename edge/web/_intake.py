@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.codes import is_ascii_digits, normalize_digits
 from edge import reception
 from edge.errors import NotFoundError, StoreError, ValidationError
 from edge.store import VN_TZ, Applicant
@@ -82,15 +83,22 @@ def applicant_values(data: Any) -> dict[str, str]:
     return values
 
 
+# Typed by a clerk (or filled from a card): Unicode digits (full-width, Arabic-Indic …) become ASCII.
+_DIGIT_FIELDS = ("id_number", "old_id_number", "date_of_birth", "phone")
+
+
 def parse_applicant(values: dict[str, Any], *, today: dt.date) -> Applicant:
     """Validate; raises ValidationError naming the field, with the Vietnamese message."""
     cleaned = {k: v for k, v in values.items() if k in APPLICANT_FIELDS}
+    for key in _DIGIT_FIELDS:
+        if isinstance(cleaned.get(key), str):
+            cleaned[key] = normalize_digits(cleaned[key])
     id_number = cleaned.get("id_number", "")
     if isinstance(id_number, str):
         cleaned["id_number"] = re.sub(r"[\s.]", "", id_number)
         if not cleaned["id_number"]:
             raise ValidationError("id_number", "is required", message_vi="Vui lòng nhập số CCCD (12 chữ số).")
-        if not cleaned["id_number"].isdigit():
+        if not is_ascii_digits(cleaned["id_number"]):
             raise ValidationError("id_number", "must hold digits only",
                                   message_vi="Số CCCD chỉ gồm chữ số (12 chữ số), không có chữ cái hay ký hiệu.")
         if len(cleaned["id_number"]) != 12:
@@ -308,7 +316,7 @@ def record_payment(store: Any, dossier_id: str, *, actor: str, method: str, rece
 
 def find(store: Any, *, code: str = "", id_number: str = "", name: str = "") -> list[Any]:
     if code:
-        text = code.strip()
+        text = normalize_digits(code.strip())
         try:
             text = reception.code_from_scan(text)
         except ValidationError:
@@ -316,8 +324,8 @@ def find(store: Any, *, code: str = "", id_number: str = "", name: str = "") -> 
         found = store.find_by_code(text)
         return [found] if found else []
     if id_number:
-        digits = re.sub(r"[\s.]", "", id_number)
-        if not re.fullmatch(r"\d{12}", digits):
+        digits = re.sub(r"[\s.]", "", normalize_digits(id_number))
+        if not is_ascii_digits(digits, 12):
             raise ValidationError("id_number", "must be 12 digits", message_vi="Số CCCD phải gồm đúng 12 chữ số.")
         return store.find_by_id_number(digits)
     if name:
