@@ -60,7 +60,9 @@ async def test_duplicated_requests_are_idempotent(box, hub):
 
 
 async def test_permanent_refusal_is_shown_to_a_person_and_not_retried(tmp_path, hub, proxy):
-    """Two boxes that took dossiers before enrollment drew the same code: the second is refused."""
+    """Two boxes that took dossiers before enrollment drew the same code from the default
+    partition; the city gave the second box another range, so its code is refused as outside it
+    (a refusal retrying cannot fix)."""
     from sync.client import SyncClient as Client
 
     boxes = []
@@ -75,7 +77,7 @@ async def test_permanent_refusal_is_shown_to_a_person_and_not_retried(tmp_path, 
         assert status.rejected == 1 and status.pending == 1
         row = boxes[1][1].query("SELECT state, last_error, attempts FROM outbox")[0]
         assert row["state"] == "rejected"
-        assert "Mã hồ sơ" in row["last_error"] and "code_conflict" in row["last_error"]
+        assert "Mã hồ sơ" in row["last_error"] and "code_out_of_partition" in row["last_error"]
         assert "từ chối" in status.last_error_vi
         sent = proxy.bytes_up
         await boxes[1][0].sync_once()  # nothing is sent again for it
