@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -238,8 +239,11 @@ class CardReadResult:
 
 def read_card(transport: Any, *, mrz: MrzKey | None = None, can: str | None = None,
               csca_dir: str | Path | None = None, old_id_field: int = 15,
-              read_face: bool = False) -> CardReadResult:
+              read_face: bool = False, now: dt.datetime | None = None) -> CardReadResult:
     """Authenticate, read DG1 + DG13 (+ DG2), run passive authentication. Never trusts the card.
+
+    ``now`` (aware) is the time the certificates must be valid at: the box's corrected clock
+    (``Store.now()``); without it, the system clock.
 
     Access: with a CAN, PACE (the card must offer it); with MRZ data, PACE with the MRZ when the
     card offers it, else BAC. With both, the CAN is tried when the card offers PACE.
@@ -265,7 +269,7 @@ def read_card(transport: Any, *, mrz: MrzKey | None = None, can: str | None = No
     sod = parse_sod(session.read_file(FID["SOD"]))
     mrz_data = parse_dg1(groups[1])
     dg13 = parse_dg13(groups[13], old_id_field=old_id_field) if 13 in groups else None
-    passive = passive_authentication(sod, groups, load_csca_dir(csca_dir))
+    passive = passive_authentication(sod, groups, load_csca_dir(csca_dir), now=now)
     return CardReadResult(mrz=mrz_data, dg13=dg13, passive=passive, groups_read=tuple(sorted(groups)),
                           face_jpeg=face, access=access)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -9,9 +10,11 @@ from pathlib import Path
 
 from asn1crypto import algos, cms, core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from core.vntime import vn_date
 
 from . import _tlv
 from ._errors import CardProtocolError
@@ -19,6 +22,9 @@ from ._errors import CardProtocolError
 logger = logging.getLogger(__name__)
 
 LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
+# What asn1crypto (lazy parsing of the card's structures) and cryptography (keys and signatures
+# of the card's certificates) raise on hostile or unsupported input.
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm)
 _HASHES = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
            "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
@@ -54,6 +60,8 @@ class PassiveAuthResult:
     hashes_ok: dict[int, bool] = field(default_factory=dict)
     signature_ok: bool = False
     chain_ok: bool = False
+    dates_ok: bool = False   # the DS (and the CSCA, when found) are valid at the clock's time
+    expired: bool = False    # the DS or the CSCA certificate has expired at the clock's time
     signer: str = ""
     csca: str = ""
 
@@ -61,6 +69,7 @@ class PassiveAuthResult:
         return {"verified": self.verified, "reason": self.reason, "reason_vi": self.reason_vi,
                 "hashes_ok": {str(k): v for k, v in sorted(self.hashes_ok.items())},
                 "signature_ok": self.signature_ok, "chain_ok": self.chain_ok,
+                "dates_ok": self.dates_ok, "expired": self.expired,
                 "signer": self.signer, "csca": self.csca}
 
 
@@ -117,7 +126,7 @@ def parse_sod(data: bytes) -> Sod:
         lds.native  # force a full parse now, so malformation surfaces here  # noqa: B018
         if len(signed["signer_infos"]) != 1:
             raise ValueError("EF.SOD must have exactly one signer")
-    except (ValueError, TypeError, KeyError) as exc:
+    except _MALFORMED as exc:
         raise CardProtocolError(f"EF.SOD is malformed: {exc}") from None
     return Sod(signed_data=signed, lds=lds, encap_bytes=encap_bytes)
 
@@ -142,11 +151,26 @@ def _signer_certificate(signed: cms.SignedData, signer: cms.SignerInfo) -> x509.
     raise ValueError("the Document Signer certificate is not in EF.SOD")
 
 
+def _single_value(attrs: cms.CMSAttributes, name: str):
+    """The one value of the one signed attribute ``name`` (RFC 5652 §5.3, §11.1-11.2)."""
+    label = name.replace("_", " ")
+    found = [a for a in attrs if a["type"].native == name]
+    if len(found) != 1:
+        raise ValueError(f"the signed attributes carry {len(found)} {label} attributes, not 1")
+    values = found[0]["values"]
+    if len(values) != 1:
+        raise ValueError(f"the {label} attribute has {len(values)} values, not 1")
+    return values[0]
+
+
 def _verify_signature(cert: x509.Certificate, signer: cms.SignerInfo, message: bytes) -> None:
     hash_cls = _HASHES[signer["digest_algorithm"]["algorithm"].native]
     algo = signer["signature_algorithm"]
     signature = signer["signature"].native
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except UnsupportedAlgorithm as exc:
+        raise ValueError(f"the Document Signer key is of an unsupported algorithm ({exc})") from None
     if isinstance(key, rsa.RSAPublicKey):
         if algo.signature_algo == "rsassa_pss":
             params = algo["parameters"]
@@ -161,24 +185,70 @@ def _verify_signature(cert: x509.Certificate, signer: cms.SignerInfo, message: b
         raise ValueError("unsupported Document Signer key type")
 
 
-def passive_authentication(sod: Sod, groups: dict[int, bytes], cscas: list[x509.Certificate]) -> PassiveAuthResult:
-    """Check DG hashes, the SOD signature and the Document Signer's chain to a CSCA."""
+def _valid_at(cert: x509.Certificate, now: dt.datetime) -> bool:
+    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+
+def _issuing_csca(cert: x509.Certificate, cscas: list[x509.Certificate], now: dt.datetime) -> x509.Certificate | None:
+    """The CSCA whose key signed ``cert``; among several (a renewed CSCA), one valid now if any."""
+    issuers = []
+    for csca in cscas:
+        if csca.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(csca)
+        except (*_MALFORMED, InvalidSignature):
+            continue
+        issuers.append(csca)
+    return next((c for c in issuers if _valid_at(c, now)), issuers[0] if issuers else None)
+
+
+def _date_problems(certs: list[tuple[str, x509.Certificate]], now: dt.datetime) -> tuple[list[str], list[str], bool]:
+    """(problems, Vietnamese phrases, expired) for the certificates not valid at ``now``."""
+    problems, phrases, expired = [], [], False
+    for role, cert in certs:
+        if now > cert.not_valid_after_utc:
+            expired = True
+            day = vn_date(cert.not_valid_after_utc).strftime("%d/%m/%Y")
+            problems.append(f"the {role} certificate expired on {cert.not_valid_after_utc.date().isoformat()}")
+            phrases.append(f"đã hết hạn từ ngày {day}")
+        elif now < cert.not_valid_before_utc:
+            day = vn_date(cert.not_valid_before_utc).strftime("%d/%m/%Y")
+            problems.append(f"the {role} certificate is not yet valid (from "
+                            f"{cert.not_valid_before_utc.date().isoformat()})")
+            phrases.append(f"chưa có hiệu lực (từ ngày {day})")
+    return problems, phrases, expired
+
+
+def passive_authentication(sod: Sod, groups: dict[int, bytes], cscas: list[x509.Certificate], *,
+                           now: dt.datetime | None = None) -> PassiveAuthResult:
+    """Check DG hashes, the SOD signature, the Document Signer's chain to a CSCA, and that both
+    certificates are valid at ``now`` (the box's corrected clock; default: the system clock).
+
+    Whatever the card's security object holds, the answer is a verdict: a malformed or
+    unsupported part makes it unverified, with the reason.
+    """
+    if now is None:
+        now = dt.datetime.now(dt.UTC)
+    elif now.tzinfo is None:
+        raise ValueError("passive authentication needs an aware time (the box's corrected clock)")
     expected = sod.expected_hashes()
     try:
         hashes_ok = {n: _digest(sod.hash_name, raw) == expected.get(n) for n, raw in groups.items()}
     except ValueError as exc:
         return PassiveAuthResult(verified=False, reason=str(exc), reason_vi="Thuật toán băm của thẻ chưa được hỗ trợ.")
     bad = sorted(n for n, ok in hashes_ok.items() if not ok)
-    signer = sod.signed_data["signer_infos"][0]
     signature_ok, chain_ok, subject, csca_name, problems = False, False, "", "", []
+    dated: list[tuple[str, x509.Certificate]] = []
     try:
+        signer = sod.signed_data["signer_infos"][0]
         cert = _signer_certificate(sod.signed_data, signer)
         subject = cert.subject.rfc4514_string()
         attrs = signer["signed_attrs"]
         if attrs:
-            content_type = next((a["values"][0] for a in attrs if a["type"].native == "content_type"), None)
-            digest = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
-            if content_type is None or content_type.dotted != LDS_SECURITY_OBJECT_OID:
+            content_type = _single_value(attrs, "content_type")
+            digest = _single_value(attrs, "message_digest").native
+            if content_type.dotted != LDS_SECURITY_OBJECT_OID:
                 raise ValueError("signed attributes name another content type")
             if digest != _digest(signer["digest_algorithm"]["algorithm"].native, sod.encap_bytes):
                 raise ValueError("the message digest does not match the LDSSecurityObject")
@@ -187,33 +257,38 @@ def passive_authentication(sod: Sod, groups: dict[int, bytes], cscas: list[x509.
             message = sod.encap_bytes
         _verify_signature(cert, signer, message)
         signature_ok = True
-        for csca in cscas:
-            if csca.subject != cert.issuer:
-                continue
-            try:
-                cert.verify_directly_issued_by(csca)
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-            chain_ok, csca_name = True, csca.subject.rfc4514_string()
-            break
-        if not chain_ok:
+        dated.append(("Document Signer", cert))
+        csca = _issuing_csca(cert, cscas, now)
+        if csca is None:
             problems.append("no CSCA certificate issued the Document Signer")
+        else:
+            chain_ok, csca_name = True, csca.subject.rfc4514_string()
+            dated.append(("CSCA", csca))
     except InvalidSignature:
         problems.append("the SOD signature does not verify")
-    except (ValueError, TypeError, KeyError) as exc:
+    except _MALFORMED as exc:
         problems.append(f"SOD signature check failed: {exc}")
+    date_problems, date_phrases, expired = _date_problems(dated, now)
+    dates_ok = bool(dated) and not date_problems
+    problems.extend(date_problems)
     if bad:
         problems.insert(0, f"hash mismatch for DG{', DG'.join(map(str, bad))}")
-    verified = signature_ok and chain_ok and not bad and bool(hashes_ok)
+    verified = signature_ok and chain_ok and dates_ok and not bad and bool(hashes_ok)
     if verified:
         reason, reason_vi = "verified", "Dữ liệu chip đã được xác thực (chữ ký số hợp lệ)."
     elif bad:
         reason, reason_vi = "; ".join(problems), "Dữ liệu chip bị thay đổi (mã băm không khớp): CHƯA XÁC THỰC."
     elif signature_ok and not chain_ok:
         reason, reason_vi = "; ".join(problems), "Không xác minh được chứng thư của cơ quan cấp thẻ (CSCA): dữ liệu CHƯA XÁC THỰC."
+    elif signature_ok and date_problems:
+        reason = "; ".join(problems)
+        reason_vi = (f"Chứng thư số của thẻ {'; '.join(date_phrases)}"
+                     + (": thẻ có thể đã hết hạn sử dụng" if expired else ": hãy kiểm tra đồng hồ của máy")
+                     + "; dữ liệu CHƯA XÁC THỰC.")
     else:
         reason, reason_vi = "; ".join(problems) or "no data group checked", "Chữ ký số trên chip không hợp lệ: dữ liệu CHƯA XÁC THỰC."
-    logger.info("passive authentication: verified=%s hashes_ok=%s signature_ok=%s chain_ok=%s",
-                verified, {k: v for k, v in hashes_ok.items()}, signature_ok, chain_ok)
+    logger.info("passive authentication: verified=%s hashes_ok=%s signature_ok=%s chain_ok=%s dates_ok=%s",
+                verified, {k: v for k, v in hashes_ok.items()}, signature_ok, chain_ok, dates_ok)
     return PassiveAuthResult(verified=verified, reason=reason, reason_vi=reason_vi, hashes_ok=hashes_ok,
-                             signature_ok=signature_ok, chain_ok=chain_ok, signer=subject, csca=csca_name)
+                             signature_ok=signature_ok, chain_ok=chain_ok, dates_ok=dates_ok, expired=expired,
+                             signer=subject, csca=csca_name)

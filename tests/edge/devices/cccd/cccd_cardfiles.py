@@ -49,18 +49,22 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_pki(label: str = "Test CSCA VN") -> Pki:
+def make_pki(label: str = "Test CSCA VN", *, ds_days: tuple[int, int] = (-1, 3650),
+             csca_days: tuple[int, int] = (-1, 3650)) -> Pki:
+    """A CSCA and its Document Signer; ``*_days`` = validity (from, to) in days from now."""
     now = dt.datetime.now(dt.UTC)
     csca_key = ec.generate_private_key(ec.SECP256R1())
     csca_cert = (x509.CertificateBuilder().subject_name(_name(label)).issuer_name(_name(label))
                  .public_key(csca_key.public_key()).serial_number(x509.random_serial_number())
-                 .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+                 .not_valid_before(now + dt.timedelta(days=csca_days[0]))
+                 .not_valid_after(now + dt.timedelta(days=csca_days[1]))
                  .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                  .sign(csca_key, hashes.SHA256()))
     ds_key = ec.generate_private_key(ec.SECP256R1())
     ds_cert = (x509.CertificateBuilder().subject_name(_name(label + " Document Signer")).issuer_name(csca_cert.subject)
                .public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+               .not_valid_before(now + dt.timedelta(days=ds_days[0]))
+               .not_valid_after(now + dt.timedelta(days=ds_days[1]))
                .sign(csca_key, hashes.SHA256()))
     return Pki(csca_key=csca_key, csca_cert=csca_cert, ds_key=ds_key, ds_cert=ds_cert)
 
@@ -95,7 +99,21 @@ def build_com(tags: bytes = b"\x61\x6D") -> bytes:
     return encode(0x60, encode(0x5F01, b"0107") + encode(0x5F36, b"040000") + encode(0x5C, tags))
 
 
-def build_sod(groups: dict[int, bytes], pki: Pki) -> bytes:
+def unknown_key_certificate(pki: Pki, oid: str = "1.3.6.1.4.1.55555.1") -> asn1_x509.Certificate:
+    """The Document Signer certificate with its public key re-labelled as an unknown algorithm."""
+    cert = asn1_x509.Certificate.load(pki.ds_cert.public_bytes(serialization.Encoding.DER))
+    tbs = cert["tbs_certificate"]
+    spki = encode(0x30, encode(0x30, core.ObjectIdentifier(oid).dump()) + encode(0x03, b"\x00\x01\x02"))
+    tbs_der = encode(0x30, tbs.contents.replace(tbs["subject_public_key_info"].dump(), spki))
+    return asn1_x509.Certificate.load(encode(0x30, tbs_der + cert["signature_algorithm"].dump()
+                                             + cert["signature_value"].dump()))
+
+
+def build_sod(groups: dict[int, bytes], pki: Pki, *, empty_attribute: str | None = None,
+              certificate: asn1_x509.Certificate | None = None) -> bytes:
+    """EF.SOD over ``groups`` signed by the DS of ``pki``. Crafted variants: ``empty_attribute``
+    ("content_type" / "message_digest") gets an empty SET of values; ``certificate`` replaces the
+    DS certificate carried in the SOD."""
     lds = LdsSecurityObject({
         "version": 0,
         "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
@@ -107,8 +125,13 @@ def build_sod(groups: dict[int, bytes], pki: Pki) -> bytes:
         cms.CMSAttribute({"type": "content_type", "values": [cms.ContentType(LDS_SECURITY_OBJECT_OID)]}),
         cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
     ])
+    if empty_attribute is not None:
+        signed_attrs = cms.CMSAttributes([
+            cms.CMSAttribute({"type": a["type"].native, "values": [] if a["type"].native == empty_attribute
+                              else a["values"]}) for a in signed_attrs])
     signature = pki.ds_key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
-    ds_asn1 = asn1_x509.Certificate.load(pki.ds_cert.public_bytes(serialization.Encoding.DER))
+    ds_asn1 = certificate if certificate is not None else asn1_x509.Certificate.load(
+        pki.ds_cert.public_bytes(serialization.Encoding.DER))
     signer = cms.SignerInfo({
         "version": "v1",
         "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -129,8 +152,10 @@ def build_sod(groups: dict[int, bytes], pki: Pki) -> bytes:
     return encode(0x77, info.dump())
 
 
-def card_files(pki: Pki, *, dg13: bytes | None = None, sign_dg13: bytes | None = None) -> dict[int, bytes]:
-    """FID → file bytes. ``sign_dg13`` lets the SOD cover a different DG13 than the card holds."""
+def card_files(pki: Pki, *, dg13: bytes | None = None, sign_dg13: bytes | None = None,
+               **sod_options) -> dict[int, bytes]:
+    """FID → file bytes. ``sign_dg13`` lets the SOD cover a different DG13 than the card holds;
+    ``sod_options`` go to :func:`build_sod` (crafted SODs)."""
     dg1, dg13 = build_dg1(), dg13 or build_dg13()
-    sod = build_sod({1: dg1, 13: sign_dg13 or dg13}, pki)
+    sod = build_sod({1: dg1, 13: sign_dg13 or dg13}, pki, **sod_options)
     return {0x011E: build_com(), 0x0101: dg1, 0x010D: dg13, 0x011D: sod}

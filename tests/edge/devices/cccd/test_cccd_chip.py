@@ -79,6 +79,54 @@ def test_sod_from_another_csca_is_flagged_but_data_kept(insert_card, mrz_key, cs
     assert result.dg13.named()["full_name"] == "Nguyễn Thị Thu Hằng"
 
 
+@pytest.mark.parametrize(("sod_options", "words"), [
+    ({"empty_attribute": "content_type"}, "content type attribute has 0 values"),
+    ({"empty_attribute": "message_digest"}, "message digest attribute has 0 values"),
+    ({"certificate": "unknown-key"}, "unsupported algorithm"),
+])
+def test_crafted_sod_is_unverified_not_a_crash(insert_card, pki, mrz_key, csca_dir, sod_options, words):
+    if sod_options.get("certificate") == "unknown-key":
+        sod_options = {"certificate": cardfiles.unknown_key_certificate(pki)}
+    insert_card(cardfiles.card_files(pki, **sod_options))
+    result = _read(mrz_key, csca_dir)
+    assert result.verified is False and result.passive.signature_ok is False
+    assert words in result.passive.reason and result.passive.reason_vi
+    assert result.dg13.named()["full_name"] == "Nguyễn Thị Thu Hằng"  # shown, marked unverified
+
+
+def test_garbled_sod_is_a_card_protocol_error(insert_card, pki, mrz_key, csca_dir):
+    files = cardfiles.card_files(pki)
+    files[0x011D] = cardfiles.encode(0x77, b"\x30\x03\x06\x01\x00")  # a CMS that is not one
+    insert_card(files)
+    with pytest.raises(CardProtocolError) as info:
+        _read(mrz_key, csca_dir)
+    assert "EF.SOD" in str(info.value) and info.value.message_vi
+
+
+def test_expired_document_signer_is_shown_as_expired(insert_card, mrz_key, csca_dir, tmp_path):
+    old = cardfiles.make_pki("Old CSCA VN", ds_days=(-900, -20))
+    folder = tmp_path / "csca"
+    folder.mkdir()
+    (folder / "old.pem").write_bytes(old.csca_pem())
+    insert_card(cardfiles.card_files(old))
+    result = _read(mrz_key, folder)
+    assert result.passive.signature_ok and result.passive.chain_ok
+    assert result.verified is False and result.passive.expired is True
+    assert "Document Signer certificate expired" in result.passive.reason
+    assert "hết hạn" in result.passive.reason_vi
+    assert result.to_dict()["verification"]["expired"] is True
+    assert result.dg13.named()["full_name"] == "Nguyễn Thị Thu Hằng"
+
+
+def test_certificate_dates_follow_the_corrected_clock(insert_card, mrz_key, csca_dir):
+    import datetime as dt
+
+    insert_card()
+    in_2040 = dt.datetime(2040, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    result = _read(mrz_key, csca_dir, now=in_2040)
+    assert result.verified is False and result.passive.expired is True
+
+
 def test_no_csca_configured_means_unverified(insert_card, mrz_key):
     insert_card()
     result = _read(mrz_key, None)
