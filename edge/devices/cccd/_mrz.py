@@ -1,4 +1,8 @@
-"""MRZ check digits and the BAC key inputs (document number, birth date, expiry date)."""
+"""MRZ check digits and the BAC key inputs (document number, birth date, expiry date).
+
+These are typed by a clerk: Unicode decimal digits (full-width ``１``, Arabic-Indic ``١`` …) are
+normalized to ASCII first, then only ASCII is accepted.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from core.codes import is_ascii_digits, normalize_digits
 from edge.errors import ValidationError
 
 _WEIGHTS = (7, 3, 1)
-_DOC_RE = re.compile(r"[0-9A-Z<]{1,9}|[0-9A-Z<]{10,20}")
+_DOC_RE = re.compile(r"[0-9A-Z<]{1,20}", re.ASCII)
 
 
 def _value(ch: str) -> int:
-    if ch.isdigit():
-        return int(ch)
+    if "0" <= ch <= "9":
+        return ord(ch) - 48
     if "A" <= ch <= "Z":
         return ord(ch) - 55
     if ch == "<":
@@ -28,7 +33,8 @@ def check_digit(text: str) -> str:
 
 
 def _yymmdd(field: str, value: str, label_vi: str) -> str:
-    if not re.fullmatch(r"\d{6}", value or ""):
+    value = normalize_digits((value or "").strip())
+    if not is_ascii_digits(value, 6):
         raise ValidationError(field, "must be 6 digits YYMMDD", message_vi=f"{label_vi} phải gồm 6 chữ số dạng NNTTNN (năm-tháng-ngày).")
     try:
         dt.date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
@@ -51,8 +57,9 @@ class MrzKey:
 
     @classmethod
     def from_fields(cls, document_number: str, date_of_birth: str, date_of_expiry: str) -> MrzKey:
-        doc = (document_number or "").strip().upper().replace(" ", "")
-        if re.fullmatch(r"\d{12}", doc):
+        doc = normalize_digits((document_number or "").strip()).replace(" ", "")
+        doc = doc.upper() if doc.isascii() else "\ufffd"  # "ß".upper() is "SS": refuse, do not transliterate
+        if is_ascii_digits(doc, 12):
             doc = doc[-9:]
         if not _DOC_RE.fullmatch(doc):
             raise ValidationError("document_number", "must be 1-20 characters 0-9 A-Z", message_vi="Số giấy tờ (MRZ) không hợp lệ.")
@@ -70,7 +77,8 @@ class MrzKey:
 
 
 def validate_can(can: str) -> str:
-    can = (can or "").strip()
-    if not re.fullmatch(r"\d{6}", can):
+    """The 6-digit card access number, as ASCII digits."""
+    can = normalize_digits(can.strip()) if isinstance(can, str) else ""
+    if not is_ascii_digits(can, 6):
         raise ValidationError("can", "must be 6 digits", message_vi="Mã CAN phải gồm đúng 6 chữ số (6 số cuối của số CCCD).")
     return can
