@@ -9,11 +9,11 @@ the card's content or of what the clerk typed is logged.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from core.codes import is_ascii_digits, normalize_digits
 from edge.errors import ValidationError
 
 CHIP_FIELDS = ("chip_can", "chip_doc", "chip_dob", "chip_expiry")
@@ -32,6 +32,7 @@ class ChipRead:
     applicant: dict[str, str]
     verified: bool
     reason_vi: str
+    expired: bool = False  # the card's certificate chain has expired (the data is still offered)
 
 
 def chip_values(form: Any) -> dict[str, str]:
@@ -43,15 +44,18 @@ def chip_values(form: Any) -> dict[str, str]:
 
 
 def _yymmdd(value: str, field: str) -> str:
-    """A date typed as YYYY-MM-DD (date input), DD/MM/YYYY or YYMMDD, as the MRZ's YYMMDD."""
-    value = value.strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
-        try:
-            return dt.datetime.strptime(value, pattern).strftime("%y%m%d")
-        except ValueError:
-            continue
-    if re.fullmatch(r"\d{6}", value):
-        return value
+    """A date typed as YYYY-MM-DD (date input), DD/MM/YYYY or YYMMDD, as the MRZ's YYMMDD.
+
+    Unicode digits (full-width …) are read as ASCII; any other character is refused."""
+    value = normalize_digits(value.strip())
+    if value.isascii():
+        for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
+            try:
+                return dt.datetime.strptime(value, pattern).strftime("%y%m%d")
+            except ValueError:
+                continue
+        if is_ascii_digits(value, 6):
+            return value
     label = "Ngày sinh" if field == "date_of_birth" else "Ngày hết hạn"
     raise ValidationError(field, "a date YYYY-MM-DD", message_vi=f"{label} (MRZ) phải là ngày hợp lệ, ví dụ 15/02/1990.")
 
@@ -78,14 +82,18 @@ def parse_access(chip: dict[str, str]) -> tuple[Any, str | None]:
     return mrz, can
 
 
-def read_chip(settings: Any, mrz: Any, can: str | None) -> ChipRead:
-    """Blocking (run it in a worker thread): connect, authenticate, read DG1 + DG13, verify."""
+def read_chip(settings: Any, mrz: Any, can: str | None, *, now: dt.datetime | None = None) -> ChipRead:
+    """Blocking (run it in a worker thread): connect, authenticate, read DG1 + DG13, verify.
+
+    ``now`` is the box's corrected time (``Store.now()``), at which the card's certificates must
+    be valid; without it, the system clock."""
     from edge.devices.cccd import PcscTransport, read_card
 
     cfg = settings.devices
     with _ONE_READER, PcscTransport(cfg.card_reader or None) as transport:
         result = read_card(transport, mrz=mrz, can=can, csca_dir=cfg.csca_dir or None,
-                           old_id_field=cfg.dg13_old_id_field, read_face=False)
+                           old_id_field=cfg.dg13_old_id_field, read_face=False, now=now)
     passive = result.passive
     return ChipRead(applicant=result.to_applicant(), verified=bool(passive.verified),
-                    reason_vi="" if passive.verified else (passive.reason_vi or "không kiểm tra được chữ ký số"))
+                    reason_vi="" if passive.verified else (passive.reason_vi or "không kiểm tra được chữ ký số"),
+                    expired=bool(passive.expired))

@@ -125,3 +125,97 @@ async def test_can_read_over_pace(chip_app, insert_card):
     assert value_of(html, "full_name") == NAME and value_of(html, "id_number") == cardfiles.ID_NUMBER
     resp = await _read(client, csrf, chip_can="135790")
     assert resp.status == 422 and "Số CAN không đúng" in await resp.text()
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+async def test_unicode_digits_typed_by_the_clerk_are_normalized(chip_app, insert_card):
+    insert_card()
+    client, csrf = await chip_app()
+    typed = {"chip_doc": cardfiles.ID_NUMBER.translate(FULL_WIDTH), "chip_dob": "１５/０２/１９９０",
+             "chip_expiry": "300215".translate(FULL_WIDTH)}
+    resp = await _read(client, csrf, **typed)
+    html = await resp.text()
+    assert resp.status == 200, re.findall(r'role="alert"[^>]*>([^<]+)<', html)
+    assert value_of(html, "full_name") == NAME
+    resp = await _read(client, csrf, **{**MRZ, "chip_dob": "²⁰⁰²¹⁵"})  # superscripts are not decimal digits
+    assert resp.status == 422
+    message = re.search(r'id="f-chip_dob-error" role="alert">([^<]+)<', await resp.text())
+    assert message and "ngày hợp lệ" in message.group(1)
+
+
+@pytest.mark.skipif(not _pace_emulated(), reason="the card emulator offers no PACE yet")
+async def test_full_width_can_opens_the_card(chip_app, insert_card):
+    insert_card(pace=[("2.2", 13)], can="246810", bac=False)
+    client, csrf = await chip_app()
+    resp = await _read(client, csrf, chip_can="２４６８１０")
+    html = await resp.text()
+    assert resp.status == 200, re.findall(r'role="alert"[^>]*>([^<]+)<', html)
+    assert value_of(html, "full_name") == NAME
+
+
+@pytest.mark.parametrize("craft", ["empty_content_type", "unknown_key"])
+async def test_crafted_sod_keeps_the_form_and_marks_the_data(chip_app, insert_card, card_pki, craft):
+    options = ({"empty_attribute": "content_type"} if craft == "empty_content_type"
+               else {"certificate": cardfiles.unknown_key_certificate(card_pki)})
+    emulator = insert_card()
+    emulator.card.files = cardfiles.card_files(card_pki, **options)
+    client, csrf = await chip_app()
+    resp = await _read(client, csrf, **MRZ)
+    html = await resp.text()
+    assert resp.status == 200, html[-500:]
+    assert value_of(html, "full_name") == NAME and value_of(html, "phone") == "0912000111"
+    warning = re.search(r'id="chip-warning">(.*?)</p>', html, re.S).group(1)
+    assert "Dữ liệu chip chưa được xác thực" in warning and "Chữ ký số trên chip không hợp lệ" in warning
+
+
+async def test_expired_certificate_is_shown_as_expired(chip_app, insert_card, tmp_path):
+    old = cardfiles.make_pki("Old CSCA VN", ds_days=(-900, -20))
+    folder = tmp_path / "old-csca"
+    folder.mkdir()
+    (folder / "old.pem").write_bytes(old.csca_pem())
+    emulator = insert_card()
+    emulator.card.files = cardfiles.card_files(old)
+    client, csrf = await chip_app(csca_dir=str(folder))
+    html = await (await _read(client, csrf, **MRZ)).text()
+    assert value_of(html, "full_name") == NAME  # still offered, marked
+    warning = re.search(r'id="chip-warning">(.*?)</p>', html, re.S).group(1)
+    assert "Chứng thư số của thẻ đã hết hạn từ ngày" in warning
+
+
+def test_read_chip_checks_dates_at_the_time_given(insert_card, settings, card_csca_dir):
+    """read_chip passes the box's corrected time on: at a time past the certificates, the chain
+    is marked expired (through the real PC/SC stack and the card emulator)."""
+    import datetime as dt
+
+    from edge.devices.cccd import MrzKey
+    from edge.web import _chip
+
+    insert_card()
+    cfg = settings.replace("devices", card_reader=pcsc_stack.READER, csca_dir=str(card_csca_dir))
+    key = MrzKey.from_fields(cardfiles.ID_NUMBER, cardfiles.DOB, cardfiles.EXPIRY)
+    read = _chip.read_chip(cfg, key, None, now=dt.datetime.now(dt.UTC))
+    assert read.verified is True and read.expired is False
+    read = _chip.read_chip(cfg, key, None, now=dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+    assert read.verified is False and read.expired is True
+    assert read.reason_vi.startswith("Chứng thư số của thẻ đã hết hạn từ ngày")
+    assert read.applicant["full_name"] == NAME
+
+
+def _view_passes_the_clock() -> bool:
+    from edge.web import _views_intake
+
+    return "now=" in inspect.getsource(_views_intake._fill_from_chip)
+
+
+@pytest.mark.skipif(not _view_passes_the_clock(), reason="the intake view does not pass the store's clock yet")
+async def test_the_page_checks_dates_at_the_corrected_clock(chip_app, insert_card, store):
+    import datetime as dt
+
+    insert_card()
+    store.clock.observe_server_time(dt.datetime(2040, 1, 1, tzinfo=dt.UTC).timestamp())
+    client, csrf = await chip_app()
+    html = await (await _read(client, csrf, **MRZ)).text()
+    warning = re.search(r'id="chip-warning">(.*?)</p>', html, re.S).group(1)
+    assert "hết hạn" in warning
