@@ -253,6 +253,9 @@ def begin_login(db: Any, username: str, *, max_attempts: int, lockout_minutes: i
     counted the account is locked and every further attempt is refused without a check.
     """
     username = normalize_username(username)
+    if not _encodable(username):
+        raise ValidationError("username", "holds characters that are not text (lone surrogates)",
+                              message_vi="Tên đăng nhập chứa ký tự không hợp lệ.")
     now = time.time()
     with tx(db) as conn:
         prev = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
@@ -301,10 +304,24 @@ def check_slot(username: str) -> Iterator[None]:
                 _inflight[username] = left
 
 
-def verify_password(attempt: LoginAttempt, password: str) -> bool:
-    """The argon2id check (tens of milliseconds, no database): run it in an executor."""
+def _encodable(text: str) -> bool:
     try:
-        return _hasher.verify(attempt.password_hash, password or "") and attempt.exists
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as a JSON escape can carry
+        return False
+    return True
+
+
+def verify_password(attempt: LoginAttempt, password: str) -> bool:
+    """The argon2id check (tens of milliseconds, no database): run it in an executor.
+
+    A password that is not text (a lone surrogate) cannot be anyone's: a wrong password.
+    """
+    password = password or ""
+    usable = isinstance(password, str) and _encodable(password)
+    try:
+        # An unusable password still costs one check, like any wrong password.
+        return _hasher.verify(attempt.password_hash, password if usable else "-") and attempt.exists and usable
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
