@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 
@@ -36,10 +37,10 @@ def perform_bac(transport: Transport, key: MrzKey, *, rng=os.urandom) -> SecureM
         raise CardProtocolError(f"EXTERNAL AUTHENTICATE answered {sw_text(answer.sw)} with {len(answer.data)} bytes",
                                 sw=answer.sw)
     e_ic, m_ic = answer.data[:32], answer.data[32:]
-    if retail_mac(k_mac, pad(e_ic)) != m_ic:
+    if not hmac.compare_digest(retail_mac(k_mac, pad(e_ic)), m_ic):
         raise AccessDeniedError("BAC: the card's cryptogram MAC does not verify (MRZ data does not match)")
     plain = tdes_cbc_decrypt(k_enc, e_ic)
-    if plain[:8] != rnd_ic or plain[8:16] != rnd_ifd:
+    if not (hmac.compare_digest(plain[:8], rnd_ic) and hmac.compare_digest(plain[8:16], rnd_ifd)):
         raise AccessDeniedError("BAC: the card's cryptogram does not echo our challenges")
     k_ic = plain[16:32]
     seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))

@@ -6,6 +6,7 @@ with AES (16-byte SSC starting at 0, IV = E(KS_Enc, SSC), AES-CMAC truncated to 
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from . import _tlv
@@ -81,7 +82,7 @@ class SecureMessaging:
             raise CardProtocolError("secure messaging response lacks DO99/DO8E", sw=outer.sw)
         covered = b"".join(i.encoded for i in items if i.tag in (0x85, 0x87, 0x99))
         expected = self.suite.mac(self._ks_mac, self._pad(self.ssc + covered))
-        if expected != do8e.value:
+        if not hmac.compare_digest(expected, do8e.value):
             raise CardProtocolError("secure messaging MAC does not verify", sw=outer.sw)
         sw = int.from_bytes(do99.value, "big")
         data = b""
