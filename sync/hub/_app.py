@@ -56,6 +56,7 @@ from sync.protocol import (
 from ._blobs import Appender, BlobFiles, BlobLocked
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
+from ._limits import ConnectionGate, HubLimits
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,15 @@ RETIRED_PATHS = frozenset({"/v1/station", "/v1/feed", "/v1/heartbeat"})
 WRITE_BATCH = 4 * 1024 * 1024
 # Threads for database and file work: they mostly wait on fsync, so more than the CPUs.
 WORKER_THREADS = 16
+# An enrollment body is three short fields: a few hundred bytes.
+MAX_ENROLL_BODY = 4096
+
+# Per-request state kept on the aiohttp request.
+_STARTED = web.RequestKey("motcua_started", float)  # loop time the request head arrived
+_UNAUTH = web.RequestKey("motcua_unauth", bool)      # counted among the unauthenticated requests
+_PAUSED = web.RequestKey("motcua_paused", bool)      # socket reading paused until it is authenticated
+_KNOWN = web.RequestKey("motcua_known", bool)        # signed by a known station: a refusal may drain the body
+_OVERDUE = web.RequestKey("motcua_overdue", bool)    # its body did not arrive in time
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -97,13 +107,16 @@ class Hub:
     """Request handlers; holds nothing that matters between requests (all state is in storage)."""
 
     def __init__(self, storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock,
-                 max_blob_size: int, read_timeout: float) -> None:
+                 max_blob_size: int, read_timeout: float, limits: HubLimits) -> None:
         self.storage = storage
         self.keys = keys
         self.files = BlobFiles(data_dir)
         self.clock = clock
         self.max_blob_size = max_blob_size
         self.read_timeout = read_timeout
+        self.limits = limits
+        self.unauthenticated = 0  # requests in progress, not authenticated yet
+        self.gate: ConnectionGate | None = None  # set by start_hub
         self.build_receipt = receipt_builder(keys)
         self.executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="hub")
 
@@ -117,7 +130,40 @@ class Hub:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        """Limits, then the handler; every failure becomes a protocol error answer.
+
+        A request's body is not read (its socket is not even read on) before the request is
+        authenticated (§4.3); a refusal before then closes the connection, unless the request was
+        signed by a known station (a box whose clock is off must get its ``clock_skew`` answer).
+        """
+        gate = self.gate
+        transport = request.transport
+        if gate is not None:
+            gate.request_started(transport)
+        request[_STARTED] = asyncio.get_running_loop().time()
         try:
+            resp = await self._answer(request, handler)
+            if request.body_exists and not request.content.is_eof():
+                if request.get(_KNOWN) and not request.get(_OVERDUE):
+                    self._resume(request)  # aiohttp reads and drops the rest for a few seconds
+                else:
+                    resp.force_close()
+            return resp
+        finally:
+            self._authenticated(request)
+            if gate is not None:
+                gate.request_finished(transport)
+
+    async def _answer(self, request: web.Request, handler) -> web.StreamResponse:
+        try:
+            if self.unauthenticated >= self.limits.max_unauthenticated:
+                raise ApiError(503, "unavailable", f"the hub is checking {self.unauthenticated} requests, its limit; "
+                               "try again shortly", headers={"Retry-After": "2"})
+            self.unauthenticated += 1
+            request[_UNAUTH] = True
+            if request.body_exists and not request.content.is_eof():
+                request.protocol.pause_reading()
+                request[_PAUSED] = True
             version = request.headers.get(H_PROTOCOL)
             if version is not None and version.strip() != str(PROTOCOL_VERSION):
                 raise ApiError(400, "unsupported_version", f"this hub speaks protocol {PROTOCOL_VERSION}, not {version!r}")
@@ -148,13 +194,58 @@ class Hub:
         response.headers[H_SERVER_TIME] = str(self.clock())
         response.headers[H_PROTOCOL] = str(PROTOCOL_VERSION)
 
-    async def read_json(self, request: web.Request) -> tuple[bytes, Any]:
-        body = await request.read()
-        if len(body) > MAX_JSON_BODY:
-            raise ApiError(413, "too_large", f"JSON body larger than {MAX_JSON_BODY} bytes")
-        if body and request.content_type != "application/json":
+    def _authenticated(self, request: web.Request) -> None:
+        """The request no longer counts among the unauthenticated ones (admitted, or answered)."""
+        if request.get(_UNAUTH):
+            request[_UNAUTH] = False
+            self.unauthenticated -= 1
+
+    @staticmethod
+    def _resume(request: web.Request) -> None:
+        if request.get(_PAUSED):
+            request[_PAUSED] = False
+            request.protocol.resume_reading()
+
+    def deadline(self, request: web.Request) -> float:
+        """Loop time by which a JSON body must have arrived whole."""
+        return request[_STARTED] + self.limits.body_deadline
+
+    @staticmethod
+    def check_json_headers(request: web.Request, limit: int) -> None:
+        """What can be refused from the headers alone: size and media type."""
+        if request.content_length is not None and request.content_length > limit:
+            raise ApiError(413, "too_large", f"JSON body larger than {limit} bytes")
+        if request.body_exists and request.content_type != "application/json":
             raise ApiError(415, "unsupported_media_type", "JSON body expected (Content-Type: application/json)")
-        return body, parse_json(body) if body else None
+
+    async def read_body(self, request: web.Request, limit: int) -> bytes:
+        """The whole body, at most ``limit`` bytes, arrived within the request's deadline."""
+        self.check_json_headers(request, limit)
+        self._resume(request)
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout_at(self.deadline(request)):
+                while piece := await request.content.readany():
+                    size += len(piece)
+                    if size > limit:
+                        raise ApiError(413, "too_large", f"JSON body larger than {limit} bytes")
+                    pieces.append(piece)
+        except TimeoutError:
+            request[_OVERDUE] = True
+            raise ApiError(408, "request_timeout", f"the body did not arrive within {self.limits.body_deadline:g} s "
+                           f"({size} bytes came)") from None
+        return b"".join(pieces)
+
+    async def signed_json(self, request: web.Request, *, dossier_id: str | None = None
+                          ) -> tuple[Admission, SignedHeaders, Any]:
+        """§4.3 in order: steps 1-6 from the headers alone, then the body, its hash (step 7), the JSON."""
+        self.check_json_headers(request, MAX_JSON_BODY)
+        adm, signed = await self.admit(request, None, dossier_id=dossier_id)
+        body = await self.read_body(request, MAX_JSON_BODY)
+        if sha256_hex(body) != signed.content_sha256:
+            raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
+        return adm, signed, parse_json(body) if body else None
 
     async def admit(self, request: web.Request, body: bytes | None, *, dossier_id: str | None = None,
                     blob_sha256: str | None = None) -> tuple[Admission, SignedHeaders]:
@@ -166,6 +257,7 @@ class Hub:
         adm = await self.db(self.storage.admit, signed.station_id, signed.nonce,
                             expires_at=self.clock() + NONCE_TTL_MS, check=check, dossier_id=dossier_id,
                             blob_sha256=blob_sha256)
+        self._authenticated(request)
         if body is not None and sha256_hex(body) != signed.content_sha256:
             raise ApiError(460, "checksum_mismatch", "body does not match X-Motcua-Content-SHA256")
         return adm, signed
@@ -185,6 +277,7 @@ class Hub:
         def check(st: StationRecord | None, retired_boxes) -> StationRecord:
             if st is None or st.public_key is None:
                 raise ApiError(401, "unknown_station", f"no enrolled station {signed.station_id!r}")
+            request[_KNOWN] = True
             now = self.clock()
             if abs(signed.timestamp_ms - now) > TIMESTAMP_WINDOW_MS:
                 raise ApiError(401, "clock_skew", f"timestamp {signed.timestamp_ms} is {signed.timestamp_ms - now} ms "
@@ -228,6 +321,10 @@ class Hub:
         """Admit a signed request about the dossier in its path, which must be the station's own."""
         dossier_id = request.match_info["dossier_id"]
         adm, _ = await self.admit(request, body, dossier_id=dossier_id)
+        return self._own_dossier(adm, dossier_id)
+
+    @staticmethod
+    def _own_dossier(adm: Admission, dossier_id: str) -> tuple[StationRecord, DossierRecord]:
         d = adm.dossier
         if d is None:
             raise ApiError(404, "not_found", f"no dossier {dossier_id}")
@@ -257,8 +354,8 @@ class Hub:
         return _json({"server_time": ms_to_rfc3339(now), "server_time_ms": now})
 
     async def enroll(self, request: web.Request) -> web.Response:
-        _, data = await self.read_json(request)
-        req = parse_enroll(data)
+        body = await self.read_body(request, MAX_ENROLL_BODY)
+        req = parse_enroll(parse_json(body) if body else None)
         st = await self.db(self.storage.enroll, req.station_id, token_sha256=token_sha256(req.token),
                            public_key=req.public_key, key_id=key_id(req.public_key), now=self.clock())
         logger.info("station %s enrolled (key %s)", st.station_id, st.key_id)
@@ -274,8 +371,8 @@ class Hub:
         return _json(payload)
 
     async def rotate(self, request: web.Request) -> web.Response:
-        body, data = await self.read_json(request)
-        st, signed = await self.authenticate(request, body)
+        adm, signed, data = await self.signed_json(request)
+        st = adm.station
         new_key, proof = parse_rotate(data)
         message = rotation_message(st.station_id, data["new_public_key"], request.headers[H_TIMESTAMP])
         try:
@@ -291,8 +388,8 @@ class Hub:
         return _json({"station_id": st.station_id, "key_id": st.key_id, "rotated_at": ms_to_rfc3339(now)})
 
     async def put_dossier(self, request: web.Request) -> web.Response:
-        body, data = await self.read_json(request)
-        st, _ = await self.authenticate(request, body)
+        adm, _, data = await self.signed_json(request)
+        st = adm.station
         manifest = parse_manifest(data, max_blob_size=self.max_blob_size)
         if manifest.dossier_id != request.match_info["dossier_id"]:
             raise ProtocolError("dossier_id", "differs from the dossier id in the path")
@@ -352,15 +449,21 @@ class Hub:
             await self.admit(request, None)
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
         signed, check = self._checker(request)
-        chunk = _Chunk(request, length, self.read_timeout)
-        if length <= WRITE_BATCH:
-            # A chunk of a few MB (a whole page) is read first (as a JSON body is), then admitted,
-            # written and verified in one hop, which runs to its end even if the hub stops.
-            await chunk.read(length)
-            work = self.executor.submit(self._whole_chunk, signed, check, dossier_id, sha, offset, chunk)
-            b, outcome = await asyncio.shield(asyncio.wrap_future(work))
-        else:
-            b, outcome = await self._large_chunk(signed, check, dossier_id, sha, offset, chunk)
+        chunk = _Chunk(request, length, self.read_timeout, deadline=request[_STARTED] + self.limits.chunk_deadline(length))
+        # Admitted from the headers alone (§4.3 steps 1-6), the partial file locked and the offset
+        # checked; only then is the body read, checksummed while it is written (step 7).
+        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length)
+        self._authenticated(request)
+        self._resume(request)
+        try:
+            outcome = await self._receive(chunk, app, b, offset, signed.content_sha256)
+        finally:
+            app.close()  # already closed by the last hop unless interrupted
+        if outcome == "incomplete" and chunk.overdue:
+            request[_OVERDUE] = True
+            raise ApiError(408, "request_timeout", f"chunk not received within {chunk.allowed:g} s: "
+                           f"{chunk.received} of {length} bytes kept", extra={"offset": offset + chunk.received},
+                           headers={H_UPLOAD_OFFSET: str(offset + chunk.received)})
         if outcome == "incomplete":
             raise ApiError(400, "invalid_request", f"chunk incomplete: {chunk.received} of {length} bytes",
                            extra={"offset": offset + chunk.received})
@@ -374,31 +477,6 @@ class Hub:
         if outcome == "partial":
             return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(offset + length), H_BLOB_STATE: "partial"})
         return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
-
-    def _whole_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                     chunk: _Chunk) -> tuple[BlobRow, str]:
-        """(thread) Admission, lock, offset check, checksum, write, fsync and verification."""
-        b, app = self._open_chunk(signed, check, dossier_id, sha, offset, chunk.length)
-        return b, self._end_chunk(app, b, chunk.take(), offset, hashlib.sha256(), offset=offset, received=chunk.received,
-                                  length=chunk.length, expected=signed.content_sha256)
-
-    async def _large_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                           chunk: _Chunk) -> tuple[BlobRow, str]:
-        """A chunk larger than a write batch: admitted while its first batch arrives, then streamed."""
-        # At most one write batch is held before the request is admitted; nothing touches disk.
-        early = asyncio.ensure_future(chunk.read(WRITE_BATCH))
-        try:
-            b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, chunk.length)
-        except BaseException:
-            early.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await early
-            raise
-        try:
-            await early
-            return b, await self._receive(chunk, app, b, offset, signed.content_sha256)
-        finally:
-            app.close()  # already closed by the last hop unless interrupted
 
     def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
                     length: int) -> tuple[BlobRow, Appender]:
@@ -484,8 +562,8 @@ class Hub:
             app.close()
 
     async def commit(self, request: web.Request) -> web.Response:
-        body, data = await self.read_json(request)
-        st, d = await self.own_dossier(request, body)
+        adm, _, data = await self.signed_json(request, dossier_id=request.match_info["dossier_id"])
+        st, d = self._own_dossier(adm, request.match_info["dossier_id"])
         manifest_sha = parse_commit(data)
         # Blobs verified on disk are recorded with the commit, in its transaction (a blob whose every
         # byte is in its partial file, the hub having stopped before the rename, is verified now).
@@ -516,8 +594,8 @@ class Hub:
                                  "data": r.data} for r in rows], "next": nxt, "more": more, "head": head})
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        body, data = await self.read_json(request)
-        st, _ = await self.authenticate(request, body)
+        adm, _, data = await self.signed_json(request)
+        st = adm.station
         beat = parse_heartbeat(data)
         now = self.clock()
         await self.touch(st, beat)
@@ -547,10 +625,13 @@ class Hub:
 class _Chunk:
     """The body of one PATCH as it arrives: pieces not yet written, and whether it ended."""
 
-    def __init__(self, request: web.Request, length: int, timeout: float) -> None:
+    def __init__(self, request: web.Request, length: int, timeout: float, *, deadline: float) -> None:
         self.request = request
         self.length = length
-        self.timeout = timeout
+        self.timeout = timeout  # for one read
+        self.deadline = deadline  # loop time by which the whole body must have arrived
+        self.allowed = deadline - asyncio.get_running_loop().time()
+        self.overdue = False
         self.pieces: list[bytes] = []
         self.pending = 0  # bytes in ``pieces``
         self.received = 0
@@ -562,9 +643,14 @@ class _Chunk:
 
     async def read(self, hold: int) -> None:
         """Read on until ``hold`` bytes are pending or the body ends; a lost client ends it."""
+        loop = asyncio.get_running_loop()
         try:
             while not self.ended and self.pending < hold:
-                async with asyncio.timeout(self.timeout):
+                left = self.deadline - loop.time()
+                if left <= 0:
+                    self.overdue = True
+                    raise TimeoutError
+                async with asyncio.timeout(min(self.timeout, left)):
                     data = await self.request.content.read(min(READ_BLOCK, self.length - self.received,
                                                                hold - self.pending))
                 if not data:
@@ -573,7 +659,9 @@ class _Chunk:
                 self.pieces.append(data)
                 self.pending += len(data)
                 self.received += len(data)
-        except Exception as exc:  # a timeout, or aiohttp's payload/connection errors on a lost client
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and loop.time() >= self.deadline:
+                self.overdue = True  # a timeout, or aiohttp's payload/connection errors on a lost client
             self.broken = True
             logger.info("chunk upload interrupted after %s of %s bytes: %s", self.received, self.length,
                         type(exc).__name__)
@@ -593,10 +681,15 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 
 def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock | None = None,
-                   max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0) -> web.Application:
-    """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`)."""
+                   max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0,
+                   limits: HubLimits | None = None) -> web.Application:
+    """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`).
+
+    ``limits`` (connections, unauthenticated requests, deadlines) apply fully when it is served by
+    :func:`sync.hub.start_hub`.
+    """
     hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
-              max_blob_size=max_blob_size, read_timeout=read_timeout)
+              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits())
     app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY,
                           handler_args={"read_bufsize": READ_BUFSIZE})
     app[HUB_KEY] = hub

@@ -14,8 +14,9 @@ from aiohttp import web
 
 from sync.errors import HubError
 
-from ._app import create_hub_app
+from ._app import HUB_KEY, Hub, create_hub_app
 from ._keys import HubKeys, read_config
+from ._limits import ConnectionGate, HubLimits
 from .storage import HubStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -58,14 +59,39 @@ class RunningHub:
         await self.runner.cleanup()
 
 
+class _GatedSite(web.TCPSite):
+    """A TCP site whose connections pass a :class:`ConnectionGate` (the hub's connection limits)."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, ssl_context: ssl.SSLContext | None,
+                 gate: ConnectionGate) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context)
+        self.gate = gate
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self.gate, self._host, self._port, ssl=self._ssl_context,
+                                                backlog=self._backlog)
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
 async def start_hub(app: web.Application, *, host: str = "127.0.0.1", port: int = 0,
                     ssl_context: ssl.SSLContext | None = None) -> RunningHub:
-    """Start serving ``app`` (port 0 picks a free port); plain HTTP only on loopback."""
+    """Start serving ``app`` (port 0 picks a free port); plain HTTP only on loopback.
+
+    A hub app (``create_hub_app``) is served with its connection limits (``HubLimits``).
+    """
     if ssl_context is None and not is_loopback(host):
         raise HubError(f"refusing plain HTTP on {host}: give --tls-cert and --tls-key, or bind to 127.0.0.1")
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    hub = app.get(HUB_KEY)
+    limits = hub.limits if isinstance(hub, Hub) else HubLimits()
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5, keepalive_timeout=limits.idle_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    assert runner.server is not None
+    gate = ConnectionGate(runner.server, limits)
+    if isinstance(hub, Hub):
+        hub.gate = gate
+    site = _GatedSite(runner, host, port, ssl_context=ssl_context, gate=gate)
     await site.start()
     addresses = runner.addresses
     actual = addresses[0][1] if addresses else port
@@ -79,7 +105,7 @@ def open_hub(data_dir: Path, *, db: str | None = None) -> tuple[HubStorage, HubK
 
 
 def serve_forever(data_dir: Path, *, host: str, port: int, db: str | None, tls_cert: Path | None,
-                  tls_key: Path | None, ready_file: Path | None = None) -> None:
+                  tls_key: Path | None, ready_file: Path | None = None, limits: HubLimits | None = None) -> None:
     """`motcua hub serve`: run until SIGTERM/SIGINT."""
     if (tls_cert is None) != (tls_key is None):
         raise HubError("--tls-cert and --tls-key go together")
@@ -87,7 +113,7 @@ def serve_forever(data_dir: Path, *, host: str, port: int, db: str | None, tls_c
     storage, keys = open_hub(data_dir, db=db)
 
     async def main() -> None:
-        app = create_hub_app(storage, keys, data_dir=data_dir)
+        app = create_hub_app(storage, keys, data_dir=data_dir, limits=limits)
         running = await start_hub(app, host=host, port=port, ssl_context=ctx)
         logger.warning("hub serving on %s (data %s)", running.url, data_dir)
         if ready_file is not None:

@@ -14,6 +14,10 @@ import click
 from core.codes import MAX_NUMBER, partition_fits
 from sync.errors import HubError, ProtocolError
 
+from ._limits import HubLimits
+
+_LIMITS = HubLimits()  # the defaults
+
 DATA_DIR_ENV = "MOTCUA_HUB_DATA_DIR"
 DB_ENV = "MOTCUA_HUB_DB"
 
@@ -69,15 +73,27 @@ def init_cmd(data_dir: Path, db: str | None, city_key: Path | None, kem: str) ->
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
               help="Write the hub's URL here once it listens (for supervisors and tests).")
+@click.option("--max-connections", type=click.IntRange(min=1), default=_LIMITS.max_connections, show_default=True,
+              help="Open connections at once; more are answered 503.")
+@click.option("--max-unauthenticated", type=click.IntRange(min=1), default=_LIMITS.max_unauthenticated,
+              show_default=True, help="Requests being checked (not yet authenticated) at once; more are answered 503.")
+@click.option("--body-deadline", type=click.FloatRange(min=0, min_open=True), default=_LIMITS.body_deadline,
+              show_default=True, help="Seconds for a request head, and for a JSON body, to arrive whole.")
+@click.option("--min-body-rate", type=click.IntRange(min=1), default=_LIMITS.min_body_rate, show_default=True,
+              help="Bytes/s a blob chunk must at least arrive at (a larger chunk gets longer than --body-deadline).")
 def serve_cmd(data_dir: Path, db: str | None, host: str, port: int, tls_cert: Path | None,
-              tls_key: Path | None, ready_file: Path | None) -> None:
+              tls_key: Path | None, ready_file: Path | None, max_connections: int, max_unauthenticated: int,
+              body_deadline: float, min_body_rate: int) -> None:
     """Serve the sync protocol (HTTPS with --tls-cert/--tls-key; plain HTTP only on loopback)."""
     import logging
 
     from ._serve import serve_forever
 
     logging.getLogger("sync.hub").setLevel(logging.INFO)
-    serve_forever(data_dir, host=host, port=port, db=db, tls_cert=tls_cert, tls_key=tls_key, ready_file=ready_file)
+    limits = HubLimits(max_connections=max_connections, max_unauthenticated=max_unauthenticated,
+                       body_deadline=body_deadline, min_body_rate=min_body_rate)
+    serve_forever(data_dir, host=host, port=port, db=db, tls_cert=tls_cert, tls_key=tls_key, ready_file=ready_file,
+                  limits=limits)
 
 
 @hub.command("add-station")

@@ -111,6 +111,7 @@ ERROR_CODES: dict[str, tuple[int, bool]] = {
     "forbidden": (403, False),
     "not_found": (404, False),
     "method_not_allowed": (405, False),
+    "request_timeout": (408, True),
     "manifest_conflict": (409, False),
     "code_conflict": (409, False),
     "code_out_of_partition": (403, False),

@@ -26,11 +26,15 @@ def test_hub_database_files_are_private_whatever_the_umask(tmp_path, umask):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
 
 
-def test_deeply_nested_json_is_a_clean_400(hub):
-    body = b"[" * 200_000 + b"]" * 200_000
+def test_deeply_nested_json_is_a_clean_400(hub, station):
+    # An enrollment is small (4 KiB at most): nested deeper than the parser goes, within that.
+    body = b"[" * 2000 + b"]" * 2000
     reply = Station(hub.url, "HN-0009").raw("POST", "/v1/enroll", body, {"Content-Type": "application/json"})
     assert reply.status == 400
     assert reply.json["error"]["code"] == "invalid_request"
+    # A signed body may be larger: 200 000 levels.
+    reply = station.signed("POST", "/v1/heartbeat", b"[" * 200_000 + b"]" * 200_000)
+    assert reply.status == 400 and reply.json["error"]["code"] == "invalid_request"
 
 
 @pytest.mark.parametrize("body", [
