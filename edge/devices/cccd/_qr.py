@@ -4,27 +4,26 @@ CCCD QR (UTF-8, ``|``-separated, parsed by index; newer cards append more fields
 
     0 ID number (12 digits) | 1 old CMND (may be empty) | 2 full name | 3 birth ddMMyyyy
     | 4 gender | 5 permanent address | 6 issue date ddMMyyyy | ...
+
+The numbers and dates of a card's QR are read with Unicode decimal digits (full-width …) taken as
+ASCII, then only ASCII is accepted. A receipt's dossier code is printed by this system: ASCII only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from core.codes import CodeError, is_ascii_digits, normalize_digits, parse_dossier_code
 
 from ._errors import CccdQrError
 
 MAX_PAYLOAD_CHARS = 1000
 MIN_FIELDS = 7
 MAX_FIELDS = 16
-_ID_RE = re.compile(r"\d{12}")
-_OLD_ID_RE = re.compile(r"\d{9}|\d{12}")
-_DATE_RE = re.compile(r"\d{8}")
 _GENDERS = {"nam": "Nam", "nữ": "Nữ", "nu": "Nữ", "khác": "Khác"}
-# <agency DDD.CC.BB.Xnn>-<yyMMdd>-<NNNN>
-DOSSIER_CODE_RE = re.compile(r"(?<![\w.])(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})-(\d{6})-(\d{4})(?![\w])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +75,7 @@ def _check_text(payload: object) -> str:
 def _date(field: str, value: str, label_vi: str, *, required: bool = True) -> str:
     if not value and not required:
         return ""
-    if not _DATE_RE.fullmatch(value):
+    if not is_ascii_digits(value, 8):
         raise _err(field, "must be a date ddMMyyyy", f"{label_vi} trong mã QR phải có dạng ngày/tháng/năm (8 chữ số).")
     try:
         day = dt.date(int(value[4:]), int(value[2:4]), int(value[:2]))
@@ -98,9 +97,10 @@ def parse_cccd_qr(payload: str, *, today: dt.date | None = None) -> CccdQrData:
         raise _err("payload", f"has {len(parts)} fields, expected at most {MAX_FIELDS}",
                    "Mã QR có quá nhiều trường: không phải QR của thẻ CCCD.")
     id_number, old_id, name, dob, gender, address, issued = parts[:MIN_FIELDS]
-    if not _ID_RE.fullmatch(id_number):
+    id_number, old_id, dob, issued = (normalize_digits(v) for v in (id_number, old_id, dob, issued))
+    if not is_ascii_digits(id_number, 12):
         raise _err("id_number", "must be exactly 12 digits", "Số CCCD trong mã QR phải gồm đúng 12 chữ số.")
-    if old_id and not _OLD_ID_RE.fullmatch(old_id):
+    if old_id and not (is_ascii_digits(old_id, 9) or is_ascii_digits(old_id, 12)):
         raise _err("old_id_number", "must be empty, 9 or 12 digits", "Số CMND cũ trong mã QR phải gồm 9 hoặc 12 chữ số.")
     if not name:
         raise _err("full_name", "is empty", "Họ và tên trong mã QR bị trống.")
@@ -140,19 +140,12 @@ def parse_receipt_qr(payload: str) -> str:
             raise _err("payload", "URL scheme must be http(s)", "Mã QR chứa đường dẫn không hợp lệ.")
         candidates = [*parse_qs(url.query).get("ma", []), unquote(url.path.rstrip("/").rsplit("/", 1)[-1])]
     for candidate in candidates:
-        match = DOSSIER_CODE_RE.fullmatch(candidate.strip())
-        if match and _valid_yymmdd(match.group(2)):
-            return match.group(0)
+        try:
+            return str(parse_dossier_code(candidate.strip()))
+        except CodeError:
+            continue
     raise _err("payload", "carries no dossier code <agency>-<yyMMdd>-<NNNN>",
                "Mã QR không chứa mã hồ sơ hợp lệ.")
-
-
-def _valid_yymmdd(text: str) -> bool:
-    try:
-        dt.date(2000 + int(text[:2]), int(text[2:4]), int(text[4:]))
-    except ValueError:
-        return False
-    return True
 
 
 def classify_qr(payload: str) -> CccdQrData | str:

@@ -8,6 +8,8 @@ import unicodedata
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.cli._main import cli
 from edge.devices.cccd import CccdError, CccdQrError, parse_cccd_qr, parse_receipt_qr
@@ -133,3 +135,70 @@ def test_cli_parse_qr_error_is_non_zero_and_precise():
     out = json.loads(result.output)
     assert out["ok"] is False and out["field"] == "payload" and "truncated" in out["message"]
     assert out["message_vi"]
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def test_unicode_digits_in_a_card_qr_are_read_as_ascii():
+    payload = "|".join([
+        "079190001234".translate(FULL_WIDTH), "023456789".translate(FULL_WIDTH), NAME,
+        "15021990".translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")), "Nữ", ADDRESS, "20042021".translate(FULL_WIDTH)])
+    data = parse_cccd_qr(payload, today=dt.date(2026, 1, 1))
+    assert data.id_number == "079190001234" and data.old_id_number == "023456789"
+    assert data.date_of_birth == "1990-02-15" and data.issue_date == "2021-04-20"
+    assert data.id_number.isascii() and data.old_id_number.isascii()
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    (GOOD.replace("079190001234", "07919000123²"), "id_number"),      # superscript: a digit, not decimal
+    (GOOD.replace("023456789", "02345678⑨"), "old_id_number"),
+    (GOOD.replace("15021990", "1502199⁰"), "date_of_birth"),
+    (GOOD.replace("20042021", "2004202¹"), "issue_date"),
+])
+def test_non_decimal_digits_in_a_card_qr_are_refused(payload, field):
+    with pytest.raises(CccdQrError) as info:
+        parse_cccd_qr(payload, today=dt.date(2026, 1, 1))
+    assert info.value.field == field and info.value.message_vi
+
+
+@pytest.mark.parametrize("payload", [
+    "000.00.06.H56-231027-0361".translate(FULL_WIDTH),               # our receipts print ASCII
+    "https://x.example/tra-cuu?ma=" + "000.00.06.H56-231027-0361".translate(FULL_WIDTH),
+    "000.00.06.H56-231027-0000",                                      # no dossier has number 0
+])
+def test_receipt_qr_takes_ascii_codes_only(payload):
+    with pytest.raises(CccdQrError) as info:
+        parse_receipt_qr(payload)
+    assert info.value.message_vi
+
+
+_DIGITS = "0123456789０１２３４５６７８９٠١٢²⁰①"
+_FIELD = st.one_of(st.text(alphabet=st.sampled_from(_DIGITS), max_size=13),
+                   st.text(max_size=12), st.sampled_from(["", "Nam", "Nữ", NAME, ADDRESS]))
+
+
+@given(st.lists(_FIELD, min_size=5, max_size=9))
+def test_card_qr_fuzz(fields):
+    payload = "|".join(fields)
+    try:
+        data = parse_cccd_qr(payload, today=dt.date(2026, 1, 1))
+    except CccdQrError as exc:
+        assert exc.message_vi and exc.field
+        return
+    assert data.id_number.isascii() and data.id_number.isdigit() and len(data.id_number) == 12
+    assert data.old_id_number == "" or (data.old_id_number.isascii() and data.old_id_number.isdigit())
+    for day in (data.date_of_birth, data.issue_date):
+        assert day == "" or dt.date.fromisoformat(day)
+
+
+@given(st.one_of(st.text(max_size=60), st.sampled_from(_DIGITS).map(lambda d: f"000.00.06.H56-2310{d}7-0361")))
+def test_qr_classify_fuzz(payload):
+    from edge.devices.cccd import classify_qr
+
+    try:
+        result = classify_qr(payload)
+    except CccdQrError as exc:
+        assert exc.message_vi
+        return
+    assert isinstance(result, str) is False or result.isascii()
