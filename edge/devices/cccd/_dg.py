@@ -41,7 +41,7 @@ class Mrz:
     @property
     def id_number(self) -> str:
         """The 12-digit CCCD number, which Vietnamese cards carry in the optional data."""
-        found = re.search(r"\d{12}", self.optional_data_1.replace("<", ""))
+        found = re.search(r"[0-9]{12}", self.optional_data_1.replace("<", ""))
         return found.group(0) if found else ""
 
 
@@ -154,8 +154,12 @@ def parse_com(data: bytes) -> tuple[int, ...]:
 
 
 def vn_date(text: str) -> str:
-    """DG13 dates are dd/MM/yyyy (some cards ddMMyyyy); return ISO or the text unchanged."""
-    digits = re.sub(r"\D", "", text)
+    """DG13 dates are dd/MM/yyyy (some cards ddMMyyyy); return ISO or the text unchanged.
+
+    Card data: only ASCII digits make a date (anything else is left for the clerk to see)."""
+    if not text.isascii():
+        return text
+    digits = re.sub(r"[^0-9]", "", text)
     if len(digits) == 8:
         try:
             return dt.date(int(digits[4:]), int(digits[2:4]), int(digits[:2])).isoformat()
