@@ -1,13 +1,11 @@
 """Database access of the web app: every write goes through the store's single-writer path.
 
 The store shares one SQLite connection between threads (the event loop, scanner batches, the
-sync client); :meth:`Store.transaction` takes its lock and opens ``BEGIN IMMEDIATE``. A write
-issued on the bare connection instead would land inside whatever transaction another thread has
-open there (a savepoint of it, lost with its rollback) or fail with "cannot start a transaction
-within a transaction". So :func:`tx` takes a Store (anything with ``transaction()``) and nothing
-else, with one exception: a caller already inside its own transaction on that connection, in
-this thread (the sync client applying the city's account feed), may pass the bare database and
-gets a savepoint of its transaction.
+sync client); :meth:`Store.transaction` takes its lock and opens ``BEGIN IMMEDIATE`` (nested in
+an open one of the same thread, a savepoint). A write issued on the bare connection instead would
+land inside whatever transaction another thread has open there (a savepoint of it, lost with its
+rollback) or fail with "cannot start a transaction within a transaction". So :func:`tx` takes a
+Store (anything with ``transaction()``) and nothing else.
 """
 
 from __future__ import annotations
@@ -24,11 +22,7 @@ def tx(db: Any) -> Iterator[Any]:
         with db.transaction() as conn:
             yield conn
         return
-    conn = getattr(db, "conn", None)
-    if conn is None or not conn.in_transaction:
-        raise TypeError("web writes need the Store (its lock and BEGIN IMMEDIATE), not its bare database")
-    with db.atomic():
-        yield db
+    raise TypeError("web writes need the Store (its lock and BEGIN IMMEDIATE), not its bare database")
 
 
 def rows(db: Any, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:

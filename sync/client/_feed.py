@@ -132,7 +132,7 @@ class FeedApplier:
         record = parse_clerk(item.data)
         from edge.web.accounts import upsert_from_feed
 
-        upsert_from_feed(self.store.db, {"username": record["username"], "display_name": record["display_name"],
+        upsert_from_feed(self.store, {"username": record["username"], "display_name": record["display_name"],
                                          "role": record["role"], "password_hash": record["password_hash"],
                                          "disabled": not record["active"]})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -161,10 +162,15 @@ def test_upsert_from_feed(store):
     assert err.value.field == "password_hash"
     with pytest.raises(ValidationError):
         accounts.upsert_from_feed(store, {**record, "role": "root"})
-    # The sync client applies its feed inside its own store transaction, on the bare database too.
+    # The sync client applies its feed inside its own store transaction: the write nests in it.
     with store.transaction():
-        accounts.upsert_from_feed(store.db, {**record, "username": "other"})
+        accounts.upsert_from_feed(store, {**record, "username": "other"})
     assert accounts.get_account(store, "other") is not None
+    # The bare database is refused, inside a transaction or not: only the store's path writes.
+    for inside in (False, True):
+        with pytest.raises(TypeError), (store.transaction() if inside else contextlib.nullcontext()):
+            accounts.upsert_from_feed(store.db, {**record, "username": "third"})
+    assert accounts.get_account(store, "third") is None
 
 
 async def test_admin_creates_account_in_the_browser_form(client, store):
