@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,9 @@ def _object(value: Any, name: str, *, required: tuple[str, ...], optional: tuple
     allowed = set(required) | set(optional)
     for key in value:
         if key not in allowed:
-            raise ProtocolError(f"{name}.{key}" if name != "$" else key, "unknown field")
+            # An unknown key is named as JSON (quoted when empty or odd), and not at any length.
+            shown = key if STATION_ID_RE.fullmatch(key) else json.dumps(key[:64])
+            raise ProtocolError(f"{name}.{shown}" if name != "$" else shown, "unknown field")
     for key in required:
         if key not in value:
             raise ProtocolError(f"{name}.{key}" if name != "$" else key, "is required")
