@@ -1,19 +1,28 @@
 """``motcua firstboot``: from a bundle on the boot partition or a USB stick to an enrolled box.
 
-Each step is idempotent and recorded in ``STATE_DIR/firstboot/journal.json`` (written atomically)
-once it is done, so a power cut at any point leaves a state the next run finishes:
+Each step is idempotent and recorded once it is done (written atomically), so a power cut at any
+point leaves a state the next run finishes. What root trusts lives where only root may write:
+``ROOT_DIR`` (``/var/lib/motcua-firstboot``, 0700 root, next to the state dir) holds the journal of
+the local steps and the ``provisioned`` marker. The service user's side lives in its state dir:
+``STATE_DIR/firstboot/bundle.json`` (the staged bundle with the token) and ``enroll.json`` (its own
+record of enrollment). Root reads nothing of the service user's but a hint that the hub refused
+the token, and acts on it only with a new, verified bundle from the search roots.
 
 1. ``stage``         find the bundle, verify its signature, copy it into the state dir (0600)
 2. ``scrub_source``  remove the bundle (and its token) from the boot partition / USB stick
 3. ``config``        write ``edge.toml`` and the trust anchors into the config dir
 4. ``store``         initialise the encrypted store with the city key from the bundle
 5. ``station_key``   generate the station's Ed25519 identity on the box
-6. ``owner``         hand the state dir to the service user
+6. ``owner``         hand the staged bundle and the state dir to the service user (no link followed)
    — local set-up ends here (``motcua-firstboot.service``, root, no network): the clerk app starts
    and intake works without the network —
 7. ``enroll``        enroll with the hub, retrying with backoff until it answers
                      (``motcua-enroll.service``, as the service user)
 8. ``destroy_token`` scrub the staged bundle copy (the token is spent), then mark ``.provisioned``
+
+After a refused token the root-run local unit takes a new bundle for the same station from the
+search roots (``_restage_after_refusal``: it writes ``/etc/motcua`` and hands the new bundle to
+the service user), and the enrollment unit tries again with it.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat as _stat
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -42,9 +52,9 @@ import tomli_w
 
 from edge.config import load_settings
 
-from ._bundle import SUFFIX, BundlePayload, verify_bundle
+from ._bundle import MAX_BUNDLE_BYTES, SUFFIX, BundlePayload, verify_bundle
 from ._errors import BundleError, EnrollmentError, FirstbootError
-from ._files import scrub, write_atomic
+from ._files import read_regular, scrub, write_atomic, write_in_dir
 from ._keys import load_public_key
 from ._notify import sd_notify, status
 
@@ -55,7 +65,10 @@ DEFAULT_SEARCH = ("/boot/firmware/motcua", "/boot/motcua", "/media/*/motcua", "/
                   "/run/media/*/*/motcua", "/mnt/*/motcua")
 DEFAULT_PUBLIC_KEY = Path("/etc/motcua/provisioning.pub")
 DEFAULT_CONFIG_DIR = Path("/etc/motcua")
-PROVISIONED = ".provisioned"
+PROVISIONED = ".provisioned"          # in the state dir: the enrollment unit's condition
+ROOT_PROVISIONED = "provisioned"      # in the root dir: the first-boot unit's condition
+SERIAL_ENV = "MOTCUA_SERIAL"
+_JOURNAL_MAX = 1 << 20
 SERIAL_FILES = ("/sys/firmware/devicetree/base/serial-number", "/proc/device-tree/serial-number")
 KILL_ENV = "MOTCUA_FIRSTBOOT_KILL_AT"  # test hook: "<step>" (after its work), "<step>:before", "store:during"
 CA_FILE, RECEIPT_FILE, CITY_FILE = "hub-ca.pem", "hub-receipt.pub", "city.pub"
@@ -66,6 +79,7 @@ EnrollFn = Callable[..., Any]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FirstbootOptions:
     state_dir: Path
+    root_dir: Path | None = None        # root's journal; default STATE_DIR's sibling "<name>-firstboot"
     public_key: Path = DEFAULT_PUBLIC_KEY
     config_dir: Path = DEFAULT_CONFIG_DIR
     search: tuple[str, ...] = DEFAULT_SEARCH
@@ -76,6 +90,10 @@ class FirstbootOptions:
     max_attempts: int | None = None     # None: retry until the hub answers
     backoff_base: float = 5.0
     backoff_cap: float = 600.0
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.root_dir or self.state_dir.parent / f"{self.state_dir.name}-firstboot"
 
 
 @dataclass(kw_only=True)
@@ -93,11 +111,13 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.data: dict[str, Any] = json.loads(path.read_text())
+            self.data: dict[str, Any] = json.loads(read_regular(path, _JOURNAL_MAX))
         except FileNotFoundError:
             self.data = {"version": 1, "steps": {}}
-        except ValueError as exc:  # written atomically, so this is damage, not a torn write
+        except (OSError, ValueError) as exc:  # written atomically, so this is damage, not a torn write
             raise FirstbootError(f"first-boot journal {path} is damaged ({exc}); remove it to start over") from None
+        if not isinstance(self.data, dict) or not isinstance(self.data.get("steps"), dict):
+            raise FirstbootError(f"first-boot journal {path} is damaged (not a journal); remove it to start over")
 
     def done(self, step: str) -> bool:
         return step in self.data["steps"]
@@ -123,14 +143,31 @@ def _kill_hook(step: str, when: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _same_file(search: Sequence[str], data: bytes) -> str:
+def _candidates(search: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
     for pattern in search:
         for directory in sorted(glob.glob(pattern)):
-            for path in sorted(Path(directory).glob(f"*{SUFFIX}")):
-                with contextlib.suppress(OSError):
-                    if path.read_bytes() == data:
-                        return str(path)
+            out.extend(sorted(Path(directory).glob(f"*{SUFFIX}")))
+    return out
+
+
+def _same_file(search: Sequence[str], data: bytes) -> str:
+    for path in _candidates(search):
+        with contextlib.suppress(OSError):
+            if read_regular(path, MAX_BUNDLE_BYTES) == data:
+                return str(path)
     return ""
+
+
+def in_search(path: str, search: Sequence[str]) -> bool:
+    """Whether ``path`` names a bundle directly inside one of the search folders (nothing else)."""
+    if not path or not path.endswith(SUFFIX) or "\0" in path:
+        return False
+    candidate = Path(os.path.normpath(path))
+    if candidate != Path(path) or not candidate.is_absolute():
+        return False
+    folders = {Path(os.path.normpath(os.path.abspath(d))) for pattern in search for d in glob.glob(pattern)}
+    return candidate.parent in folders
 
 
 def machine_serial() -> str | None:
@@ -143,12 +180,18 @@ def machine_serial() -> str | None:
 
 
 def find_bundle(search: Sequence[str], public_key_path: Path, serial: str | None) -> tuple[Path, bytes, BundlePayload]:
-    """The one bundle meant for this box: signature verified, serial matched when several exist."""
+    """The one bundle meant for this box: regular file, signature verified, signed serial = ``serial``.
+
+    Every candidate is looked at by name (``lstat``) and read through ``O_NOFOLLOW|O_NONBLOCK`` up
+    to the bundle limit: a symlink, FIFO, device or oversized file is skipped and reported, and the
+    search goes on. Without a known serial nothing is taken: a stick may hold other boxes' bundles.
+    """
+    if not serial:
+        raise FirstbootError("this box's serial is unknown (no device-tree serial number): a bundle cannot be matched "
+                             f"to it; give it with --serial or {SERIAL_ENV}=… (docs/deploy.md)",
+                             message_vi="Không xác định được số sê-ri của thiết bị; liên hệ bộ phận CNTT.")
     key = load_public_key(public_key_path)
-    candidates: list[Path] = []
-    for pattern in search:
-        for directory in sorted(glob.glob(pattern)):
-            candidates.extend(sorted(Path(directory).glob(f"*{SUFFIX}")))
+    candidates = _candidates(search)
     if not candidates:
         raise FirstbootError("no provisioning bundle found (looked for *" + SUFFIX + " in " + ", ".join(search)
                              + "); copy this box's bundle to /boot/firmware/motcua/ or a USB stick folder motcua/",
@@ -157,16 +200,15 @@ def find_bundle(search: Sequence[str], public_key_path: Path, serial: str | None
     problems: list[str] = []
     for path in candidates:
         try:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_BUNDLE_BYTES)
             good.append((path, data, verify_bundle(data, key, origin=str(path))))
-        except (BundleError, OSError) as exc:
+        except BundleError as exc:
             problems.append(str(exc))
-    if serial:
-        mine = [g for g in good if g[2].serial.lower() == serial.lower()]
-        if not mine and len(good) == 1 and len(candidates) == 1:
-            raise BundleError(f"{good[0][0]}: bundle is for box {good[0][2].serial}, this box is {serial}")
-    else:
-        mine = good
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or exc}" if not str(exc).startswith(str(path)) else str(exc))
+    mine = [g for g in good if g[2].serial.lower() == serial.lower()]
+    if not mine and len(good) == 1 and len(candidates) == 1:
+        raise BundleError(f"{good[0][0]}: bundle is for box {good[0][2].serial}, this box is {serial}")
     if len(mine) == 1:
         for problem in problems:
             logger.warning("ignored: %s", problem)
@@ -175,8 +217,8 @@ def find_bundle(search: Sequence[str], public_key_path: Path, serial: str | None
         detail = "; ".join(problems) if problems else "none matches this box's serial " + str(serial)
         raise BundleError(f"no usable provisioning bundle: {detail}",
                           message_vi="Gói cấu hình trạm không hợp lệ (bị sửa đổi hoặc ký bằng khóa khác); liên hệ bộ phận CNTT.")
-    raise FirstbootError(f"{len(mine)} bundles found ({', '.join(g[2].serial for g in mine)}) and this box's serial is "
-                         "unknown; pass --serial or leave only this box's bundle")
+    raise FirstbootError(f"{len(mine)} bundles for serial {serial} found ({', '.join(str(g[0]) for g in mine)}); "
+                         "leave only one")
 
 
 class Firstboot:
@@ -187,35 +229,58 @@ class Firstboot:
         self.o = options
         self.enroll_fn = enroll_fn
         self.sleep = sleep
-        self.work = options.state_dir / "firstboot"
+        self.root_dir = options.journal_dir            # root's: journal, provisioned marker
+        self.root_staged = self.root_dir / "bundle.json"
+        self.work = options.state_dir / "firstboot"    # the service user's: staged bundle, enroll record
         self.staged = self.work / "bundle.json"
-        self.journal = Journal(self.work / "journal.json")
-        self.report = FirstbootReport(station_id=self.journal.get("station_id", ""))
+        self._journal: Journal | None = None
+        self._enroll_journal: Journal | None = None
+        self.report = FirstbootReport(station_id="")
         self._payload: BundlePayload | None = None
+        self._dropped = False     # the enrollment part: the service user's files are used
+        self._switched = False    # the process became the service user
+
+    @property
+    def journal(self) -> Journal:
+        """Root's journal of the local steps (read only by the root-run part)."""
+        if self._journal is None:
+            self._journal = Journal(self.root_dir / "journal.json")
+        return self._journal
+
+    @property
+    def enroll_journal(self) -> Journal:
+        """The service user's record of enrollment."""
+        if self._enroll_journal is None:
+            self._enroll_journal = Journal(self.work / "enroll.json")
+        return self._enroll_journal
+
+    def _journal_for(self, step: str) -> Journal:
+        return self.enroll_journal if step in _USER_STEPS else self.journal
 
     # -- steps ------------------------------------------------------------------------------
     def payload(self) -> BundlePayload:
         if self._payload is None:
+            path = self.staged if self._dropped or not self.o.local else self.root_staged
             try:
-                data = self.staged.read_bytes()
+                data = read_regular(path, MAX_BUNDLE_BYTES)
             except FileNotFoundError:
-                raise FirstbootError(f"the staged bundle {self.staged} is gone although enrollment is not done; "
+                raise FirstbootError(f"the staged bundle {path} is gone although enrollment is not done; "
                                      "issue a new bundle for this box (motcua provision replace)") from None
-            self._payload = verify_bundle(data, load_public_key(self.o.public_key), origin=str(self.staged))
+            except OSError as exc:
+                raise FirstbootError(f"the staged bundle {path} cannot be read: {exc}") from None
+            self._payload = verify_bundle(data, load_public_key(self.o.public_key), origin=str(path))
         return self._payload
 
     def step_stage(self) -> dict[str, Any]:
-        if self.staged.exists():
+        if self.root_staged.exists():
             # Killed after the copy, before the journal: the copy is whole (atomic) and verifies;
             # its source is the file in the search path with the same bytes.
-            payload, data = self.payload(), self.staged.read_bytes()
+            payload, data = self.payload(), read_regular(self.root_staged, MAX_BUNDLE_BYTES)
             source = self.journal.get("source", "") or _same_file(self.o.search, data)
         else:
-            path, data, payload = find_bundle(self.o.search, self.o.public_key, self.o.serial or machine_serial())
+            path, data, payload = find_bundle(self.o.search, self.o.public_key, self.serial())
             source = str(path)
-            self.work.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.o.state_dir, 0o700)
-            write_atomic(self.staged, data, mode=0o600)
+            write_atomic(self.root_staged, data, mode=0o600)
             self._payload = payload
         if payload.expires() < dt.datetime.now(dt.UTC):
             logger.warning("the enrollment token expired at %s by this box's clock (which may be wrong: no RTC); "
@@ -223,14 +288,21 @@ class Firstboot:
         return {"source": source, "station_id": payload.station_id, "serial": payload.serial,
                 "hub_url": payload.sync["hub_url"], "bundle_sha256": hashlib.sha256(data).hexdigest()}
 
+    def serial(self) -> str | None:
+        return self.o.serial or machine_serial()
+
     def step_scrub_source(self) -> dict[str, Any]:
         source = self.journal.get("source")
-        if source and Path(source) != self.staged:
-            try:
-                scrub(Path(source))
-            except OSError as exc:  # a read-only stick: say so, go on (the token is single-use)
-                logger.warning("could not remove the bundle from %s: %s", source, exc)
-                return {"source_left": str(exc)}
+        if not source:
+            return {}
+        if not in_search(source, self.o.search):
+            logger.warning("not removing %r: not a bundle inside the search folders", source)
+            return {"source_left": "outside the search folders"}
+        try:
+            scrub(Path(source))
+        except OSError as exc:  # a read-only stick: say so, go on (the token is single-use)
+            logger.warning("could not remove the bundle from %s: %s", source, exc)
+            return {"source_left": str(exc)}
         return {}
 
     def config_path(self) -> Path:
@@ -298,14 +370,20 @@ class Firstboot:
         return {"station_key_sha256": hashlib.sha256(raw).hexdigest()}
 
     def step_owner(self) -> dict[str, Any]:
-        if not self.o.owner:
-            return {}
-        uid, gid = _user_ids(self.o.owner)
-        for dirpath, dirnames, filenames in os.walk(self.o.state_dir):
-            os.chown(dirpath, uid, gid)
-            for name in (*dirnames, *filenames):
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-        return {"owner": self.o.owner}
+        """Give the staged bundle and the state dir to the service user; root keeps only its journal."""
+        ids = _user_ids(self.o.owner) if self.o.owner else None
+        _make_dir(self.work)
+        if self.root_staged.exists() or not self.staged.exists():
+            # (a rerun after a kill between the hand-over and the journal finds only the user's copy)
+            data = read_regular(self.root_staged, MAX_BUNDLE_BYTES)
+            write_in_dir(self.work, "bundle.json", data, owner=ids)
+        record = {"version": 1, "steps": {}, "local_done": True, "station_id": self.journal.get("station_id"),
+                  "hub_url": self.journal.get("hub_url")}
+        write_in_dir(self.work, "enroll.json", json.dumps(record, indent=1, sort_keys=True).encode(), owner=ids)
+        if ids is not None:
+            _chown_tree(self.o.state_dir, *ids)
+        scrub(self.root_staged)
+        return {"owner": self.o.owner or ""}
 
     def step_enroll(self) -> dict[str, Any]:
         from sync.client._backoff import Backoff
@@ -317,9 +395,10 @@ class Firstboot:
             attempt += 1
             try:
                 self._enroll_once(p)
-                return {"enrolled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+                return {"enrolled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "enroll_refused": "",
+                        "refused_sha256": ""}
             except EnrollmentError as exc:
-                self.journal.note(enroll_refused=str(exc))
+                self.enroll_journal.note(enroll_refused=str(exc), refused_sha256=self._staged_sha())
                 raise
             except Exception as exc:
                 if not _transient(exc):
@@ -331,6 +410,12 @@ class Firstboot:
                 wait = backoff.delay(attempt)
                 logger.warning("enrollment attempt %s failed (%s); retrying in %.0f s", attempt, exc, wait)
                 self.sleep(wait)
+
+    def _staged_sha(self) -> str:
+        try:
+            return hashlib.sha256(read_regular(self.staged, MAX_BUNDLE_BYTES)).hexdigest()
+        except OSError:
+            return ""
 
     def _enroll_once(self, p: BundlePayload) -> None:
         from edge.store import Store
@@ -349,13 +434,14 @@ class Firstboot:
                     # hub; it rotated its receipt key since the bundle was made. Say so loudly.
                     logger.warning("the hub's receipt key differs from the one in the bundle (hub key rotated "
                                    "since provisioning?); the hub's current key is used")
-                    self.journal.note(receipt_key_changed=True)
+                    self.enroll_journal.note(receipt_key_changed=True)
             except Exception as exc:
                 code = getattr(exc, "code", "")
                 if code in _TOKEN_ERRORS:
                     raise EnrollmentError(f"the hub refused the enrollment token of station {p.station_id}: "
                                           f"{_TOKEN_ERRORS[code]} ({code}); issue a new bundle with: "
-                                          f"motcua provision replace {p.serial} --station {p.station_id} …",
+                                          f"motcua provision replace {p.serial} --station {p.station_id} …, "
+                                          f"then {_RECOVERY}",
                                           message_vi=_TOKEN_ERRORS_VI.get(code)) from None
                 raise
 
@@ -365,20 +451,38 @@ class Firstboot:
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> FirstbootReport:
-        os.umask(0o077)
+        previous = os.umask(0o077)
+        try:
+            return self._run_all()
+        finally:
+            os.umask(previous)
+
+    def _run_all(self) -> FirstbootReport:
         if self.o.local:
+            self._check_root_dir()
             self.o.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             for step in STEPS[: STEPS.index("enroll")]:
                 self._run(step)
+            self.report.station_id = self.journal.get("station_id", "")
+            if self._user_hint().get("enroll_refused"):
+                self._restage_after_refusal()
+            if (self.o.state_dir / PROVISIONED).exists():
+                self._mark_provisioned()
             sd_notify("READY=1", "STATUS=local set-up done; intake works")
-        elif not self.journal.done("owner"):
-            raise FirstbootError(f"first boot's local steps are not done in {self.o.state_dir}; run: motcua firstboot --no-enroll")
         if not self.o.enroll:
-            self.report.pending = "enrollment not attempted here (motcua-enroll.service does it)"
+            self.report.pending = self.report.pending or "enrollment not attempted here (motcua-enroll.service does it)"
             return self.report
         self._drop_privileges()
-        if self.journal.get("enroll_refused") and not self.journal.done("enroll"):
-            self._restage_after_refusal()
+        if not self.enroll_journal.get("local_done"):
+            raise FirstbootError(f"first boot's local steps are not done in {self.o.state_dir}; run: motcua firstboot --no-enroll")
+        self.report.station_id = self.enroll_journal.get("station_id", "") or self.report.station_id
+        refused = self.enroll_journal.get("enroll_refused")
+        if refused and not self.enroll_journal.done("enroll") and self.enroll_journal.get("refused_sha256") == self._staged_sha():
+            raise EnrollmentError(f"the hub refused this box's enrollment earlier ({refused}); no new bundle was given "
+                                  f"since: put a new bundle for station {self.report.station_id} (motcua provision "
+                                  f"replace) in /boot/firmware/motcua/ or in a folder motcua/ on a USB stick, then "
+                                  f"{_RECOVERY}",
+                                  message_vi="Thành phố đã từ chối mã đăng ký; cần gói cấu hình mới từ bộ phận CNTT.")
         try:
             self._run("enroll")
         except _Pending as exc:
@@ -387,55 +491,93 @@ class Firstboot:
         self._run("destroy_token")
         self.report.enrolled = True
         write_atomic(self.o.state_dir / PROVISIONED, (self.report.station_id + "\n").encode(), mode=0o644)
+        if self.o.local and not self._switched:  # still the process that may write root's dir
+            self._mark_provisioned()
         status("provisioned and enrolled")
         return self.report
 
-    def _restage_after_refusal(self) -> None:
-        """The hub refused the last token: take a new bundle for the same station, if IT gave one."""
-        refused = self.journal.get("enroll_refused")
+    def _check_root_dir(self) -> None:
+        """Root's directory: made 0700 here; as root it must be a real directory of root's, closed to others."""
+        self.root_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(self.root_dir)
+        if os.getuid() == 0 and (not _stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022):
+            raise FirstbootError(f"{self.root_dir} must be a directory owned by root and writable only by root; "
+                                 "it holds the first-boot journal")
+
+    def _mark_provisioned(self) -> None:
+        write_atomic(self.root_dir / ROOT_PROVISIONED, (self.journal.get("station_id", "") + "\n").encode(), mode=0o644)
+
+    def _user_hint(self) -> dict[str, Any]:
+        """The service user's enrollment record, read as an untrusted hint (never followed, bounded)."""
         try:
-            path, data, payload = find_bundle(self.o.search, self.o.public_key, self.o.serial or machine_serial())
-        except FirstbootError:
-            raise FirstbootError(f"the hub refused this box's enrollment earlier ({refused}); put a new bundle for "
-                                 f"station {self.report.station_id} (motcua provision replace) in /boot/firmware/motcua/ "
-                                 "or on a USB stick and run first boot again") from None
+            data = json.loads(read_regular(self.work / "enroll.json", _JOURNAL_MAX))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            logger.warning("ignored the enrollment record %s: %s", self.work / "enroll.json", exc)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _restage_after_refusal(self) -> None:
+        """The hub refused the last token: take a new bundle for the same station, if IT gave one (as root)."""
+        hint = self._user_hint()
+        try:
+            path, data, payload = find_bundle(self.o.search, self.o.public_key, self.serial())
+        except FirstbootError as exc:
+            logger.warning("the hub refused this box's enrollment earlier; no new bundle yet (%s)", exc)
+            self.report.pending = (f"the hub refused the enrollment token; put a new bundle for station "
+                                   f"{self.report.station_id} on a USB stick (folder motcua/) or in /boot/firmware/motcua/")
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        if sha == hint.get("refused_sha256"):
+            logger.warning("%s is the bundle the hub already refused; a new one is needed", path)
+            return
         if payload.station_id != self.journal.get("station_id"):
             raise FirstbootError(f"{path} is for station {payload.station_id}, but this box was set up as "
-                                 f"{self.journal.get('station_id')}; clear {self.o.state_dir} to set it up anew")
-        write_atomic(self.staged, data, mode=0o600)
+                                 f"{self.journal.get('station_id')}; clear {self.o.state_dir} and {self.root_dir} "
+                                 "to set it up anew")
         self._payload = payload
         self.step_config()
-        self.journal.note(enroll_refused="", source=str(path), serial=payload.serial,
-                          hub_url=payload.sync["hub_url"])
+        ids = _user_ids(self.o.owner) if self.o.owner else None
+        _make_dir(self.work, owner=ids)
+        write_in_dir(self.work, "bundle.json", data, owner=ids)
+        self.journal.note(source=str(path), serial=payload.serial, hub_url=payload.sync["hub_url"], bundle_sha256=sha)
         self.step_scrub_source()
+        self.report.done.append("restage")
         logger.info("new bundle for station %s taken from %s", payload.station_id, path)
 
     def _run(self, step: str) -> None:
-        if self.journal.done(step):
+        journal = self._journal_for(step)
+        if journal.done(step):
             self.report.skipped.append(step)
             return
         _kill_hook(step, "before")
         status(f"first boot: {step}")
         facts = getattr(self, f"step_{step}")() or {}
         _kill_hook(step, "after")
-        self.journal.mark(step, **facts)
-        self.report.station_id = self.journal.get("station_id", "")
+        journal.mark(step, **facts)
+        self.report.station_id = journal.get("station_id", "") or self.report.station_id
         self.report.done.append(step)
         logger.info("first boot step %s done", step)
 
     def _drop_privileges(self) -> None:
+        self._payload = None  # the service user reads its own staged copy
         if not self.o.owner or os.getuid() != 0:
+            self._dropped = True
             return
         uid, gid = _user_ids(self.o.owner)
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        self._dropped = self._switched = True
 
 
 class _Pending(Exception):
     """Enrollment is still pending after the allowed attempts (the hub was not reachable)."""
 
 
+_USER_STEPS = ("enroll", "destroy_token")
+_RECOVERY = "reboot the box (or: systemctl restart motcua-firstboot motcua-enroll)"
 _STORE_DB = "motcua.db"  # with its -wal / -shm companions
 _STORE_ITEMS = ("keys", "blobs", "tmp", ".lock")
 
@@ -486,6 +628,27 @@ def _user_ids(owner: str) -> tuple[int, int]:
         except KeyError:
             raise FirstbootError(f"group {group!r} does not exist") from None
     return pw.pw_uid, gid
+
+
+def _make_dir(path: Path, *, owner: tuple[int, int] | None = None) -> None:
+    """A real directory at ``path`` (a symlink there is refused, not followed)."""
+    try:
+        os.mkdir(path, 0o700)
+        if owner is not None:
+            os.chown(path, *owner, follow_symlinks=False)
+    except FileExistsError:
+        if not _stat.S_ISDIR(os.lstat(path).st_mode):
+            raise FirstbootError(f"{path} is not a directory (a link or a file is in its place); remove it") from None
+
+
+def _chown_tree(top: Path, uid: int, gid: int) -> None:
+    """chown ``top`` and everything below it, by directory fd: no link is ever followed."""
+    if not _stat.S_ISDIR(os.lstat(top).st_mode):
+        raise FirstbootError(f"{top} is not a directory (a link or a file is in its place)")
+    for _dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        os.chown(dirfd, uid, gid)
+        for name in (*dirnames, *filenames):  # a link among them is chowned itself, never its target
+            os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
 
 def load_settings_from_text(text: str, origin: Path) -> None:

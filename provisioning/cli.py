@@ -138,7 +138,8 @@ def rotate_key_command(ctx: CliContext) -> None:
               show_default=True, help="The provisioning public key the image trusts.")
 @click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=str(DEFAULT_CONFIG_DIR),
               show_default=True, help="Where edge.toml and the trust anchors are written.")
-@click.option("--serial", default=None, help="This box's serial (default: the device tree's serial number).")
+@click.option("--serial", default=None, envvar="MOTCUA_SERIAL",
+              help="This box's serial (default: the device tree's serial number; env MOTCUA_SERIAL).")
 @click.option("--owner", default=None, help="User[:group] that owns the state dir (the service user, e.g. motcua).")
 @click.option("--no-enroll", is_flag=True, help="Do the local steps only (motcua-firstboot.service).")
 @click.option("--enroll-only", is_flag=True, help="Enroll only; the local steps must be done (motcua-enroll.service).")

@@ -50,6 +50,7 @@ class Batch:
 @dataclass
 class Box:
     root: Path
+    serial: str = ""  # as the device tree would give it: the serial of the bundle put on the box
 
     @property
     def boot(self) -> Path:
@@ -65,21 +66,28 @@ class Box:
 
     def insert(self, bundle: Path) -> Path:
         self.boot.mkdir(parents=True, exist_ok=True)
+        self.serial = self.serial or bundle.name.removesuffix(".motcua-bundle")
         return Path(shutil.copy2(bundle, self.boot / bundle.name))
 
     def options(self, pub: Path, **kw) -> FirstbootOptions:
+        kw.setdefault("serial", self.serial)
         return FirstbootOptions(state_dir=self.state, public_key=pub, config_dir=self.etc,
                                 search=(str(self.boot),), backoff_base=0.01, backoff_cap=0.05, **kw)
 
     def cli_args(self, pub: Path) -> list[str]:
         return ["--state-dir", str(self.state), "firstboot", "--search", str(self.boot), "--pub", str(pub),
-                "--config-dir", str(self.etc), "--retry-base", "0.01"]
+                "--config-dir", str(self.etc), "--retry-base", "0.01", "--serial", self.serial]
 
     def settings(self):
         return load_settings(self.etc / "edge.toml", env={})
 
     def journal(self) -> dict:
-        return json.loads((self.state / "firstboot" / "journal.json").read_text())
+        """Root's journal of the local steps with the service user's enrollment record merged in."""
+        data = json.loads((self.root / "state-firstboot" / "journal.json").read_text())
+        user = self.state / "firstboot" / "enroll.json"
+        if user.exists():
+            data["steps"].update(json.loads(user.read_text())["steps"])
+        return data
 
 
 @pytest.fixture
@@ -129,6 +137,7 @@ def station_key_sha(box: Box) -> str:
 def assert_provisioned(box: Box, batch: Batch, serial: str, hub: HubProcess) -> None:
     station = batch.station(serial)
     assert (box.state / ".provisioned").exists()
+    assert (box.root / "state-firstboot" / "provisioned").exists()
     assert not list(box.boot.glob("*.motcua-bundle")), "the bundle (and its token) must leave the boot partition"
     assert not (box.state / "firstboot" / "bundle.json").exists(), "the staged token must be destroyed"
     journal = box.journal()
@@ -413,5 +422,10 @@ def test_unit_split_local_then_enroll(tmp_path: Path, hub: HubProcess):
     assert not (box.state / ".provisioned").exists() and "enroll" not in box.journal()["steps"]
     enrolled = motcua_proc(*box.cli_args(batch.pub), "--enroll-only")
     assert enrolled.returncode == 0, enrolled.stderr
+    assert (box.state / ".provisioned").exists()
+    # Root's marker (the first-boot unit's condition) is root's to write: the next boot's local run.
+    assert not (box.root / "state-firstboot" / "provisioned").exists()
+    again = motcua_proc(*box.cli_args(batch.pub), "--no-enroll")
+    assert again.returncode == 0 and "nothing new" in again.stdout, again.stdout + again.stderr
     assert_provisioned(box, batch, batch.serials[0], hub)
     push_one(box)

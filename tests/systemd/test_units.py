@@ -93,9 +93,12 @@ def test_edge_unit_essentials():
 
 
 def test_firstboot_units_run_until_provisioned():
-    for name in ("motcua-firstboot.service", "motcua-enroll.service"):
-        text = (UNITS_DIR / name).read_text()
-        assert "ConditionPathExists=!/var/lib/motcua/.provisioned" in text, name
+    # First boot (root) stops on root's own marker, in root's own directory; enrollment on the
+    # service user's marker in its state dir.
+    firstboot = (UNITS_DIR / "motcua-firstboot.service").read_text()
+    assert "ConditionPathExists=!/var/lib/motcua-firstboot/provisioned" in firstboot
+    assert "StateDirectory=motcua-firstboot" in firstboot and "StateDirectoryMode=0700" in firstboot
+    assert "ConditionPathExists=!/var/lib/motcua/.provisioned" in (UNITS_DIR / "motcua-enroll.service").read_text()
     assert "PrivateNetwork=yes" in (UNITS_DIR / "motcua-firstboot.service").read_text()
     assert "RestartPreventExitStatus=3" in (UNITS_DIR / "motcua-enroll.service").read_text()
 
