@@ -19,6 +19,7 @@
 #   /usr/lib/tmpfiles.d/motcua.conf        /var/lib/motcua (0700), /etc/motcua
 #   /etc/udev/rules.d/70-motcua.rules      scanners, QR scanners, card readers -> group motcua
 #   /etc/polkit-1/rules.d/50-motcua-pcscd.rules  user motcua may use pcscd
+#   /etc/cups/cupsd.conf                   (if cupsd is installed) PreserveJobFiles/JobHistory No
 set -euo pipefail
 
 SRC_DIR="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,7 +40,7 @@ while (($#)); do
     --no-apt) DO_APT=0; shift ;;
     --no-venv) DO_VENV=0; shift ;;
     --no-enable) DO_ENABLE=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -119,6 +120,33 @@ if [ "$ROLE" = edge ]; then
   [ -f "$ROOT/etc/motcua/provisioning.pub" ] || say "WARNING: no /etc/motcua/provisioning.pub: first boot will refuse every bundle (give --provisioning-pub)"
 else
   UNITS=(motcua-hub.service)
+fi
+
+# 4b. CUPS, when cupsd is on the box: receipts hold personal data, so cupsd keeps no job files
+#     and no job history (docs/deploy.md, "Printing"). Our block is rewritten in place; any other
+#     PreserveJobFiles/PreserveJobHistory line is commented out. Owner and mode stay as they are.
+CUPSD_CONF="$ROOT/etc/cups/cupsd.conf"
+if [ "$ROLE" = edge ] && [ -f "$CUPSD_CONF" ]; then
+  cups_tmp="$(mktemp)"
+  awk '
+    $0 == "# motcua: keep no print jobs (docs/deploy.md)" { skip = 1; next }
+    skip && $0 == "# motcua: end" { skip = 0; next }
+    skip { next }
+    /^[[:space:]]*(PreserveJobFiles|PreserveJobHistory)([[:space:]]|$)/ { print "# (motcua) " $0; next }
+    { print }
+  ' "$CUPSD_CONF" > "$cups_tmp"
+  printf '%s\n' "# motcua: keep no print jobs (docs/deploy.md)" "PreserveJobFiles No" "PreserveJobHistory No" \
+    "# motcua: end" >> "$cups_tmp"
+  if cmp -s "$cups_tmp" "$CUPSD_CONF"; then
+    rm -f "$cups_tmp"
+  else
+    cat "$cups_tmp" > "$CUPSD_CONF"   # in place: cupsd.conf keeps its owner and mode
+    rm -f "$cups_tmp"
+    say "cupsd: PreserveJobFiles No, PreserveJobHistory No in $CUPSD_CONF"
+    if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
+      systemctl try-restart cups.service || true
+    fi
+  fi
 fi
 for unit in "${UNITS[@]}"; do
   put 0644 "$SRC_DIR/systemd/$unit" "$ROOT/etc/systemd/system/$unit"

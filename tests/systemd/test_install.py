@@ -70,3 +70,36 @@ def test_hub_role_installs_only_the_hub_unit(tmp_path: Path):
 def test_bad_option_refused(tmp_path: Path):
     done = install(tmp_path, "--role", "kiosk")
     assert done.returncode == 2 and "--role must be edge or hub" in done.stderr
+
+
+def _active(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_cupsd_keeps_no_print_jobs(tmp_path: Path):
+    """Receipts hold name, address and phone: with cupsd on the box, install makes it keep no job files."""
+    root = tmp_path / "img"
+    (root / "etc" / "cups").mkdir(parents=True)
+    conf = root / "etc" / "cups" / "cupsd.conf"
+    conf.write_text("LogLevel warn\nPreserveJobFiles Yes\n  PreserveJobHistory 1d\nMaxJobs 500\n"
+                    "<Location />\n  Order allow,deny\n</Location>\n")
+    conf.chmod(0o640)
+    first = install(root)
+    assert first.returncode == 0, first.stderr
+    active = _active(conf.read_text())
+    assert [a for a in active if a.startswith("Preserve")] == ["PreserveJobFiles No", "PreserveJobHistory No"]
+    assert "LogLevel warn" in active and "MaxJobs 500" in active and "<Location />" in active
+    assert conf.stat().st_mode & 0o777 == 0o640
+    before = snapshot(root)
+    second = install(root)
+    assert second.returncode == 0, second.stderr
+    assert "cupsd" not in second.stdout
+    assert snapshot(root) == before
+
+
+def test_no_cupsd_no_cups_config(tmp_path: Path):
+    root = tmp_path / "img"
+    (root / "etc").mkdir(parents=True)
+    done = install(root)
+    assert done.returncode == 0, done.stderr
+    assert not (root / "etc" / "cups").exists()
