@@ -40,7 +40,7 @@ while (($#)); do
     --no-apt) DO_APT=0; shift ;;
     --no-venv) DO_VENV=0; shift ;;
     --no-enable) DO_ENABLE=0; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
