@@ -82,11 +82,11 @@ def parse_access(chip: dict[str, str]) -> tuple[Any, str | None]:
     return mrz, can
 
 
-def read_chip(settings: Any, mrz: Any, can: str | None, *, now: dt.datetime | None = None) -> ChipRead:
+def read_chip(settings: Any, mrz: Any, can: str | None, now: dt.datetime | None = None) -> ChipRead:
     """Blocking (run it in a worker thread): connect, authenticate, read DG1 + DG13, verify.
 
     ``now`` is the box's corrected time (``Store.now()``), at which the card's certificates must
-    be valid; without it, the system clock."""
+    be valid; without it, the system clock. Positional, so that ``blocking()`` can pass it."""
     from edge.devices.cccd import PcscTransport, read_card
 
     cfg = settings.devices
