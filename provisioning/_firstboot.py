@@ -356,7 +356,8 @@ class Firstboot:
         self.journal.note(store_started=True)
         _kill_hook("store", "during")
         result = Store.init(settings, agency_code=self.payload().station["agency_code"],
-                            city_public_key=self.payload().anchors.city_public_key.encode())
+                            city_public_key=self.payload().anchors.city_public_key.encode(),
+                            hub_receipt_key=self.payload().anchors.hub_receipt_key)
         return {"city_key": result.city_key_fingerprint, "store_started": False}
 
     def step_station_key(self) -> dict[str, Any]:
@@ -428,13 +429,8 @@ class Firstboot:
                 result = enroll(store, p.sync["hub_url"], p.token, ca_file=ca, station_id=p.station_id)
                 if inspect.isawaitable(result):
                     asyncio.run(_await(result))
-                learned = (store.meta_get("sync.receipt_key") or "").strip()
-                if learned and learned != p.anchors.hub_receipt_key.strip():
-                    # The hub was reached over the CA pinned by the signed bundle, so it is the
-                    # hub; it rotated its receipt key since the bundle was made. Say so loudly.
-                    logger.warning("the hub's receipt key differs from the one in the bundle (hub key rotated "
-                                   "since provisioning?); the hub's current key is used")
-                    self.enroll_journal.note(receipt_key_changed=True)
+                # An answer whose city or receipt key differs from the bundle's anchors is refused
+                # by the enrollment itself (AnchorMismatchError, nothing changed, not retried).
             except Exception as exc:
                 code = getattr(exc, "code", "")
                 if code in _TOKEN_ERRORS:

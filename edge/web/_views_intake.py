@@ -85,7 +85,7 @@ async def _fill_from_chip(request: web.Request, form: Any, values: dict[str, str
     chip_read = None
     try:
         mrz, can = _chip.parse_access(chip)
-        chip_read = await blocking(_chip.read_chip, request.app[SETTINGS], mrz, can)
+        chip_read = await blocking(_chip.read_chip, request.app[SETTINGS], mrz, can, request.app[STORE].now())
     except ValidationError as exc:
         errors[_chip.FIELD_OF.get(exc.field, exc.field if exc.field in _chip.CHIP_FIELDS else "chip")] = (
             exc.message_vi or "Thông tin mở chip không hợp lệ.")

@@ -52,6 +52,7 @@ _BY_CODE_VI = {
     "too_large": "Hồ sơ hoặc trang tài liệu vượt quá giới hạn kích thước của thành phố; cần cán bộ kiểm tra.",
     "rate_limited": "Máy chủ thành phố đang quá tải; trạm sẽ tự gửi lại sau.",
     "unavailable": "Máy chủ thành phố tạm thời không phục vụ; trạm sẽ tự gửi lại sau.",
+    "request_timeout": "Đường truyền quá chậm, thành phố ngừng chờ dữ liệu; trạm sẽ tự gửi tiếp phần còn lại.",
     "insufficient_storage": "Máy chủ thành phố đã hết chỗ lưu trữ; trạm sẽ tự gửi lại sau.",
     "internal": "Máy chủ thành phố gặp lỗi; trạm sẽ tự gửi lại sau.",
     "unsupported_version": "Phiên bản phần mềm của trạm không tương thích với thành phố; cần cập nhật.",

@@ -151,6 +151,11 @@ def assert_provisioned(box: Box, batch: Batch, serial: str, hub: HubProcess) -> 
         assert store.meta_get("sync.station_id") == station["station_id"]
         assert store.meta_get("code_partition_index") == str(station["partition_index"])
         assert store.meta_get("code_partition_size") == str(station["partition_size"])
+        # Both trust anchors of the signed bundle are pinned: an enrollment answer that
+        # differs from them is refused (sync client, AnchorMismatchError).
+        anchors = store.anchors()
+        assert anchors.get("hub_receipt_key") == store.meta_get("sync.receipt_key")
+        assert anchors.get("city_key") is not None
         assert store.check().ok
     # Nothing on the box still holds the token.
     token_free = [p for p in box.root.rglob("*") if p.is_file()]

@@ -203,13 +203,6 @@ def test_read_chip_checks_dates_at_the_time_given(insert_card, settings, card_cs
     assert read.applicant["full_name"] == NAME
 
 
-def _view_passes_the_clock() -> bool:
-    from edge.web import _views_intake
-
-    return ".now()" in inspect.getsource(_views_intake._fill_from_chip)
-
-
-@pytest.mark.skipif(not _view_passes_the_clock(), reason="the intake view does not pass the store's clock yet")
 async def test_the_page_checks_dates_at_the_corrected_clock(chip_app, insert_card, store):
     import datetime as dt
 
