@@ -1,20 +1,54 @@
 """Peripherals: device registry, scanners, CCCD QR and chip readers."""
 
-from ._errors import QrReadError, ScannerError
-from ._keymap import LineAssembler
-from ._model import DeviceEvent, DeviceKind, DeviceRecord, DeviceStatus, DriverStatus
-from ._qr import QrWedgeReader, classify_payload
-from ._registry import DeviceManager
-from ._sane import SaneDevice, ScannerOptions, device_options, list_devices, parse_options
-from ._scan import (
-    ScanProgress,
-    ScanRequest,
-    ScanResult,
-    assemble_component_pdf,
-    scan_to_store,
-)
-from ._scan_async import scan_events
-from ._udev import QrMatcher, UdevInfo, classify
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import QrReadError, ScannerError
+    from ._keymap import LineAssembler
+    from ._model import DeviceEvent, DeviceKind, DeviceRecord, DeviceStatus, DriverStatus
+    from ._qr import QrWedgeReader, classify_payload
+    from ._registry import DeviceManager
+    from ._sane import SaneDevice, ScannerOptions, device_options, list_devices, parse_options
+    from ._scan import (
+        ScanProgress,
+        ScanRequest,
+        ScanResult,
+        assemble_component_pdf,
+        scan_to_store,
+    )
+    from ._scan_async import scan_events
+    from ._udev import QrMatcher, UdevInfo, classify
+
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "QrReadError": ("._errors", "QrReadError"),
+    "ScannerError": ("._errors", "ScannerError"),
+    "LineAssembler": ("._keymap", "LineAssembler"),
+    "DeviceEvent": ("._model", "DeviceEvent"),
+    "DeviceKind": ("._model", "DeviceKind"),
+    "DeviceRecord": ("._model", "DeviceRecord"),
+    "DeviceStatus": ("._model", "DeviceStatus"),
+    "DriverStatus": ("._model", "DriverStatus"),
+    "QrWedgeReader": ("._qr", "QrWedgeReader"),
+    "classify_payload": ("._qr", "classify_payload"),
+    "DeviceManager": ("._registry", "DeviceManager"),
+    "SaneDevice": ("._sane", "SaneDevice"),
+    "ScannerOptions": ("._sane", "ScannerOptions"),
+    "device_options": ("._sane", "device_options"),
+    "list_devices": ("._sane", "list_devices"),
+    "parse_options": ("._sane", "parse_options"),
+    "ScanProgress": ("._scan", "ScanProgress"),
+    "ScanRequest": ("._scan", "ScanRequest"),
+    "ScanResult": ("._scan", "ScanResult"),
+    "assemble_component_pdf": ("._scan", "assemble_component_pdf"),
+    "scan_to_store": ("._scan", "scan_to_store"),
+    "scan_events": ("._scan_async", "scan_events"),
+    "QrMatcher": ("._udev", "QrMatcher"),
+    "UdevInfo": ("._udev", "UdevInfo"),
+    "classify": ("._udev", "classify"),
+}
 
 __all__ = [
     "DeviceEvent",
@@ -43,3 +77,20 @@ __all__ = [
     "scan_events",
     "scan_to_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = importlib.import_module(module, __name__)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

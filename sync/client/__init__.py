@@ -1,24 +1,67 @@
 """The box side of sync: outbox reconciler, feed puller, scheduler jobs, enrollment."""
 
-from ._backoff import Backoff, is_transient_status, parse_retry_after
-from ._bucket import TokenBucket
-from ._client import SyncClient, status_json
-from ._clock import SKEW_ENV, ClockState, HubClock, os_time
-from ._enroll import EnrollResult, enroll, enroll_async
-from ._errors import (
-    AnchorMismatchError,
-    CityKeyChangeError,
-    InsecureTransportError,
-    LocalIntegrityError,
-    NotEnrolledError,
-    ReceiptError,
-    SyncLockedError,
-    describe_vi,
-)
-from ._scheduler import JobSpec, SyncScheduler
-from ._states import LABELS_VI, PUSHABLE, RECEIPTED, UNSYNCED, OutboxState, can_move
-from ._status import DossierSyncState, SyncStatus
-from ._transport import HubTransport, check_hub_url, pinned_ssl_context
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._backoff import Backoff, is_transient_status, parse_retry_after
+    from ._bucket import TokenBucket
+    from ._client import SyncClient, status_json
+    from ._clock import SKEW_ENV, ClockState, HubClock, os_time
+    from ._enroll import EnrollResult, enroll, enroll_async
+    from ._errors import (
+        AnchorMismatchError,
+        CityKeyChangeError,
+        InsecureTransportError,
+        LocalIntegrityError,
+        NotEnrolledError,
+        ReceiptError,
+        SyncLockedError,
+        describe_vi,
+    )
+    from ._scheduler import JobSpec, SyncScheduler
+    from ._states import LABELS_VI, PUSHABLE, RECEIPTED, UNSYNCED, OutboxState, can_move
+    from ._status import DossierSyncState, SyncStatus
+    from ._transport import HubTransport, check_hub_url, pinned_ssl_context
+
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Backoff": ("._backoff", "Backoff"),
+    "is_transient_status": ("._backoff", "is_transient_status"),
+    "parse_retry_after": ("._backoff", "parse_retry_after"),
+    "TokenBucket": ("._bucket", "TokenBucket"),
+    "SyncClient": ("._client", "SyncClient"),
+    "status_json": ("._client", "status_json"),
+    "SKEW_ENV": ("._clock", "SKEW_ENV"),
+    "ClockState": ("._clock", "ClockState"),
+    "HubClock": ("._clock", "HubClock"),
+    "os_time": ("._clock", "os_time"),
+    "EnrollResult": ("._enroll", "EnrollResult"),
+    "enroll": ("._enroll", "enroll"),
+    "enroll_async": ("._enroll", "enroll_async"),
+    "AnchorMismatchError": ("._errors", "AnchorMismatchError"),
+    "CityKeyChangeError": ("._errors", "CityKeyChangeError"),
+    "InsecureTransportError": ("._errors", "InsecureTransportError"),
+    "LocalIntegrityError": ("._errors", "LocalIntegrityError"),
+    "NotEnrolledError": ("._errors", "NotEnrolledError"),
+    "ReceiptError": ("._errors", "ReceiptError"),
+    "SyncLockedError": ("._errors", "SyncLockedError"),
+    "describe_vi": ("._errors", "describe_vi"),
+    "JobSpec": ("._scheduler", "JobSpec"),
+    "SyncScheduler": ("._scheduler", "SyncScheduler"),
+    "LABELS_VI": ("._states", "LABELS_VI"),
+    "PUSHABLE": ("._states", "PUSHABLE"),
+    "RECEIPTED": ("._states", "RECEIPTED"),
+    "UNSYNCED": ("._states", "UNSYNCED"),
+    "OutboxState": ("._states", "OutboxState"),
+    "can_move": ("._states", "can_move"),
+    "DossierSyncState": ("._status", "DossierSyncState"),
+    "SyncStatus": ("._status", "SyncStatus"),
+    "HubTransport": ("._transport", "HubTransport"),
+    "check_hub_url": ("._transport", "check_hub_url"),
+    "pinned_ssl_context": ("._transport", "pinned_ssl_context"),
+}
 
 __all__ = [
     "LABELS_VI",
@@ -56,3 +99,20 @@ __all__ = [
     "pinned_ssl_context",
     "status_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = importlib.import_module(module, __name__)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

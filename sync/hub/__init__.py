@@ -1,13 +1,57 @@
 """The reference city hub: `motcua hub serve` and its admin commands (docs/sync-protocol.md)."""
 
-from ._app import Hub, create_hub_app
-from ._core import signed_command, system_clock
-from ._keys import HubKeys, init_data_dir, load_city_private, load_city_public
-from ._limits import HubLimits
-from ._open import open_dossier
-from ._serve import RunningHub, is_loopback, open_hub, serve_forever, start_hub, tls_context
-from .storage import HubStorage, open_storage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import Hub, create_hub_app
+    from ._core import signed_command, system_clock
+    from ._keys import HubKeys, init_data_dir, load_city_private, load_city_public
+    from ._limits import HubLimits
+    from ._open import open_dossier
+    from ._serve import RunningHub, is_loopback, open_hub, serve_forever, start_hub, tls_context
+    from .storage import HubStorage, open_storage
+
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Hub": ("._app", "Hub"),
+    "create_hub_app": ("._app", "create_hub_app"),
+    "signed_command": ("._core", "signed_command"),
+    "system_clock": ("._core", "system_clock"),
+    "HubKeys": ("._keys", "HubKeys"),
+    "init_data_dir": ("._keys", "init_data_dir"),
+    "load_city_private": ("._keys", "load_city_private"),
+    "load_city_public": ("._keys", "load_city_public"),
+    "HubLimits": ("._limits", "HubLimits"),
+    "open_dossier": ("._open", "open_dossier"),
+    "RunningHub": ("._serve", "RunningHub"),
+    "is_loopback": ("._serve", "is_loopback"),
+    "open_hub": ("._serve", "open_hub"),
+    "serve_forever": ("._serve", "serve_forever"),
+    "start_hub": ("._serve", "start_hub"),
+    "tls_context": ("._serve", "tls_context"),
+    "HubStorage": (".storage", "HubStorage"),
+    "open_storage": (".storage", "open_storage"),
+}
 
 __all__ = ["Hub", "HubKeys", "HubLimits", "HubStorage", "RunningHub", "create_hub_app", "init_data_dir", "is_loopback",
            "load_city_private", "load_city_public", "open_dossier", "open_hub", "open_storage", "serve_forever",
            "signed_command", "start_hub", "system_clock", "tls_context"]
+
+
+def __getattr__(name: str) -> Any:
+    # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = importlib.import_module(module, __name__)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

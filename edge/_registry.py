@@ -1,0 +1,97 @@
+"""What each package contributes to the box, declared through one hook.
+
+Every package has a small ``_extension.py`` with ``register(registry)``; it names its commands
+(with a loader, so nothing heavy is imported until a command runs), its migration set, its feed
+handlers and its config section. The composition root (:mod:`edge.app._packages`) lists the
+packages once and calls each hook with :data:`REGISTRY`. The layers that consume a contribution
+(the store applies the migration sets, the sync client dispatches feed items, the CLI lists the
+commands) read it from here, so none of them imports a package above it.
+
+This module imports nothing but the standard library: every layer may read it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A top-level ``motcua`` command: its name, its one-line help and how to load it."""
+
+    name: str
+    help: str
+    load: Callable[[], Any]  # returns the click command or group
+    package: str
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    """A named migration set; ``load`` returns the ``sqlite_utils`` ``Migrations`` object."""
+
+    name: str
+    load: Callable[[], Any]
+    package: str
+
+
+FeedHandler = Callable[[Any, Any, Any], None]  # (store, conn, item) inside the feed item's savepoint
+
+
+class RegistrationError(RuntimeError):
+    """Two packages claimed the same command, migration set, feed type or config section."""
+
+
+class Registry:
+    """Contributions of the installed packages, in the order the composition root lists them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.commands: dict[str, CommandSpec] = {}
+        self.migrations: list[MigrationSpec] = []
+        self.feed_handlers: dict[str, FeedHandler] = {}
+        self.config_sections: dict[str, type] = {}
+        self.packages: list[str] = []
+        self._current = ""
+
+    # --- called by a package's register() -----------------------------------------------------
+    def add_command(self, name: str, load: Callable[[], Any], *, help: str, hidden: bool = False) -> None:
+        if name in self.commands:
+            raise RegistrationError(f"command {name!r} registered by {self.commands[name].package} and {self._current}")
+        self.commands[name] = CommandSpec(name=name, help=help, load=load, package=self._current, hidden=hidden)
+
+    def add_migrations(self, name: str, load: Callable[[], Any]) -> None:
+        if any(m.name == name for m in self.migrations):
+            raise RegistrationError(f"migration set {name!r} registered twice ({self._current})")
+        self.migrations.append(MigrationSpec(name=name, load=load, package=self._current))
+
+    def add_feed_handler(self, feed_type: str, handler: FeedHandler) -> None:
+        if feed_type in self.feed_handlers:
+            raise RegistrationError(f"feed type {feed_type!r} already has a handler ({self._current})")
+        self.feed_handlers[feed_type] = handler
+
+    def add_config_section(self, name: str, cls: type) -> None:
+        if name in self.config_sections and self.config_sections[name] is not cls:
+            raise RegistrationError(f"config section [{name}] registered twice ({self._current})")
+        self.config_sections[name] = cls
+
+    # --- called by the composition root -------------------------------------------------------
+    def install(self, package: str, register: Callable[[Registry], None]) -> None:
+        """Run one package's hook once; a package already installed is skipped."""
+        with self._lock:
+            if package in self.packages:
+                return
+            self._current = package
+            try:
+                register(self)
+            finally:
+                self._current = ""
+            self.packages.append(package)
+
+
+REGISTRY = Registry()
+
+__all__ = ["REGISTRY", "CommandSpec", "FeedHandler", "MigrationSpec", "RegistrationError", "Registry"]
