@@ -1,21 +1,17 @@
 """Exception hierarchy of the appliance: one base per layer, each with a one-line purpose.
 
-Every error raised on purpose derives from :class:`MotcuaError`. Errors a clerk may see carry a
-Vietnamese message in ``message_vi``; ``str(error)`` stays in English for logs and IT staff.
+Every error raised on purpose derives from :class:`MotcuaError` (``core.errors``, re-exported
+here). Errors a clerk may see carry a Vietnamese message in ``message_vi``; ``str(error)`` stays
+in English for logs and IT staff.
 """
 
 from __future__ import annotations
 
+from core import errors as _core
+from core.errors import MotcuaError
 
-class MotcuaError(Exception):
-    """Base of every error the appliance raises on purpose."""
-
-    message_vi: str | None = None
-
-    def __init__(self, message: str, *, message_vi: str | None = None) -> None:
-        super().__init__(message)
-        if message_vi is not None:
-            self.message_vi = message_vi
+__all__ = ["ConfigError", "DeviceError", "IntegrityError", "MotcuaError", "NotFoundError", "StoreError",
+           "StoreLockedError", "ValidationError"]
 
 
 class ConfigError(MotcuaError):
@@ -34,8 +30,11 @@ class NotFoundError(StoreError):
     """A dossier, document or page does not exist."""
 
 
-class IntegrityError(StoreError):
-    """Stored data failed verification: corruption, truncation or tampering."""
+class IntegrityError(StoreError, _core.IntegrityError):
+    """Stored data failed verification: corruption, truncation or tampering.
+
+    Also a :class:`core.errors.IntegrityError`: the store raises it where the core's sealed formats
+    do not open."""
 
 
 class ValidationError(MotcuaError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.errors import MotcuaError
+from core.errors import MotcuaError
 
 
 class ProvisioningError(MotcuaError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.errors import MotcuaError
+from core.errors import MotcuaError
 
 
 class SyncError(MotcuaError):

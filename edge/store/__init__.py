@@ -1,7 +1,8 @@
 """The encrypted, crash-safe local dossier store.
 
 Public API: :class:`Store` (init, open, drafts, pages, finalize, ingest, look-ups, shred, check),
-the records in ``_model``, and the city-side helpers to open a sealed dossier.
+the records in ``_model``, and the city-side helpers to open a sealed dossier (the formats are
+``core.sealed`` and ``core.manifest``'s, re-exported here with the store's errors).
 """
 
 from ._check import check_store
@@ -9,8 +10,7 @@ from ._city import OpenedDossier, decrypt_page, load_city_private_key, open_mani
 from ._clock import VN_TZ, Clock
 from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
-from ._db import private_sqlite_files
-from ._fsutil import fsync_dir, write_file_atomic
+from ._fsutil import fsync_dir, private_sqlite_files, write_file_atomic
 from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
 from ._store import DB_NAME, CheckReport, InitResult, PageSource, StartupReport, Store
 

@@ -1,52 +1,42 @@
-"""The city's side of a sealed dossier: open it with the city private key.
+"""The city's side of a sealed dossier, as the store has always offered it.
 
-A manifest (``Store.export_manifest``) carries the dossier key sealed with HPKE to the city and
-the personal data sealed with that key; pages are blobs in the STREAM format. Only the city
-private key opens them.
+The formats are ``core``'s (``core.manifest.open_manifest`` reads the wire manifest that
+``Store.export_manifest`` builds; pages are STREAM blobs); here their errors become the store's.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from core import errors as core_errors
+from core import manifest as _manifest
+from core.manifest import OpenedDossier
 from edge.errors import IntegrityError
 
-from ._crypto import CityPrivateKey, decrypt_stream, open_bytes, open_from_city
+from ._crypto import CityPrivateKey, decrypt_stream, store_error
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OpenedDossier:
-    dossier_id: str
-    dek: bytes
-    applicant: dict[str, Any]
-    form: dict[str, Any]
+__all__ = ["OpenedDossier", "decrypt_page", "load_city_private_key", "open_manifest"]
 
 
 def load_city_private_key(text: str | bytes) -> CityPrivateKey:
     try:
-        return CityPrivateKey.from_json(json.loads(text))
+        data = json.loads(text)
     except ValueError as exc:
         raise IntegrityError(f"city private key file is not JSON: {exc}") from None
+    try:
+        return CityPrivateKey.from_json(data)
+    except core_errors.SealedError as exc:
+        raise store_error(exc) from None
 
 
 def open_manifest(manifest: dict[str, Any], city_key: CityPrivateKey) -> OpenedDossier:
-    """Unseal the dossier key and the personal data of a manifest with the city private key."""
+    """Unseal the dossier key and the personal data of a (wire) manifest with the city private key."""
     try:
-        dossier_id = manifest["dossier_id"]
-        sealed_dek = base64.b64decode(manifest["sealed_dek"])
-        applicant = base64.b64decode(manifest["sealed_applicant"])
-        form = base64.b64decode(manifest["sealed_form"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"manifest is malformed: {exc}") from None
-    dek = open_from_city(city_key, sealed_dek, dossier_id)
-    aid = dossier_id.encode()
-    return OpenedDossier(dossier_id=dossier_id, dek=dek,
-                         applicant=json.loads(open_bytes(dek, applicant, b"applicant|" + aid)),
-                         form=json.loads(open_bytes(dek, form, b"form|" + aid)))
+        return _manifest.open_manifest(manifest, city_key)
+    except core_errors.SealedError as exc:
+        raise store_error(exc) from None
 
 
 def decrypt_page(dek: bytes, dossier_id: str, blob: BinaryIO) -> Iterator[bytes]:

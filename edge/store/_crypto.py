@@ -1,43 +1,86 @@
-"""Cryptography of the store, composed from ``cryptography``'s primitives.
+"""The store's cryptography: the core's sealed formats (``core.sealed``) and the box's own pieces.
 
-- Pages: chunked AEAD in the STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015):
-  64 KiB segments, nonce = 7-byte zero prefix || 4-byte big-endian counter || 1-byte last flag,
-  the file header authenticated as associated data of every segment; a per-file key derived with
-  HKDF from the dossier key, a random salt in the header and the dossier id. Truncation (no
-  last-flagged segment), reordering (counter) and splicing between files or dossiers (key and
-  header) all fail authentication.
-- Fields: one AEAD message per value, associated data names the dossier and purpose.
-- Data keys: wrapped locally with the station key, and sealed to the city with HPKE.
+The page cipher (STREAM), sealed values and the city's HPKE seal are ``core.sealed``'s, shared
+with the city; here their errors become the store's (:class:`edge.errors.IntegrityError`,
+:class:`edge.errors.StoreError`). The box alone chooses a cipher for its CPU, makes dossier keys
+and computes blind indexes for look-ups of personal values.
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import hmac
 import os
-import struct
 import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, hpke
-from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from core import errors as core_errors
+from core import sealed as _sealed
+from core.sealed import (
+    CIPHERS,
+    HEADER_SIZE,
+    KEMS,
+    PAGE_MAGIC,
+    PAGE_VERSION,
+    SEGMENT_SIZE,
+    TAG_SIZE,
+    CityPrivateKey,
+    CityPublicKey,
+    hkdf,
+    seal_bytes,
+    seal_to_city,
+)
+from core.sealed import rechunk as _rechunk
 from edge.errors import IntegrityError, StoreError
 
-SEGMENT_SIZE = 64 * 1024
-TAG_SIZE = 16
-PAGE_MAGIC = b"MCPG"
-PAGE_VERSION = 1
-HEADER_SIZE = 24  # magic 4 | version 1 | alg 1 | segment log2 1 | reserved 1 | salt 16
+__all__ = [
+    "CIPHERS", "HEADER_SIZE", "KEMS", "PAGE_MAGIC", "PAGE_VERSION", "SEGMENT_SIZE", "TAG_SIZE",
+    "CityPrivateKey", "CityPublicKey", "_rechunk", "blind_index", "choose_cipher", "cpu_has_aes",
+    "decrypt_stream", "encrypt_stream", "hkdf", "new_key", "open_bytes", "open_from_city", "seal_bytes",
+    "seal_to_city", "store_error",
+]
 
-CIPHERS = {"chacha20-poly1305": 1, "aes-256-gcm": 2}
-_CIPHER_BY_ID = {v: k for k, v in CIPHERS.items()}
+T = TypeVar("T")
+
+
+def store_error(exc: core_errors.SealedError) -> StoreError:
+    """The store's error for an error of the sealed formats (same message)."""
+    cls = IntegrityError if isinstance(exc, core_errors.IntegrityError) else StoreError
+    return cls(str(exc), message_vi=exc.message_vi)
+
+
+def _translated(fn: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except core_errors.SealedError as exc:
+            raise store_error(exc) from None
+
+    return call
+
+
+def _translated_stream(stream: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except core_errors.SealedError as exc:
+        raise store_error(exc) from None
+
+
+open_bytes = _translated(_sealed.open_bytes)
+open_from_city = _translated(_sealed.open_from_city)
+
+
+def encrypt_stream(dek: bytes, context: str, source: bytes | BinaryIO | Iterable[bytes], *, cipher: str) -> Iterator[bytes]:
+    """Encrypt a byte stream; yields the header then each sealed segment. Holds one segment."""
+    return _translated_stream(_sealed.encrypt_stream(dek, context, source, cipher=cipher))
+
+
+def decrypt_stream(dek: bytes, context: str, source: BinaryIO) -> Iterator[bytes]:
+    """Decrypt and authenticate a page stream segment by segment (IntegrityError if altered)."""
+    return _translated_stream(_sealed.decrypt_stream(dek, context, source))
 
 
 def cpu_has_aes() -> bool:
@@ -59,240 +102,11 @@ def choose_cipher(setting: str) -> str:
     return "aes-256-gcm" if cpu_has_aes() else "chacha20-poly1305"
 
 
-def _aead(cipher: str, key: bytes):
-    return AESGCM(key) if cipher == "aes-256-gcm" else ChaCha20Poly1305(key)
-
-
-def hkdf(key: bytes, *, info: bytes, salt: bytes | None = None, length: int = 32) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(key)
-
-
 def new_key() -> bytes:
     return os.urandom(32)
-
-
-# --- pages: STREAM ----------------------------------------------------------------------------
-
-
-def _nonce(counter: int, last: bool) -> bytes:
-    if counter >= 2**32:
-        raise StoreError("page too large: segment counter overflow")
-    return b"\x00" * 7 + struct.pack(">I", counter) + (b"\x01" if last else b"\x00")
-
-
-def _file_key(dek: bytes, salt: bytes, context: str) -> bytes:
-    return hkdf(dek, salt=salt, info=b"motcua/page/v1|" + context.encode())
-
-
-def _rechunk(source: bytes | BinaryIO | Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Yield exactly ``size``-byte pieces (the last may be shorter or empty)."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        for i in range(0, len(data), size):
-            yield data[i:i + size]
-        return
-    if hasattr(source, "read"):
-        reader = source
-
-        def pieces() -> Iterator[bytes]:
-            while True:
-                block = reader.read(size)
-                if not block:
-                    return
-                yield block
-
-        iterable: Iterable[bytes] = pieces()
-    else:
-        iterable = source
-    buf = bytearray()
-    for block in iterable:
-        buf += block
-        while len(buf) >= size:
-            yield bytes(buf[:size])
-            del buf[:size]
-    if buf:
-        yield bytes(buf)
-
-
-def encrypt_stream(dek: bytes, context: str, source: bytes | BinaryIO | Iterable[bytes], *, cipher: str) -> Iterator[bytes]:
-    """Encrypt a byte stream; yields the header then each sealed segment. Holds one segment."""
-    salt = os.urandom(16)
-    header = PAGE_MAGIC + bytes([PAGE_VERSION, CIPHERS[cipher], SEGMENT_SIZE.bit_length() - 1, 0]) + salt
-    aead = _aead(cipher, _file_key(dek, salt, context))
-    yield header
-    counter = 0
-    pending: bytes | None = None
-    for piece in _rechunk(source, SEGMENT_SIZE):
-        if pending is not None:
-            yield aead.encrypt(_nonce(counter, False), pending, header)
-            counter += 1
-        pending = piece
-    yield aead.encrypt(_nonce(counter, True), pending or b"", header)
-
-
-def decrypt_stream(dek: bytes, context: str, source: BinaryIO) -> Iterator[bytes]:
-    """Decrypt and authenticate a page stream segment by segment.
-
-    Raises IntegrityError on a bad header, a failed tag, a missing final segment (truncation) or
-    trailing data after it.
-    """
-    header = source.read(HEADER_SIZE)
-    if len(header) != HEADER_SIZE or header[:4] != PAGE_MAGIC:
-        raise IntegrityError("page blob has no valid header (not a motcua page, or truncated)")
-    version, alg, seg_log2 = header[4], header[5], header[6]
-    if version != PAGE_VERSION or alg not in _CIPHER_BY_ID or not 10 <= seg_log2 <= 24:
-        raise IntegrityError(f"page blob header not supported (version {version}, cipher {alg})")
-    seg = 1 << seg_log2
-    aead = _aead(_CIPHER_BY_ID[alg], _file_key(dek, header[8:24], context))
-    counter = 0
-    block = source.read(seg + TAG_SIZE)
-    while True:
-        nxt = source.read(seg + TAG_SIZE) if len(block) == seg + TAG_SIZE else b""
-        last = not nxt
-        if len(block) < TAG_SIZE:
-            raise IntegrityError("page blob truncated: final segment missing")
-        try:
-            plain = aead.decrypt(_nonce(counter, last), block, header)
-        except InvalidTag:
-            if last:
-                raise IntegrityError("page blob truncated or altered: final segment does not authenticate") from None
-            raise IntegrityError(f"page blob altered: segment {counter} does not authenticate") from None
-        yield plain
-        if last:
-            return
-        counter += 1
-        block = nxt
-
-
-# --- fields and key wraps ---------------------------------------------------------------------
-
-
-def seal_bytes(key: bytes, plaintext: bytes, aad: bytes, *, cipher: str = "chacha20-poly1305") -> bytes:
-    """AEAD-seal a small value: 1-byte cipher id || 12-byte nonce || ciphertext+tag."""
-    nonce = os.urandom(12)
-    return bytes([CIPHERS[cipher]]) + nonce + _aead(cipher, key).encrypt(nonce, plaintext, aad)
-
-
-def open_bytes(key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    if len(sealed) < 1 + 12 + TAG_SIZE or sealed[0] not in _CIPHER_BY_ID:
-        raise IntegrityError("sealed value is malformed")
-    try:
-        return _aead(_CIPHER_BY_ID[sealed[0]], key).decrypt(sealed[1:13], sealed[13:], aad)
-    except InvalidTag:
-        raise IntegrityError("sealed value does not authenticate (wrong key or altered)") from None
 
 
 def blind_index(key: bytes, kind: str, value: str) -> str:
     """Keyed hash for equality look-ups of personal values (NFC, case-folded, trimmed)."""
     norm = unicodedata.normalize("NFC", value).strip().casefold()
     return hmac.new(key, kind.encode() + b"\x00" + norm.encode(), hashlib.sha256).hexdigest()
-
-
-# --- city key: HPKE ---------------------------------------------------------------------------
-
-KEMS = ("MLKEM768_X25519", "X25519")
-
-
-def _suite(kem: str) -> hpke.Suite:
-    kem_id = {"MLKEM768_X25519": hpke.KEM.MLKEM768_X25519, "X25519": hpke.KEM.X25519}[kem]
-    return hpke.Suite(kem_id, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CityPublicKey:
-    """The city's HPKE public key (what a box holds)."""
-
-    kem: str
-    x25519: bytes
-    mlkem: bytes = b""
-
-    def to_json(self) -> dict[str, str]:
-        out = {"kind": "motcua-city-public-key", "kem": self.kem, "x25519": base64.b64encode(self.x25519).decode()}
-        if self.mlkem:
-            out["mlkem768"] = base64.b64encode(self.mlkem).decode()
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict) -> CityPublicKey:
-        try:
-            kem = data["kem"]
-            if kem not in KEMS:
-                raise StoreError(f"city key: unsupported KEM {kem!r} (supported: {', '.join(KEMS)})")
-            x = base64.b64decode(data["x25519"], validate=True)
-            m = base64.b64decode(data["mlkem768"], validate=True) if kem == "MLKEM768_X25519" else b""
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"city key file is malformed: {exc}") from None
-        if len(x) != 32 or (kem == "MLKEM768_X25519" and len(m) != 1184):
-            raise StoreError("city key file is malformed: wrong key length")
-        return cls(kem=kem, x25519=x, mlkem=m)
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.x25519 + self.mlkem).hexdigest()[:16]
-
-    def _hpke_key(self):
-        xpub = x25519.X25519PublicKey.from_public_bytes(self.x25519)
-        if self.kem == "X25519":
-            return xpub
-        return hpke.MLKEM768X25519PublicKey(mlkem.MLKEM768PublicKey.from_public_bytes(self.mlkem), xpub)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CityPrivateKey:
-    """The city's HPKE private key: held by the city (and by the demo hub), never by a box."""
-
-    kem: str
-    x25519: bytes
-    mlkem_seed: bytes = b""
-
-    @classmethod
-    def generate(cls, kem: str = "MLKEM768_X25519") -> CityPrivateKey:
-        x = x25519.X25519PrivateKey.generate().private_bytes_raw()
-        seed = mlkem.MLKEM768PrivateKey.generate().private_bytes_raw() if kem == "MLKEM768_X25519" else b""
-        return cls(kem=kem, x25519=x, mlkem_seed=seed)
-
-    def to_json(self) -> dict[str, str]:
-        out = {"kind": "motcua-city-private-key", "kem": self.kem, "x25519": base64.b64encode(self.x25519).decode()}
-        if self.mlkem_seed:
-            out["mlkem768_seed"] = base64.b64encode(self.mlkem_seed).decode()
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict) -> CityPrivateKey:
-        try:
-            if data.get("kind") != "motcua-city-private-key":
-                raise StoreError("not a city private key file (kind must be motcua-city-private-key)")
-            kem = data["kem"]
-            if kem not in KEMS:
-                raise StoreError(f"city key: unsupported KEM {kem!r}")
-            x = base64.b64decode(data["x25519"], validate=True)
-            seed = base64.b64decode(data["mlkem768_seed"], validate=True) if kem == "MLKEM768_X25519" else b""
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"city private key file is malformed: {exc}") from None
-        return cls(kem=kem, x25519=x, mlkem_seed=seed)
-
-    def public(self) -> CityPublicKey:
-        x = x25519.X25519PrivateKey.from_private_bytes(self.x25519).public_key().public_bytes_raw()
-        m = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed).public_key().public_bytes_raw() if self.mlkem_seed else b""
-        return CityPublicKey(kem=self.kem, x25519=x, mlkem=m)
-
-    def _hpke_key(self):
-        xpriv = x25519.X25519PrivateKey.from_private_bytes(self.x25519)
-        if self.kem == "X25519":
-            return xpriv
-        return hpke.MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed), xpriv)
-
-
-def _hpke_info(dossier_id: str) -> bytes:
-    return b"motcua/dek/v1|" + dossier_id.encode()
-
-
-def seal_to_city(city: CityPublicKey, dek: bytes, dossier_id: str) -> bytes:
-    """HPKE-seal a dossier key so only the city's private key opens it (bound to the dossier)."""
-    return _suite(city.kem).encrypt(dek, city._hpke_key(), info=_hpke_info(dossier_id))
-
-
-def open_from_city(city: CityPrivateKey, sealed: bytes, dossier_id: str) -> bytes:
-    try:
-        return _suite(city.kem).decrypt(sealed, city._hpke_key(), info=_hpke_info(dossier_id))
-    except Exception as exc:  # cryptography raises InvalidTag or ValueError for malformed input
-        raise IntegrityError(f"sealed data key does not open with this city key: {type(exc).__name__}") from None

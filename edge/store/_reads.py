@@ -5,13 +5,13 @@ A mixin of :class:`edge.store.Store`; it relies on the store's database, keys an
 
 from __future__ import annotations
 
-import base64
 import json
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 from core.codes import normalize_digits
+from core.manifest import wire_manifest
 from edge.errors import NotFoundError, StoreError
 
 from ._crypto import decrypt_stream, open_bytes
@@ -125,33 +125,19 @@ class DossierReads:
             yield from decrypt_stream(dek, dossier_id, fh)
 
     def export_manifest(self, dossier_id: str) -> dict[str, Any]:
-        """What the city receives: non-personal metadata, the sealed key and sealed personal data."""
+        """What the city receives, in the wire shape (``core.manifest``): non-personal metadata,
+        the key sealed to the city, the sealed personal data and the page blobs."""
         row = self._database.one("SELECT * FROM dossiers WHERE id = ?", (dossier_id,))
         if row is None:
             raise NotFoundError(f"dossier {dossier_id} does not exist")
         if row["status"] not in ("finalized", "handed_over") or row["city_seal"] is None:
             raise StoreError(f"dossier {dossier_id} is {row['status']}: only a finalized dossier is sent to the city")
-        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-        return {
-            "format": "motcua-dossier/1",
-            "dossier_id": row["id"],
-            "code": row["code"],
-            "agency_code": self.agency_code,
-            "station_id": self.station_id,
-            "procedure_code": row["procedure_code"],
-            "received_at": row["received_at"],
-            "due_at": row["due_at"],
-            "finalized_at": row["finalized_at"],
-            "counter": row["counter"],
-            "hlc": row["hlc"],
-            "clock_anchored": bool(row["clock_anchored"]),
-            "cipher": row["cipher"],
-            "kem": row["city_kem"],
-            "sealed_dek": b64(row["city_seal"]),
-            "sealed_applicant": b64(row["sealed_applicant"]),
-            "sealed_form": b64(row["sealed_form"]),
-            "meta": json.loads(row["meta"]),
-            "documents": self.documents(dossier_id),
-            "pages": [{"index": p.index, "component": p.component, "media_type": p.media_type, "sha256": p.blob,
-                       "size": p.size} for p in self.pages(dossier_id)],
-        }
+        return wire_manifest(
+            dossier_id=row["id"], station_id=self.station_id, agency_code=self.agency_code, code=row["code"],
+            procedure_code=row["procedure_code"], received_at=row["received_at"], due_at=row["due_at"],
+            finalized_at=row["finalized_at"], counter=row["counter"], hlc=row["hlc"],
+            clock_anchored=bool(row["clock_anchored"]), cipher=row["cipher"], kem=row["city_kem"],
+            sealed_dek=row["city_seal"], sealed_applicant=row["sealed_applicant"], sealed_form=row["sealed_form"],
+            meta=json.loads(row["meta"]), documents=self.documents(dossier_id),
+            blobs=[{"index": p.index, "component": p.component, "media_type": p.media_type, "sha256": p.blob,
+                    "size": p.size} for p in self.pages(dossier_id)])

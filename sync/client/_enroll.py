@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.codes import is_agency_code, partition_fits
-from edge.errors import StoreError
+from core.errors import KeyFormatError
 from edge.store import CityPublicKey
 from sync.errors import ProtocolError
 from sync.protocol import (
@@ -77,7 +77,7 @@ def _validate(answer: Any, station_id: str) -> dict[str, Any]:
         raise ProtocolError("hub.receipt_key_id", "does not match the receipt public key")
     try:
         city = CityPublicKey.from_json(hub.get("city_public_key"))
-    except (StoreError, ValueError, KeyError, TypeError) as exc:
+    except (KeyFormatError, ValueError, KeyError, TypeError) as exc:
         raise ProtocolError("hub.city_public_key", f"is not a city public key: {exc}") from None
     return {"station": station, "agency_code": agency, "partition_index": index, "partition_size": size,
             "receipt_key": raw, "receipt_key_id": hub["receipt_key_id"], "city": city,

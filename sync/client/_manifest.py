@@ -1,9 +1,9 @@
 """The manifest of a dossier (docs/sync-protocol.md §6.1), built once and then frozen.
 
-It comes from the store's export (``sync.protocol.manifest_from_export``). A dossier's metadata
-may still change after it was finalized (a fee paid, a rating), and the hub answers
-``manifest_conflict`` to a different manifest under the same id; so the first build is stored in
-``sync_manifests`` and every later attempt sends exactly that object.
+The store builds it in its one (wire) shape (``Store.export_manifest``, ``core.manifest``). A
+dossier's metadata may still change after it was finalized (a fee paid, a rating), and the hub
+answers ``manifest_conflict`` to a different manifest under the same id; so the first build is
+stored in ``sync_manifests`` and every later attempt sends exactly that object.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from edge.errors import IntegrityError, NotFoundError, StoreError
 from sync.errors import ProtocolError
-from sync.protocol import manifest_from_export, manifest_sha256, parse_manifest
+from sync.protocol import manifest_sha256, parse_manifest
 
 from ._errors import LocalIntegrityError
 
@@ -66,8 +66,8 @@ def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str
         raise LocalIntegrityError(f"dossier {dossier_id} is {row['status']} without its sealed key: it cannot be sent",
                                   message_vi="Hồ sơ không còn đủ dữ liệu để gửi lên thành phố.")
     try:
-        manifest = manifest_from_export(_no_floats(store.export_manifest(dossier_id)))
-    except (IntegrityError, ProtocolError, StoreError, ValueError) as exc:
+        manifest = store.export_manifest(dossier_id)
+    except (IntegrityError, StoreError, ValueError) as exc:
         raise LocalIntegrityError(f"dossier {dossier_id} cannot be exported: {exc}",
                                   message_vi="Dữ liệu của hồ sơ bị hỏng trên trạm.") from exc
     manifest["station_id"] = station_id
@@ -92,13 +92,3 @@ def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str
     assert sha == manifest_sha256(manifest)
     return manifest, sha
 
-
-def _no_floats(value: Any) -> Any:
-    """Signed objects carry no floats: a float in local metadata travels as its text."""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, dict):
-        return {str(k): _no_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_floats(v) for v in value]
-    return value

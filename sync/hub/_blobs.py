@@ -16,19 +16,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from core.fsutil import fsync_dir
+
 COPY_BLOCK = 1024 * 1024
 
 
 class BlobLocked(Exception):
     """Another request is appending to this blob right now."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobFiles:
@@ -176,7 +170,7 @@ class Appender:
             os.replace(path, final)
             # The rename is durable once the new entry is. Should the old entry come back after a
             # crash, the next appender drops it (discard_if_complete): no fsync of partial/.
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return True
 
     def _hash_file(self) -> tuple[str, int]:

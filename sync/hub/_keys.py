@@ -2,7 +2,7 @@
 
 ``DATA_DIR/keys/receipt-signing.json`` holds the Ed25519 key that signs receipts and commands;
 ``DATA_DIR/keys/city-public-key.json`` the city's HPKE public key handed to boxes at enrollment
-(the store's JSON form). The city *private* key is not needed to run the hub: ``hub open`` takes
+(its JSON form, ``core.sealed``). The city *private* key is not needed to run the hub: ``hub open`` takes
 it from a file the city keeps elsewhere. ``DATA_DIR/hub.json`` records the database URL.
 """
 
@@ -18,7 +18,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.store import CityPrivateKey, CityPublicKey
+from core.errors import MotcuaError
+from core.fsutil import write_file_atomic
+from core.sealed import CityPrivateKey, CityPublicKey
 from sync.errors import HubError
 from sync.protocol import KEMS, key_id
 
@@ -28,22 +30,6 @@ RECEIPT_KEY_FILE = "receipt-signing.json"
 CITY_PUBLIC_FILE = "city-public-key.json"
 CITY_PRIVATE_FILE = "city-private-key.json"
 CONFIG_FILE = "hub.json"
-
-
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +70,8 @@ class HubKeys:
         raw = self.receipt_key.private_bytes_raw()
         doc = {"kind": "motcua-hub-receipt-key", "ed25519_private": base64.b64encode(raw).decode(),
                "key_id": self.receipt_key_id}
-        _write_private(keys / RECEIPT_KEY_FILE, json.dumps(doc, indent=1).encode(), 0o600)
-        _write_private(keys / CITY_PUBLIC_FILE, json.dumps(self.city_public.to_json(), indent=1).encode(), 0o644)
+        write_file_atomic(keys / RECEIPT_KEY_FILE, json.dumps(doc, indent=1).encode(), mode=0o600)
+        write_file_atomic(keys / CITY_PUBLIC_FILE, json.dumps(self.city_public.to_json(), indent=1).encode(), mode=0o644)
 
     def anchors(self) -> dict[str, Any]:
         """What a box learns at enrollment (and what provisioning bundles carry)."""
@@ -106,7 +92,7 @@ def load_city_public(path: Path) -> CityPublicKey:
         if isinstance(doc, dict) and doc.get("kind") == "motcua-city-private-key":
             return CityPrivateKey.from_json(doc).public()
         return CityPublicKey.from_json(doc)
-    except Exception as exc:  # the store raises StoreError with a precise message
+    except (MotcuaError, ValueError) as exc:  # KeyFormatError (a precise message) or a bad key length
         raise HubError(f"city key file {path}: {exc}") from None
 
 
@@ -119,7 +105,7 @@ def load_city_private(path: Path) -> CityPrivateKey:
         raise HubError(f"city key file {path} is not JSON: {exc}") from None
     try:
         return CityPrivateKey.from_json(doc)
-    except Exception as exc:
+    except (MotcuaError, ValueError) as exc:
         raise HubError(f"{path} is not a city private key: {exc}") from None
 
 
@@ -141,7 +127,7 @@ def init_data_dir(data_dir: Path, *, city_key: Path | None = None, kem: str = "M
         city_public = private.public()
         (data_dir / "keys").mkdir(mode=0o700, exist_ok=True)
         private_path = data_dir / "keys" / CITY_PRIVATE_FILE
-        _write_private(private_path, json.dumps(private.to_json(), indent=1).encode(), 0o600)
+        write_file_atomic(private_path, json.dumps(private.to_json(), indent=1).encode(), mode=0o600)
         logger.warning("generated a city key pair; its private key is at %s: keep it offline", private_path)
     keys = HubKeys.generate(city_public=city_public)
     keys.save(data_dir)
@@ -163,4 +149,4 @@ def read_config(data_dir: Path) -> dict[str, Any]:
 
 
 def write_config(data_dir: Path, config: dict[str, Any]) -> None:
-    _write_private(Path(data_dir) / CONFIG_FILE, json.dumps(config, indent=1).encode(), 0o600)
+    write_file_atomic(Path(data_dir) / CONFIG_FILE, json.dumps(config, indent=1).encode(), mode=0o600)

@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from edge.store import CityPrivateKey, decrypt_page, open_manifest
+from core.manifest import open_manifest
+from core.sealed import CityPrivateKey, decrypt_page
 from sync.errors import HubError
 
 from ._blobs import BlobFiles
@@ -35,10 +36,7 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
         raise HubError(f"dossier {dossier_id} is missing {len(missing)} blob(s): not fully uploaded yet")
     if out.exists() and any(out.iterdir()):
         raise HubError(f"output directory {out} is not empty")
-    m = d.manifest
-    opened = open_manifest({"dossier_id": d.dossier_id, "sealed_dek": m["dek"]["ciphertext"],
-                            "sealed_applicant": m["personal"]["applicant"],
-                            "sealed_form": m["personal"]["form"]}, city_key)
+    opened = open_manifest(d.manifest, city_key)  # the manifest as the box sent it
     files = BlobFiles(data_dir)
     work = out.with_name(f".{out.name}.partial")
     shutil.rmtree(work, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.codes import AGENCY_CODE_RE as AGENCY_CODE_RE  # the one agency-code rule, re-exported
+from core.sealed import KEMS as KEMS  # the city key's KEMs, re-exported
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -50,7 +51,6 @@ PROCEDURE_CODE_RE = re.compile(r"\A[0-9]\.[0-9]{6}(\.[0-9A-Za-z.]+)?\Z", re.ASCI
 TIMESTAMP_RE = re.compile(r"\A[0-9]{1,16}\Z", re.ASCII)
 
 STATION_KINDS = ("branch", "commune", "mobile", "popup")
-KEMS = ("MLKEM768_X25519", "X25519")
 CLERK_ROLES = ("clerk", "supervisor", "admin")
 CALENDAR_KINDS = ("day_off", "working_day", "none")
 COMMAND_KINDS = ("wipe", "rotate_key", "resync")

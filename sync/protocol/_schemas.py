@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import manifest as _wire
 from core.codes import MAX_NUMBER, CodeError, is_agency_code, is_ascii_digits, parse_dossier_code
 from sync.errors import ProtocolError, SignatureError
 
@@ -120,9 +121,8 @@ def parse_rotate(body: Any) -> tuple[bytes, bytes]:
 
 # --- manifest -------------------------------------------------------------------------------
 
-MANIFEST_REQUIRED = ("version", "dossier_id", "station_id", "agency_code", "code", "procedure_code",
-                     "received_at", "due_at", "counter", "hlc", "clock_anchored", "dek", "personal",
-                     "blobs")
+# The shape is core's (``core.manifest``): the box builds exactly this object, the city opens it.
+MANIFEST_REQUIRED = _wire.REQUIRED_KEYS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,9 +160,9 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
 
 def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest:
     obj = _object(body, "$", required=MANIFEST_REQUIRED,
-                  optional=("meta", "documents", "finalized_at", "cipher"))
-    if obj["version"] != 1 or isinstance(obj["version"], bool):
-        raise ProtocolError("version", "must be 1")
+                  optional=_wire.OPTIONAL_KEYS)
+    if obj["version"] != _wire.VERSION or isinstance(obj["version"], bool):
+        raise ProtocolError("version", f"must be {_wire.VERSION}")
     did = dossier_id(obj["dossier_id"])
     sid = station_id(obj["station_id"])
     agency = agency_code(obj["agency_code"])
@@ -197,13 +197,13 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
             raise ProtocolError("documents", "must be a list of objects")
         if len(canonical_json(docs)) > MAX_META * 4:
             raise ProtocolError("documents", f"is larger than {MAX_META * 4} bytes")
-    dek = _object(obj["dek"], "dek", required=("kem", "ciphertext"))
+    dek = _object(obj["dek"], "dek", required=_wire.DEK_KEYS)
     if dek["kem"] not in KEMS:
         raise ProtocolError("dek.kem", f"must be one of {', '.join(KEMS)}")
     if not b64d(dek["ciphertext"], "dek.ciphertext"):
         raise ProtocolError("dek.ciphertext", "must not be empty")
-    personal = _object(obj["personal"], "personal", required=("applicant", "form"))
-    for key in ("applicant", "form"):
+    personal = _object(obj["personal"], "personal", required=_wire.PERSONAL_KEYS)
+    for key in _wire.PERSONAL_KEYS:
         if not b64d(personal[key], f"personal.{key}"):
             raise ProtocolError(f"personal.{key}", "must not be empty")
     blobs_raw = obj["blobs"]
@@ -214,7 +214,7 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     blobs: list[BlobRef] = []
     for i, item in enumerate(blobs_raw):
         name = f"blobs[{i}]"
-        b = _object(item, name, required=("index", "sha256", "size", "component", "media_type"))
+        b = _object(item, name, required=_wire.BLOB_KEYS)
         blobs.append(BlobRef(
             index=_int(b["index"], f"{name}.index", maximum=1_000_000),
             sha256=sha256(b["sha256"], f"{name}.sha256"),
@@ -232,40 +232,6 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
                     kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj,
                     code_date=parsed.day, code_number=parsed.number)
 
-
-def manifest_from_export(export: dict[str, Any]) -> dict[str, Any]:
-    """The protocol manifest for a dossier, from ``edge.store.Store.export_manifest``."""
-    try:
-        out: dict[str, Any] = {
-            "version": 1,
-            "dossier_id": export["dossier_id"],
-            "station_id": export["station_id"],
-            "agency_code": export["agency_code"],
-            "code": export["code"],
-            "procedure_code": export["procedure_code"],
-            "received_at": export["received_at"],
-            "due_at": export.get("due_at"),
-            "counter": export.get("counter", 0),
-            "hlc": export.get("hlc") or "",
-            "clock_anchored": bool(export.get("clock_anchored", False)),
-            "dek": {"kem": export["kem"], "ciphertext": export["sealed_dek"]},
-            "personal": {"applicant": export["sealed_applicant"], "form": export["sealed_form"]},
-            # The store's page numbers as they are (from 1, gaps after a removal): the hub and
-            # `hub open` name pages by them, so a page is called the same on the box and at the city.
-            "blobs": [{"index": p["index"], "sha256": p["sha256"], "size": p["size"],
-                       "component": p.get("component") or "", "media_type": p["media_type"]}
-                      for p in sorted(export.get("pages", []), key=lambda p: p["index"])],
-        }
-    except KeyError as exc:
-        raise ProtocolError(str(exc.args[0]), "missing from the store's export") from None
-    for key in ("finalized_at", "cipher"):
-        if export.get(key) is not None:
-            out[key] = export[key]
-    if export.get("meta"):
-        out["meta"] = export["meta"]
-    if export.get("documents"):
-        out["documents"] = export["documents"]
-    return out
 
 
 def parse_commit(body: Any) -> str:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edge.store import private_sqlite_files
+from core.fsutil import private_sqlite_files
 
 from ._sql import SqlStorage, Tx
 from .base import Admission, AdmissionCheck

@@ -18,10 +18,10 @@ def test_city_key_opens_a_dossier_end_to_end(box_store: Store, city_private_key)
     did, code = box_store.ingest(procedure_code="2.000001", applicant=APPLICANT, actor="t",
                                  pages=[PageSource(source=p, media_type="image/png") for p in pages], form={"x": 1})
     manifest = box_store.export_manifest(did)
-    assert manifest["kem"] == "MLKEM768_X25519" and manifest["code"] == code
+    assert manifest["dek"]["kem"] == "MLKEM768_X25519" and manifest["code"] == code
     opened = open_manifest(manifest, city_private_key)
     assert opened.applicant["full_name"] == "Phạm Văn Đức" and opened.form == {"x": 1}
-    for meta, data in zip(manifest["pages"], pages, strict=True):
+    for meta, data in zip(manifest["blobs"], pages, strict=True):
         blob = box_store.blobs.path(meta["sha256"]).read_bytes()
         assert b"".join(decrypt_page(opened.dek, did, io.BytesIO(blob))) == data
     with pytest.raises(IntegrityError):
@@ -39,7 +39,7 @@ def test_x25519_kem_is_selectable(tmp_path) -> None:
     with Store.open(settings) as store:
         did, _ = store.ingest(procedure_code="2.000001", applicant=APPLICANT, actor="t", pages=[])
         manifest = store.export_manifest(did)
-    assert manifest["kem"] == "X25519"
+    assert manifest["dek"]["kem"] == "X25519"
     assert open_manifest(manifest, key).applicant["id_number"] == "001088007777"
 
 

@@ -8,11 +8,12 @@ import os
 
 from boxkit import assert_exactly_once, make_box
 
+from core.manifest import wire_manifest
 from sync.client import SyncClient, enroll_async
 from sync.client._manifest import load_manifest
 from sync.hub._keys import load_city_private
 from sync.hub._open import open_dossier
-from sync.protocol import manifest_from_export, parse_manifest
+from sync.protocol import parse_manifest
 
 
 async def test_removed_page_leaves_a_gap_everywhere(tmp_path, hub, proxy):
@@ -30,7 +31,7 @@ async def test_removed_page_leaves_a_gap_everywhere(tmp_path, hub, proxy):
         assert [p.index for p in store.pages(dossier_id)] == [1, 3]
 
         # The protocol takes the store's numbers as they are.
-        exported = manifest_from_export(store.export_manifest(dossier_id))
+        exported = store.export_manifest(dossier_id)
         assert [b["index"] for b in exported["blobs"]] == [1, 3]
         assert [b.index for b in parse_manifest({**exported, "station_id": "HN-0001"}).blobs] == [1, 3]
 
@@ -56,14 +57,13 @@ async def test_removed_page_leaves_a_gap_everywhere(tmp_path, hub, proxy):
 
 
 def test_manifest_pages_follow_the_store_order_whatever_the_export_order():
-    """One place decides the order (manifest_from_export): by page number, never renumbered."""
-    export = {"dossier_id": "01JD3ABCDEFGH", "station_id": "HN-0001", "agency_code": "000.00.06.H56",
-              "code": "000.00.06.H56-261122-0001", "procedure_code": "1.001612",
-              "received_at": "2026-11-22T09:00:00+07:00", "counter": 3, "hlc": "0000000001-0000",
-              "kem": "X25519", "sealed_dek": "AA==",
-              "sealed_applicant": "AA==", "sealed_form": "AA==",
-              "pages": [{"index": 7, "sha256": "b" * 64, "size": 5, "component": "", "media_type": "image/png"},
-                        {"index": 2, "sha256": "a" * 64, "size": 4, "component": "x", "media_type": "image/png"}]}
-    manifest = manifest_from_export(export)
+    """One place decides the order (core.manifest.wire_manifest): by page number, never renumbered."""
+    manifest = wire_manifest(
+        dossier_id="01JD3ABCDEFGH", station_id="HN-0001", agency_code="000.00.06.H56",
+        code="000.00.06.H56-261122-0001", procedure_code="1.001612",
+        received_at="2026-11-22T09:00:00+07:00", due_at=None, counter=3, hlc="0000000001-0000",
+        clock_anchored=False, kem="X25519", sealed_dek=b"\0", sealed_applicant=b"\0", sealed_form=b"\0",
+        blobs=[{"index": 7, "sha256": "b" * 64, "size": 5, "component": "", "media_type": "image/png"},
+               {"index": 2, "sha256": "a" * 64, "size": 4, "component": "x", "media_type": "image/png"}])
     assert [(b["index"], b["sha256"][0]) for b in manifest["blobs"]] == [(2, "a"), (7, "b")]
     assert [b.index for b in parse_manifest(manifest).blobs] == [2, 7]

@@ -19,7 +19,6 @@ from edge.cli._main import cli
 from edge.config import load_settings
 from edge.store import PageSource, Store
 from sync.protocol import (
-    manifest_from_export,
     manifest_sha256,
     new_token,
     parse_feed_page,
@@ -102,7 +101,7 @@ def test_real_dossier_reaches_the_city_and_opens(data_dir: Path, hub_process, tm
             procedure_code="1.001612", actor="lan", form={"noi_dung": "Cấp bản sao"},
             applicant={"full_name": "Trần Văn Bình", "id_number": "001099012345", "date_of_birth": "1990-05-01"},
             pages=[PageSource(source=p, component="Tờ khai", media_type="image/png") for p in pages])
-        manifest = manifest_from_export(store.export_manifest(dossier_id))
+        manifest = store.export_manifest(dossier_id)
         blobs = [store.blobs.path(b["sha256"]).read_bytes() for b in manifest["blobs"]]
         box = Station(url, "HN-0001", key=store.station_signing_key())
     enrolled = box.enroll(token)

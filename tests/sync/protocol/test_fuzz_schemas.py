@@ -1,7 +1,8 @@
 """Fuzzing every message parser of sync.protocol: only ProtocolError (or SignatureError for a
 signed object), always with a message, ever comes out.
 
-(``manifest_from_export`` is left out: it takes the box's own store export, not outside input.)
+(Building a manifest, ``core.manifest.wire_manifest``, is left out: it takes the box's own store
+data, not outside input.)
 """
 
 from __future__ import annotations
