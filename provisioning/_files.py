@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from edge.store import fsync_dir, write_file_atomic
+from core.fsutil import fsync_dir, write_file_atomic
 
 write_atomic = write_file_atomic
 

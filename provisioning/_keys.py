@@ -96,7 +96,7 @@ def _check_city_key(text: str, origin: str) -> str:
         data = json.loads(text)
     except ValueError as exc:
         raise ProvisioningError(f"{origin}: the city public key is not JSON ({exc})") from None
-    from edge.store import CityPublicKey
+    from core.sealed import CityPublicKey
 
     if not isinstance(data, dict):
         raise ProvisioningError(f"{origin}: not a city public key (a JSON object is expected)")

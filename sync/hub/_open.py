@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from core.fsutil import fsync_dir
 from core.manifest import open_manifest
 from core.sealed import CityPrivateKey, decrypt_page
 from sync.errors import HubError
@@ -58,6 +59,7 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
         if out.exists():
             out.rmdir()
         os.replace(work, out)
+        fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
