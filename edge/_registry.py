@@ -54,6 +54,7 @@ class Registry:
         self.migrations: list[MigrationSpec] = []
         self.feed_handlers: dict[str, FeedHandler] = {}
         self.config_sections: dict[str, type] = {}
+        self.store_steps: dict[str, list[Callable[..., None]]] = {"finalize": [], "shred": []}
         self.packages: list[str] = []
         self._current = ""
 
@@ -72,6 +73,13 @@ class Registry:
         if feed_type in self.feed_handlers:
             raise RegistrationError(f"feed type {feed_type!r} already has a handler ({self._current})")
         self.feed_handlers[feed_type] = handler
+
+    def add_store_step(self, kind: str, step: Callable[..., None]) -> None:
+        """A step the store commits in the same transaction as every ``finalize`` (and ``ingest``)
+        or ``shred`` not given its own ``then=`` (the outbox's enqueue and its shred mark)."""
+        if kind not in self.store_steps:
+            raise RegistrationError(f"unknown store step kind {kind!r} ({self._current})")
+        self.store_steps[kind].append(step)
 
     def add_config_section(self, name: str, cls: type) -> None:
         if name in self.config_sections and self.config_sections[name] is not cls:

@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from edge.app import install
 from edge.config import Settings, load_settings
 from edge.store import Store
+
+# What the composition root does in the CLI and the daemon: every package registers its migration
+# set, feed handlers and commands, so stores opened by the tests have the box's full schema.
+install()
 
 AGENCY = "000.00.06.H56"
 

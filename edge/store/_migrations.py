@@ -1,14 +1,15 @@
 """Named, recorded schema migrations (sqlite-utils ``Migrations``), one set per package.
 
-Each package owns its tables through its own set; the store applies every set in
-``MIGRATION_SETS`` order when it opens. Append a set here with one line.
+Each package owns its tables through its own set, registered through its ``_extension.py``
+hook; the store applies its own set first, then the registered ones in the composition root's
+order (:mod:`edge.app._packages`), when it is created or opened.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from sqlite_utils.migrations import Migrations
+
+from edge._registry import REGISTRY
 
 store_migrations = Migrations("store")
 
@@ -112,21 +113,26 @@ def _list_index(db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS dossiers_status_list ON dossiers(status, created_at DESC, counter DESC)")
 
 
-# Order matters only for a fresh database; each set records what it applied.
-MIGRATION_SETS: list[str] = [
-    "edge.store._migrations:store_migrations",
-    "edge.web._migrations:migrations",
-    "edge.reception._migrations:migrations",
-    "sync.client._migrations:migrations",
-]
+def migration_sets() -> list[Migrations]:
+    """The store's own set, then every set the installed packages registered, in their order.
+
+    Packages contribute their sets through their ``_extension.register`` hook (see
+    :mod:`edge._registry`); the composition root installs them. A set is loaded (its module
+    imported) only here, when a store is created or opened.
+    """
+    sets = [store_migrations]
+    for spec in REGISTRY.migrations:
+        migrations = spec.load()
+        if migrations.name != spec.name:
+            raise RuntimeError(f"{spec.package} registered migration set {spec.name!r} but loaded {migrations.name!r}")
+        sets.append(migrations)
+    return sets
 
 
 def apply_all(db) -> list[str]:
     """Apply every pending migration of every set; returns the names applied."""
     applied: list[str] = []
-    for ref in MIGRATION_SETS:
-        module, _, attr = ref.partition(":")
-        migrations: Migrations = getattr(importlib.import_module(module), attr)
+    for migrations in migration_sets():
         pending = [m.name for m in migrations.pending(db)]
         if pending:
             migrations.apply(db)

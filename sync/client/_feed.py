@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.codes import MAX_NUMBER, CodeError, parse_dossier_code, partition_fits
+from edge._registry import REGISTRY
 from edge.errors import MotcuaError
 from sync.errors import ProtocolError, SignatureError
 from sync.protocol import (
@@ -21,9 +22,7 @@ from sync.protocol import (
     FEED_MAX_LIMIT,
     FeedItem,
     FeedType,
-    parse_calendar_entry,
     parse_catalog,
-    parse_clerk,
     parse_feed_page,
     status_code,
     verify_command,
@@ -61,13 +60,10 @@ class FeedApplier:
     def apply(self, conn, item: FeedItem, report: PullReport) -> None:
         handler = {
             FeedType.DOSSIER_STATUS: self._status,
-            FeedType.PROCEDURE_CATALOG: self._catalog,
-            FeedType.CLERK_ACCOUNT: self._clerk,
-            FeedType.CALENDAR_OVERRIDE: self._calendar,
             FeedType.REVOCATION: self._revocation,
             FeedType.COMMAND: self._command,
             FeedType.CODE_PARTITION: self._partition,
-        }.get(item.type)
+        }.get(item.type) or self._registered(item.type)
         if handler is None:
             logger.info("feed item %s of unknown type %r skipped", item.seq, item.type)
             report.skipped += 1
@@ -119,31 +115,20 @@ class FeedApplier:
         conn.execute("UPDATE outbox SET state = 'confirmed', confirmed_at = ?, updated_at = ? "
                      "WHERE dossier_id = ? AND state = 'committed'", (iso(self._now()), iso(self._now()), dossier_id))
 
-    def _catalog(self, conn, item: FeedItem, report: PullReport) -> None:
+    def _registered(self, feed_type: str):
+        """The handler a package registered for this feed type (reception: catalog and calendar,
+        web: clerk accounts), run inside the item's savepoint like the applier's own."""
+        registered = REGISTRY.feed_handlers.get(feed_type)
+        if registered is not None:
+            return lambda conn, item, report: registered(self.store, conn, item)
+        if feed_type == FeedType.PROCEDURE_CATALOG:
+            return self._catalog_document
+        return None
+
+    def _catalog_document(self, conn, item: FeedItem, report: PullReport) -> None:
+        # A box without the reception package keeps the document only.
         doc = parse_catalog(item.data)
-        try:
-            from edge.reception import import_catalog
-        except ImportError:  # a box without the reception package keeps the document only
-            self.store.meta_set("sync.catalog", json.dumps(doc, ensure_ascii=False))
-            return
-        import_catalog(self.store, doc["procedures"], source=f"hub:feed:{item.seq}:v{doc['version']}")
-
-    def _clerk(self, conn, item: FeedItem, report: PullReport) -> None:
-        record = parse_clerk(item.data)
-        from edge.web.accounts import upsert_from_feed
-
-        upsert_from_feed(self.store, {"username": record["username"], "display_name": record["display_name"],
-                                         "role": record["role"], "password_hash": record["password_hash"],
-                                         "disabled": not record["active"]})
-
-    def _calendar(self, conn, item: FeedItem, report: PullReport) -> None:
-        entry = parse_calendar_entry(item.data)
-        if entry["kind"] == "none":
-            conn.execute("DELETE FROM calendar_overrides WHERE date = ?", (entry["date"],))
-            return
-        from edge.reception import import_overrides
-
-        import_overrides(self.store, [entry], source=f"hub:feed:{item.seq}")
+        self.store.meta_set("sync.catalog", json.dumps(doc, ensure_ascii=False))
 
     def _revocation(self, conn, item: FeedItem, report: PullReport) -> None:
         if item.data.get("station_id") != self.station_id:

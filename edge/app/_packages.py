@@ -1,0 +1,47 @@
+"""The composition root's one list of packages, and the call of each package's hook.
+
+Order matters where a contribution is ordered: the migration sets of a fresh database are
+applied in this order (``store`` is the store's own and always first, then ``outbox``,
+``web``, ``reception``, ``sync``). Commands are listed by name.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bench import _extension as bench_ext
+from edge._registry import REGISTRY, Registry
+from edge.cli import _extension as cli_ext
+from edge.devices import _extension as devices_ext
+from edge.devices.cccd import _extension as cccd_ext
+from edge.outbox import _extension as outbox_ext
+from edge.reception import _extension as reception_ext
+from edge.web import _extension as web_ext
+from provisioning import _extension as provisioning_ext
+from sync import _extension as sync_ext
+from sync.client import _extension as sync_client_ext
+from sync.hub import _extension as hub_ext
+
+PACKAGES: tuple[ModuleType, ...] = (
+    cli_ext,
+    outbox_ext,
+    web_ext,
+    reception_ext,
+    devices_ext,
+    cccd_ext,
+    sync_ext,
+    sync_client_ext,
+    hub_ext,
+    provisioning_ext,
+    bench_ext,
+)
+
+
+def install(registry: Registry = REGISTRY) -> Registry:
+    """Call every package's ``register`` hook once (idempotent); returns the registry."""
+    for module in PACKAGES:
+        registry.install(module.__name__.removesuffix("._extension"), module.register)
+    return registry
+
+
+__all__ = ["PACKAGES", "install"]
