@@ -55,9 +55,11 @@ def check_store(store: Store) -> CheckReport:
                     report.problems.append(f"{label} page {page['idx']}: size {total} differs from the recorded {page['plain_size']}")
             except MotcuaError as exc:
                 report.problems.append(f"{label} page {page['idx']}: {exc}")
-    with store._database.lock:
-        report.problems.extend(_audit.verify(store._database.conn))
-        report.audit_rows = store._database.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    def audit_chain(conn) -> tuple[list[str], int]:
+        return list(_audit.verify(conn)), conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+
+    problems, report.audit_rows = store._database.read(audit_chain)
+    report.problems.extend(problems)
     if store.shred_checkpoint_pending() and not store.checkpoint():
         report.problems.append("a shred is not finished: another connection holds a read snapshot, so the WAL "
                                "(motcua.db-wal) still holds page images of shredded dossiers; close the other "

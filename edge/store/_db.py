@@ -1,122 +1,308 @@
-"""The SQLite connection: WAL, synchronous=FULL, secure_delete, one lock for every access."""
+"""The SQLite database of the box: one writer thread, reads on their own connections.
+
+Writes run on ONE connection owned by a dedicated writer thread, each in ``BEGIN IMMEDIATE``
+(in the style of datasette's write thread): :meth:`Database.write` from any thread blocks until
+the write is done, :meth:`Database.awrite` awaits it from the event loop without blocking the
+loop. A write issued from inside a write (same thread) runs inline as a savepoint.
+
+Reads run on per-thread read connections (WAL mode, ``query_only``): a read never waits for a
+write, and sees every committed write. A read issued from inside a write runs on the writer's
+connection, so that it sees the write's own uncommitted rows.
+
+The connection files are WAL, synchronous=FULL, secure_delete; 0600 whatever the umask.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-import os
+import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlite_utils
 
+from core.fsutil import private_sqlite_files
 from edge.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30000
 
+T = TypeVar("T")
 
-def private_sqlite_files(path: Path) -> None:
-    """The database and its -wal/-shm files are 0600 whatever the umask: SQLite creates them 0644,
-    and gives -wal/-shm the mode of the database file, so the database is created 0600 first."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError, PermissionError):  # another user's file: theirs to fix
-            if os.stat(name).st_mode & 0o077:
-                os.chmod(name, 0o600)
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class _Task:
+    __slots__ = ("fn", "future", "transaction")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any], future: concurrent.futures.Future,
+                 transaction: bool) -> None:
+        self.fn = fn
+        self.future = future
+        self.transaction = transaction
+
+
+_STOP = object()
 
 
 class Database:
-    """One connection shared by the process, serialized by a re-entrant lock.
-
-    Writes happen only inside :meth:`transaction` (``BEGIN IMMEDIATE``; nested calls become
-    savepoints), so a dossier's rows, its outbox row and its audit row commit together.
-    """
+    """The writer connection (owned by one thread) and the per-thread read connections."""
 
     def __init__(self, path: Path) -> None:
+        self.path = Path(path)
         try:
-            private_sqlite_files(path)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            private_sqlite_files(self.path)
+            conn = _connect(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA secure_delete=ON")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self.conn = conn
+        self.conn = conn  # the writer's connection: only ever used by the thread that holds the write
+        #: A sqlite-utils view of the writer's connection, for migrations (deprecated elsewhere).
         self.db = sqlite_utils.Database(conn)
-        self.lock = threading.RLock()
         self._depth = 0
+        self._holder: int | None = None  # ident of the thread running a write now
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+
+    # --- the writer thread --------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._closed:
+                raise StoreError("the database is closed")
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name=f"motcua-writer:{self.path.name}", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is _STOP:
+                return
+            if not task.future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = self._execute(task.fn, transaction=task.transaction)
+            except BaseException as exc:  # handed to the caller, who re-raises it
+                task.future.set_exception(exc)
+            else:
+                task.future.set_result(result)
+
+    def _execute(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool) -> T:
+        """Run ``fn`` in this thread, which now holds the writer connection."""
+        self._holder = threading.get_ident()
+        try:
+            if not transaction:
+                return fn(self.conn)
+            with self._transaction_here() as conn:
+                return fn(conn)
+        finally:
+            self._holder = None
+
+    def in_write(self) -> bool:
+        """Whether the calling thread is running a write now (a nested write runs inline)."""
+        return self._holder == threading.get_ident()
+
+    def _submit(self, fn: Callable[[sqlite3.Connection], Any], *, transaction: bool = True) -> concurrent.futures.Future:
+        self._ensure_thread()
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put(_Task(fn, future, transaction))
+        return future
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction on the writer; block until done.
+
+        From inside a write it runs inline, as a savepoint of the open transaction.
+        """
+        if self.in_write():
+            with self._transaction_here() as conn:
+                return fn(conn)
+        return self._submit(fn).result()
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """:meth:`write` for the event loop: the loop goes on while the writer thread works."""
+        if self.in_write():  # a loop thread holding a lease (deprecated transaction()): inline
+            return self.write(fn)
+        return await asyncio.wrap_future(self._submit(fn))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            if self._depth:
-                name = f"sp{self._depth}"
-                self.conn.execute(f"SAVEPOINT {name}")
-                self._depth += 1
-                try:
-                    yield self.conn
-                except BaseException:
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
-                    raise
-                else:
-                    self.conn.execute(f"RELEASE {name}")
-                finally:
-                    self._depth -= 1
-                return
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
+        """Deprecated outside ``edge.store``: use :meth:`write` / :meth:`awrite`.
+
+        Kept as an alias of the writer path: the calling thread leases the writer (the writer
+        thread waits, so every write stays serialized), and the block runs in ``BEGIN IMMEDIATE``
+        (nested, a savepoint).
+        """
+        if self.in_write():
+            with self._transaction_here() as conn:
+                yield conn
+            return
+        leased = threading.Event()
+        released = threading.Event()
+
+        def lease(_conn: sqlite3.Connection) -> None:
+            leased.set()
+            released.wait()
+
+        future = self._submit(lease, transaction=False)
+        leased.wait()
+        self._holder = threading.get_ident()
+        try:
+            with self._transaction_here() as conn:
+                yield conn
+        finally:
+            self._holder = None
+            released.set()
+            future.result()
+
+    @contextlib.contextmanager
+    def _transaction_here(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE, or a savepoint when one is open; only by the thread holding the write."""
+        if self._depth:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
                 raise
             else:
-                try:
-                    self.conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self.conn.execute("ROLLBACK")
-                    raise StoreError(f"could not commit: {exc}") from exc
+                self.conn.execute(f"RELEASE {name}")
             finally:
-                self._depth = 0
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"could not commit: {exc}") from exc
+        finally:
+            self._depth = 0
 
     def checkpoint_truncate(self, wait_seconds: float) -> bool:
         """Fold the WAL into the database and truncate it; True when the WAL is empty afterwards.
 
         A reader in another connection holding a snapshot keeps the WAL from being reset: SQLite
-        then waits (busy handler) and gives up. This retries until ``wait_seconds`` have passed.
+        then waits (busy handler) and gives up. This retries until ``wait_seconds`` have passed;
+        each attempt is short and runs on the writer, so other writes go on between attempts.
         """
         deadline = time.monotonic() + max(0.0, wait_seconds)
+
+        def attempt(conn: sqlite3.Connection) -> tuple[int, int]:
+            left = deadline - time.monotonic()
+            try:
+                conn.execute(f"PRAGMA busy_timeout={max(0, min(int(left * 1000), 250))}")
+                busy, log, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not checkpoint the database: {exc}") from exc
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return busy, log
+
         while True:
-            with self.lock:  # one short attempt at a time: other threads go on between attempts
-                left = deadline - time.monotonic()
-                try:
-                    self.conn.execute(f"PRAGMA busy_timeout={max(0, min(int(left * 1000), 250))}")
-                    busy, log, _copied = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                except sqlite3.Error as exc:
-                    raise StoreError(f"could not checkpoint the database: {exc}") from exc
-                finally:
-                    self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if self.in_write():
+                if self._depth:
+                    raise StoreError("cannot checkpoint the database inside a write transaction")
+                busy, log = attempt(self.conn)
+            else:
+                busy, log = self._submit(attempt, transaction=False).result()
             if not busy and log <= 0:
                 return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            cur = self.conn.execute(sql, params)
+    # --- reads --------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        if self.in_write():
+            return self.conn  # a read inside a write sees the write's own rows
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError("the database is closed")
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on this thread's read connection, in one read transaction (one
+        consistent snapshot); inside a write, on the write's connection."""
+        conn = self._reader()
+        if conn is self.conn:
+            return fn(conn)
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        cur = self._reader().execute(sql, params)
+        try:
             cols = [c[0] for c in cur.description or ()]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            cur.close()
 
     def one(self, sql: str, params: tuple | dict = ()) -> dict | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
+    # --- life cycle ---------------------------------------------------------------------------
+
     def close(self) -> None:
-        with self.lock:
-            self.conn.close()
+        with self._start_lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            if thread.ident == threading.get_ident():
+                warnings.warn("database closed from inside a write", RuntimeWarning, stacklevel=2)
+            else:
+                self._queue.put(_STOP)
+                thread.join()
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self.conn.close()

@@ -2,7 +2,7 @@
 
 Each package owns its tables through its own set, registered through its ``_extension.py``
 hook; the store applies its own set first, then the registered ones in the composition root's
-order (:mod:`edge.app._packages`), when it is created or opened.
+order (:mod:`edge.cli._packages`), when it is created or opened.
 """
 
 from __future__ import annotations
@@ -74,23 +74,8 @@ def _core(db) -> None:
         )"""
     )
     db.execute("CREATE UNIQUE INDEX pages_blob ON pages(blob)")
-    db.execute(
-        """CREATE TABLE outbox (
-            dossier_id TEXT PRIMARY KEY REFERENCES dossiers(id),
-            state TEXT NOT NULL,
-            blob_offsets TEXT NOT NULL DEFAULT '{}',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT,
-            last_error TEXT,
-            receipt TEXT,
-            receipt_verified INTEGER NOT NULL DEFAULT 0,
-            committed_at TEXT,
-            confirmed_at TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX outbox_state ON outbox(state, next_attempt_at)")
+    # The outbox table is the outbox's own (edge.outbox, migration set "outbox"): on a database
+    # made before it had its set, the table is here already and that set leaves it as it is.
     db.execute(
         """CREATE TABLE audit (
             seq INTEGER PRIMARY KEY,

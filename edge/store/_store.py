@@ -1,4 +1,9 @@
-"""The local dossier store: encrypted pages and personal data, outbox and audit log."""
+"""The local dossier store: encrypted pages and personal data, and the audit log.
+
+The store knows nothing of the outbox (``edge.outbox`` owns that table): the steps that must
+commit together with a finalize or a shred are given by the caller (``then=``), or registered
+once by the package that owns them (:meth:`Store.register_step`).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,14 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge._registry import REGISTRY
 from edge.config import Settings
 from edge.errors import IntegrityError, NotFoundError, StoreError, ValidationError
 
@@ -53,6 +59,14 @@ SHRED_PENDING_FILE = "shred-pending-checkpoint"
 #: Trust anchors from provisioning (meta keys): an enrollment answer must carry the same.
 ANCHOR_CITY_KEY = "anchor.city_key"
 ANCHOR_RECEIPT_KEY = "anchor.hub_receipt_key"
+
+
+T = TypeVar("T")
+#: A step committed in the same transaction as a finalize: ``step(conn, dossier_id)``.
+FinalizeStep = Callable[[Any, str], None]
+#: A step committed in the same transaction as a shred: ``step(conn, dossier_id, forced=...)``.
+ShredStep = Callable[..., None]
+_STEPS: dict[str, list[Callable[..., None]]] = {"finalize": [], "shred": []}
 
 
 def _canonical(obj: Any) -> str:
@@ -270,10 +284,50 @@ class Store(DossierReads):
 
     # --- generic ------------------------------------------------------------------------------
 
+    @staticmethod
+    def register_step(kind: str, step: Callable[..., None]) -> None:
+        """Register a step that commits with every ``finalize`` (and ``ingest``) or ``shred`` that
+        is not given its own ``then=`` (the outbox registers its enqueue and its shred mark)."""
+        if kind not in _STEPS:
+            raise ValueError(f"unknown store step kind {kind!r} (known: {', '.join(_STEPS)})")
+        if step not in _STEPS[kind]:
+            _STEPS[kind].append(step)
+
+    @staticmethod
+    def _steps(kind: str, then: Callable[..., None] | None) -> list[Callable[..., None]]:
+        if then is not None:
+            return [then]
+        steps = [*_STEPS[kind], *(s for s in REGISTRY.store_steps[kind] if s not in _STEPS[kind])]
+        if kind == "finalize" and not steps:
+            raise StoreError("no outbox step is registered: a finalized dossier would never be sent; "
+                             "finalize through edge.outbox (finalize_and_enqueue / ingest_and_enqueue)",
+                             message_vi="Lỗi cấu hình: hàng đợi gửi hồ sơ chưa được nạp.")
+        return steps
+
+    def write(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction on the store's single writer
+        thread and return its result; blocks the calling thread (never call it from the event
+        loop: use :meth:`awrite`). Inside a write it runs inline, as a savepoint."""
+        return self._database.write(fn)
+
+    def awrite(self, fn: Callable[[Any], T]) -> Awaitable[T]:
+        """:meth:`write` awaited from the event loop: the loop goes on while the writer works."""
+        return self._database.awrite(fn)
+
+    def in_write(self) -> bool:
+        """Whether the calling thread is inside a write now."""
+        return self._database.in_write()
+
     def transaction(self):
+        """Deprecated outside ``edge.store``: use :meth:`write` / :meth:`awrite`.
+
+        An alias of the writer path kept for the transition: the calling thread leases the single
+        writer for the block (``BEGIN IMMEDIATE``; nested, a savepoint).
+        """
         return self._database.transaction()
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        """A read on this thread's own read connection (inside a write: the write's connection)."""
         return self._database.query(sql, params)
 
     def meta_get(self, key: str) -> str | None:
@@ -548,7 +602,8 @@ class Store(DossierReads):
         self.blobs.delete([row[0]])
 
     def _finalize(self, conn, dossier_id: str, dek: bytes, *, actor: str, received_at: dt.datetime | None,
-                  due_at: dt.datetime | str | None, meta: dict[str, Any] | None) -> str:
+                  due_at: dt.datetime | str | None, meta: dict[str, Any] | None,
+                  then: FinalizeStep | None = None) -> str:
         received = _as_dt(received_at) or _now_iso(self.clock)
         day = dt.datetime.fromisoformat(received).astimezone(VN_TZ).date()
         if self.meta_get("code_partition_retired"):
@@ -565,28 +620,34 @@ class Store(DossierReads):
                    city_seal = ?, city_kem = ?, meta = ?, updated_at = ?, hlc = ? WHERE id = ?""",
             (code, now, received, _as_dt(due_at), seal_to_city(self.city_key, dek, dossier_id), self.city_key.kem,
              json.dumps(old_meta, ensure_ascii=False), now, self.clock.next_hlc(), dossier_id))
-        conn.execute("INSERT INTO outbox(dossier_id, state, created_at, updated_at) VALUES (?, 'sealed', ?, ?)",
-                     (dossier_id, now, now))
+        for step in self._steps("finalize", then):  # the outbox's enqueue, in this transaction
+            step(conn, dossier_id)
         _audit.append(conn, at=now, actor=actor, action="dossier.finalize", dossier_id=dossier_id,
                       details={"code": code, "due_at": _as_dt(due_at)})
         return code
 
     def finalize(self, dossier_id: str, *, actor: str, received_at: dt.datetime | None = None,
-                 due_at: dt.datetime | str | None = None, meta: dict[str, Any] | None = None) -> str:
-        """Assign the dossier code, seal the data key to the city and queue the dossier for sync."""
-        with self.transaction() as conn:
+                 due_at: dt.datetime | str | None = None, meta: dict[str, Any] | None = None,
+                 then: FinalizeStep | None = None, conn=None) -> str:
+        """Assign the dossier code, seal the data key to the city and run ``then(conn, id)`` (the
+        outbox's enqueue; by default the registered finalize steps) in the same transaction.
+        With ``conn`` (inside a write) it joins that transaction."""
+        def run(conn) -> str:
             row = self._require_draft(dossier_id)
             return self._finalize(conn, dossier_id, self._dek(dossier_id, row), actor=actor, received_at=received_at,
-                                  due_at=due_at, meta=meta)
+                                  due_at=due_at, meta=meta, then=then)
+
+        return run(conn) if conn is not None else self.write(run)
 
     def ingest(self, *, procedure_code: str, applicant: Applicant | dict, pages: Iterable[PageSource], actor: str,
                form: dict[str, Any] | None = None, received_at: dt.datetime | None = None,
                due_at: dt.datetime | str | None = None, meta: dict[str, Any] | None = None,
-               documents: Iterable[dict[str, Any]] = ()) -> tuple[str, str]:
+               documents: Iterable[dict[str, Any]] = (), then: FinalizeStep | None = None) -> tuple[str, str]:
         """Create, fill and finalize a dossier in one transaction; returns (id, code).
 
-        Page blobs are written durably first; the rows that reference them, the outbox row and
-        the audit rows then commit together, so a crash leaves either a whole dossier or none.
+        Page blobs are written durably first; the rows that reference them, the finalize steps
+        (``then``: the outbox row) and the audit rows then commit together, so a crash leaves
+        either a whole dossier or none.
         """
         self._validate_procedure(procedure_code)
         if not isinstance(applicant, Applicant):
@@ -599,13 +660,16 @@ class Store(DossierReads):
                 self._validate_media(page.media_type, page.component)
                 blob, size, plain = self._write_page_blob(dossier_id, dek, page.source)
                 written.append((blob, size, plain, page))
-            with self.transaction() as conn:
+            def rows(conn) -> str:
                 self._insert_dossier(conn, dossier_id=dossier_id, dek=dek, procedure_code=procedure_code,
                                      applicant=applicant, form=form or {}, actor=actor, documents=documents)
                 for blob, size, plain, page in written:
                     self._insert_page(conn, dossier_id=dossier_id, blob=blob, size=size, plain_size=plain,
                                       component=page.component, media_type=page.media_type, actor=actor)
-                code = self._finalize(conn, dossier_id, dek, actor=actor, received_at=received_at, due_at=due_at, meta=meta)
+                return self._finalize(conn, dossier_id, dek, actor=actor, received_at=received_at, due_at=due_at,
+                                      meta=meta, then=then)
+
+            code = self.write(rows)
         except BaseException:
             self.blobs.delete([w[0] for w in written])
             raise
@@ -645,7 +709,8 @@ class Store(DossierReads):
 
     # --- shredding ----------------------------------------------------------------------------
 
-    def shred(self, dossier_id: str, *, actor: str, reason: str, force: bool = False, checkpoint: bool = True) -> bool:
+    def shred(self, dossier_id: str, *, actor: str, reason: str, force: bool = False, checkpoint: bool = True,
+              then: ShredStep | None = None) -> bool:
         """Crypto-shred a dossier on this box: destroy its local key wrap, sealed fields and blobs.
 
         Refused unless the city's receipt for it was verified (``outbox.receipt_verified``) or it is
@@ -655,6 +720,9 @@ class Store(DossierReads):
         True then, False when another connection's read snapshot kept the WAL (the shred is then
         pending, see :meth:`shred_checkpoint_pending`). ``checkpoint=False`` (a wipe of many
         dossiers) leaves it pending for one :meth:`checkpoint` at the end.
+
+        ``then(conn, dossier_id, forced=force)`` (by default the registered shred steps: the
+        outbox's, checked against its transitions) commits in the same transaction.
         """
         self._mark_shred_pending()  # before the commit: a crash after it still leaves the mark
         with self.transaction() as conn:
@@ -664,23 +732,26 @@ class Store(DossierReads):
                 raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
             status, verified = row
             if status == "shredded":
-                return self.checkpoint() if checkpoint else False
-            if not force and status != "draft" and not verified:
-                raise StoreError(f"dossier {dossier_id} has no verified city receipt: refusing to shred it",
-                                 message_vi="Hồ sơ chưa được thành phố xác nhận, không thể xóa.")
-            blobs = [r[0] for r in conn.execute("SELECT blob FROM pages WHERE dossier_id = ?", (dossier_id,))]
-            now = _now_iso(self.clock)
-            conn.execute(
-                """UPDATE dossiers SET status = 'shredded', local_wrap = NULL, city_seal = NULL, sealed_applicant = NULL,
-                       sealed_form = NULL, id_hash = NULL, shredded_at = ?, shred_reason = ?, updated_at = ?,
-                       meta = json_set(meta, '$.shredded_pages', ?) WHERE id = ?""",
-                (now, reason, now, len(blobs), dossier_id))
-            conn.execute("DELETE FROM name_index WHERE dossier_id = ?", (dossier_id,))
-            conn.execute("DELETE FROM pages WHERE dossier_id = ?", (dossier_id,))
-            conn.execute("UPDATE outbox SET state = 'shredded', updated_at = ? WHERE dossier_id = ?", (now, dossier_id))
-            _audit.append(conn, at=now, actor=actor, action="dossier.shred", dossier_id=dossier_id,
-                          details={"reason": reason, "pages": len(blobs), "forced": force})
-        self.blobs.delete(blobs)
+                blobs = None
+            else:
+                if not force and status != "draft" and not verified:
+                    raise StoreError(f"dossier {dossier_id} has no verified city receipt: refusing to shred it",
+                                     message_vi="Hồ sơ chưa được thành phố xác nhận, không thể xóa.")
+                blobs = [r[0] for r in conn.execute("SELECT blob FROM pages WHERE dossier_id = ?", (dossier_id,))]
+                now = _now_iso(self.clock)
+                conn.execute(
+                    """UPDATE dossiers SET status = 'shredded', local_wrap = NULL, city_seal = NULL, sealed_applicant = NULL,
+                           sealed_form = NULL, id_hash = NULL, shredded_at = ?, shred_reason = ?, updated_at = ?,
+                           meta = json_set(meta, '$.shredded_pages', ?) WHERE id = ?""",
+                    (now, reason, now, len(blobs), dossier_id))
+                conn.execute("DELETE FROM name_index WHERE dossier_id = ?", (dossier_id,))
+                conn.execute("DELETE FROM pages WHERE dossier_id = ?", (dossier_id,))
+                for step in self._steps("shred", then):  # the outbox's mark, in this transaction
+                    step(conn, dossier_id, forced=force)
+                _audit.append(conn, at=now, actor=actor, action="dossier.shred", dossier_id=dossier_id,
+                              details={"reason": reason, "pages": len(blobs), "forced": force})
+        if blobs:
+            self.blobs.delete(blobs)
         return self.checkpoint() if checkpoint else False
 
     def _mark_shred_pending(self) -> None:

@@ -17,6 +17,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from edge.outbox import Outbox, iso, parse_iso
+from edge.outbox import shred as shred_with_outbox
 from sync.errors import ApiError, ProtocolError, SignatureError, SyncError, TransportError
 
 from ._backoff import Backoff
@@ -25,11 +27,10 @@ from ._clock import SKEW_ENV, HubClock, os_time
 from ._enroll import receipt_key_of
 from ._errors import NotEnrolledError, SyncLockedError, describe_vi
 from ._feed import FeedApplier, PullReport, pull, record_command
-from ._outbox import Outbox, iso, parse_iso
 from ._push import Pusher, PushReport
 from ._retention import RetentionReport, disk_free_mb, run_retention
 from ._scheduler import JobSpec, SyncScheduler
-from ._state import ClientState, load_clock, save_clock
+from ._state import ClientState, asave_clock, load_clock
 from ._status import DossierSyncState, SyncStatus
 from ._transport import HubTransport, Identity
 
@@ -98,7 +99,7 @@ class SyncClient:
             self._transport = HubTransport(
                 self.hub_url, ca_file=ca, clock=self.clock, timeout_seconds=self.cfg.request_timeout_seconds,
                 identity=Identity(station_id=self.station_id, key=self.store.station_signing_key()),
-                on_clock=lambda clock: save_clock(self.store, clock))
+                on_clock=lambda clock: asave_clock(self.store, clock))
         return self._transport
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -220,10 +221,9 @@ class SyncClient:
         self.require_ready()
         async with self._push_lock:
             if ignore_backoff:
-                with self.store.transaction() as conn:
-                    conn.execute("UPDATE outbox SET next_attempt_at = NULL WHERE state = 'retry_wait'")
+                await self.outbox.arelease_backoff()
             pusher = self._pusher()
-            self._mark_attempt()
+            await self._mark_attempt()
             try:
                 report = await pusher.push_all()
             except ApiError as exc:  # a station-level refusal
@@ -231,9 +231,9 @@ class SyncClient:
                 raise
             self.last_push = report
             if report.error is not None:
-                self._link_failed(report.error)
+                await self._link_failed(report.error)
             elif report.committed or report.rejected or report.retry:
-                self._link_succeeded()  # the hub answered (nothing due proves nothing)
+                await self._link_succeeded()  # the hub answered (nothing due proves nothing)
             return report
 
     def _pusher(self) -> Pusher:
@@ -252,18 +252,18 @@ class SyncClient:
         async with self._pull_lock:
             applier = FeedApplier(self.store, station_id=self.station_id, receipt_key=receipt_key_of(self.store),
                                   now=self.clock.now)
-            self._mark_attempt()
+            await self._mark_attempt()
             try:
                 report = await pull(self.store, self.transport(), applier, limit=50 if self.cfg.metered else 500)
             except ApiError as exc:
                 await self._station_refused(exc)
-                self._link_failed(exc)
+                await self._link_failed(exc)
                 raise
             except (TransportError, ProtocolError) as exc:
-                self._link_failed(exc)
+                await self._link_failed(exc)
                 raise
             self.last_pull = report
-            self._link_succeeded()
+            await self._link_succeeded()
             await self.obey_commands()
             return report
 
@@ -283,13 +283,13 @@ class SyncClient:
             resp = await self.transport().call("POST", "/v1/heartbeat", json_body=body)
         except ApiError as exc:
             await self._station_refused(exc)
-            self._link_failed(exc)
+            await self._link_failed(exc)
             raise
         except TransportError as exc:
-            self._link_failed(exc)
+            await self._link_failed(exc)
             raise
         was_down = not self._link_ok
-        self._link_succeeded()
+        await self._link_succeeded()
         answer = resp.json() or {}
         if was_down:
             logger.info("hub reachable again: pushing now")
@@ -315,18 +315,22 @@ class SyncClient:
         """403 station_revoked carries the signed wipe command: record and obey it."""
         if exc.code == "station_revoked":
             signed = exc.extra.get("command")
-            with self.store.transaction() as conn:
+            receipt_key = receipt_key_of(self.store)
+
+            def revoked(conn) -> None:
                 ClientState.set_many(conn, {"sync.locked": "revoked",
                                             "sync.lock_reason": exc.detail or "station revoked by the city"})
                 if signed is not None:
                     try:
                         record_command(self.store, conn, signed, station_id=self.station_id,
-                                       receipt_key=receipt_key_of(self.store))
+                                       receipt_key=receipt_key)
                     except (SignatureError, ProtocolError) as bad:
                         logger.error("refusal carried a command that does not verify: %s", bad)
                 self.store.audit("sync.revoked", actor="hub", details={"code": exc.code})
+
+            await self.store.awrite(revoked)
             await self.obey_commands()
-        self._record_error(exc)
+        await self._record_error(exc)
 
     async def obey_commands(self) -> list[str]:
         """Carry out verified commands not yet done (each ``command_id`` once)."""
@@ -336,13 +340,16 @@ class SyncClient:
             if kind == "wipe":
                 await asyncio.to_thread(self.wipe, reason=f"command:{row['command_id']}")
             elif kind == "resync":
-                self.state.set("sync.feed_since", "0")
+                await self.state.aset("sync.feed_since", "0")
             elif kind == "rotate_key":
                 logger.warning("rotate_key command received: key rotation is done by IT with a new enrollment")
-            with self.store.transaction() as conn:
+
+            def done_now(conn, command_id=row["command_id"], kind=kind) -> None:
                 conn.execute("UPDATE sync_commands SET state = 'done', done_at = ? WHERE command_id = ?",
-                             (iso(self.clock.now()), row["command_id"]))
-                self.store.audit("sync.command_done", actor="sync", details={"command_id": row["command_id"], "kind": kind})
+                             (iso(self.clock.now()), command_id))
+                self.store.audit("sync.command_done", actor="sync", details={"command_id": command_id, "kind": kind})
+
+            await self.store.awrite(done_now)
             done.append(row["command_id"])
         return done
 
@@ -350,11 +357,14 @@ class SyncClient:
         """Crypto-shred every dossier on this box and lock sync (the city's wipe command)."""
         ids = [r["id"] for r in self.store.query("SELECT id FROM dossiers WHERE status != 'shredded'")]
         for dossier_id in ids:
-            self.store.shred(dossier_id, actor="hub", reason=reason, force=True, checkpoint=False)
-        with self.store.transaction() as conn:
+            shred_with_outbox(self.store, dossier_id, actor="hub", reason=reason, force=True, checkpoint=False)
+
+        def wiped(conn) -> None:
             conn.execute("DELETE FROM sync_manifests")
             ClientState.set_many(conn, {"sync.locked": "wiped", "sync.lock_reason": reason})
             self.store.audit("sync.wipe", actor="hub", details={"dossiers": len(ids), "reason": reason})
+
+        self.store.write(wiped)
         # One checkpoint for the whole wipe: the WAL must lose every page image of what was shredded.
         if self.store.checkpoint():
             logger.warning("wipe obeyed: %s dossier(s) crypto-shredded, sync locked", len(ids))
@@ -364,23 +374,21 @@ class SyncClient:
         return len(ids)
 
     # --- bookkeeping ---------------------------------------------------------------------------
-    def _mark_attempt(self) -> None:
-        self.state.set("sync.last_attempt_at", iso(self.clock.now()))
+    async def _mark_attempt(self) -> None:
+        await self.state.aset("sync.last_attempt_at", iso(self.clock.now()))
 
-    def _link_failed(self, exc: BaseException) -> None:
+    async def _link_failed(self, exc: BaseException) -> None:
         self._link_ok = False
-        self._record_error(exc)
+        await self._record_error(exc)
 
-    def _record_error(self, exc: BaseException) -> None:
-        with self.store.transaction() as conn:
-            ClientState.set_many(conn, {"sync.last_error": str(exc)[:500], "sync.last_error_vi": describe_vi(exc),
-                                        "sync.last_error_at": iso(self.clock.now())})
+    async def _record_error(self, exc: BaseException) -> None:
+        await self.state.aset_many({"sync.last_error": str(exc)[:500], "sync.last_error_vi": describe_vi(exc),
+                                    "sync.last_error_at": iso(self.clock.now())})
 
-    def _link_succeeded(self) -> None:
+    async def _link_succeeded(self) -> None:
         self._link_ok = True
-        with self.store.transaction() as conn:
-            ClientState.set_many(conn, {"sync.last_success_at": iso(self.clock.now()), "sync.last_error": "",
-                                        "sync.last_error_vi": ""})
+        await self.state.aset_many({"sync.last_success_at": iso(self.clock.now()), "sync.last_error": "",
+                                    "sync.last_error_vi": ""})
 
     def _lock_reason_vi(self) -> str:
         if self.locked == "wiped":
@@ -426,11 +434,12 @@ class SyncClient:
             counts=counts, dossiers=tuple(dossiers))
 
     def retry_rejected(self, dossier_id: str, *, actor: str) -> None:
-        """A person looked at a rejected/quarantined dossier and asks to send it again."""
-        from ._states import OutboxState
+        """A person looked at a rejected/quarantined dossier and asks to send it again (blocks
+        until written: from the event loop, use :meth:`aretry_rejected`)."""
+        self.outbox.person_retry(dossier_id, actor=actor)
 
-        self.outbox.move(dossier_id, OutboxState.SEALED, attempts=0, next_attempt_at=None, last_error=None,
-                         audit={"by": actor})
+    async def aretry_rejected(self, dossier_id: str, *, actor: str) -> None:
+        await self.store.awrite(lambda conn: self.outbox.person_retry(dossier_id, actor=actor, conn=conn))
 
 
 def _version() -> str:

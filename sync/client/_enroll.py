@@ -16,6 +16,7 @@ from typing import Any
 
 from core.codes import is_agency_code, partition_fits
 from core.errors import KeyFormatError
+from edge.outbox import OutboxState
 from edge.store import CityPublicKey
 from sync.errors import ProtocolError
 from sync.protocol import (
@@ -32,7 +33,7 @@ from sync.protocol._constants import STATION_ID_RE
 
 from ._clock import HubClock
 from ._errors import AnchorMismatchError, CityKeyChangeError
-from ._state import ClientState, load_clock, save_clock
+from ._state import ClientState, asave_clock, load_clock
 from ._transport import HubTransport, check_hub_url
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 # Outbox states of a dossier whose manifest the hub cannot hold yet (or refused): sealed again to
 # a new city key, their frozen manifests rebuilt.
-RESEAL_STATES = ("sealed", "retry_wait", "rejected", "quarantined")
+RESEAL_STATES = tuple(str(s) for s in (OutboxState.SEALED, OutboxState.RETRY_WAIT, OutboxState.REJECTED,
+                                        OutboxState.QUARANTINED))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +110,8 @@ def _check_anchors(store, city: CityPublicKey, receipt_key: bytes) -> None:
 
 def _refuse_if_partly_sent(store) -> None:
     """The hub already holds the manifest (with the old seal) of a dossier in these states."""
-    rows = store.query("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('created', 'uploading')")
+    rows = store.query("SELECT COUNT(*) AS n FROM outbox WHERE state IN (?, ?)",
+                       (str(OutboxState.CREATED), str(OutboxState.UPLOADING)))
     if rows[0]["n"]:
         raise CityKeyChangeError(
             f"{rows[0]['n']} dossier(s) are partly uploaded under the current city key; let them finish "
@@ -133,7 +136,7 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
     if not sid or not STATION_ID_RE.match(sid):
         raise ProtocolError("station_id", f"{sid!r} is not a station id (A-Z a-z 0-9 . _ -, at most 64)")
     norm = normalize_token(token)
-    key = store.station_signing_key()
+    key = await asyncio.to_thread(store.station_signing_key)  # created (a write) on first use
     pinned_ca = pin_ca(store, ca_file) if ca_file else None
     clock = HubClock(load_clock(store), wall=store.clock.wall)
     async with HubTransport(base, ca_file=pinned_ca, clock=clock, timeout_seconds=timeout_seconds) as transport:
@@ -153,17 +156,20 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
         # city's key and drop their frozen manifests (they carry the old seal; the next push
         # builds them again) in one transaction, then switch the key, so a crash between leaves
         # no dossier the city cannot open (enrollment is idempotent: run it again).
-        with store.transaction() as conn:
-            pending_old = store.reseal_pending_to_city(city, actor="sync", states=RESEAL_STATES)
+        def reseal(conn) -> int:
+            count = store.reseal_pending_to_city(city, actor="sync", states=RESEAL_STATES)
             marks = ",".join("?" * len(RESEAL_STATES))
             conn.execute(f"DELETE FROM sync_manifests WHERE dossier_id IN "
                          f"(SELECT dossier_id FROM outbox WHERE state IN ({marks}))", RESEAL_STATES)
+            return count
+
+        pending_old = await store.awrite(reseal)
         if pending_old:
             logger.warning("%s dossier(s) not yet at the city were sealed again to the city's new key", pending_old)
         store.set_city_key(city)
-    state = ClientState(store)
-    with store.transaction() as conn:
-        state.set_many(conn, {
+
+    def record(conn) -> None:
+        ClientState.set_many(conn, {
             "sync.hub_url": base,
             "sync.ca_file": pinned_ca or "",
             "sync.station_id": sid,
@@ -183,7 +189,9 @@ async def enroll_async(store, hub_url: str, token: str, *, ca_file: str | None =
         store.audit("sync.enroll", actor="sync", details={
             "station_id": sid, "hub": base, "receipt_key_id": data["receipt_key_id"],
             "partition_index": data["partition_index"], "city_key_changed": changed})
-    save_clock(store, clock)
+
+    await store.awrite(record)
+    await asave_clock(store, clock)
     return EnrollResult(station_id=sid, agency_code=data["agency_code"], partition_index=data["partition_index"],
                         partition_size=data["partition_size"], receipt_key_id=data["receipt_key_id"],
                         city_key_changed=changed, pending_sealed_to_old_key=pending_old, feed_head=data["feed_head"])

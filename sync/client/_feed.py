@@ -15,6 +15,7 @@ from typing import Any
 from core.codes import MAX_NUMBER, CodeError, parse_dossier_code, partition_fits
 from edge._registry import REGISTRY
 from edge.errors import MotcuaError
+from edge.outbox import Outbox, iso
 from sync.errors import ProtocolError, SignatureError
 from sync.protocol import (
     DOSSIER_ID_RE,
@@ -28,8 +29,6 @@ from sync.protocol import (
     verify_command,
 )
 
-from ._outbox import iso
-from ._states import OutboxState
 from ._transport import HubTransport
 
 logger = logging.getLogger(__name__)
@@ -56,6 +55,7 @@ class FeedApplier:
         self.station_id = station_id
         self.receipt_key = receipt_key
         self._now = now
+        self.outbox = Outbox(store, now=now)
 
     def apply(self, conn, item: FeedItem, report: PullReport) -> None:
         handler = {
@@ -112,8 +112,7 @@ class FeedApplier:
              str(data.get("note") or "")[:2000], data.get("changed_at"), item.seq))
         self.store.set_city_status(dossier_id, str(code), actor="sync", conn=conn)
         # The city holds the dossier: a committed dossier becomes confirmed.
-        conn.execute("UPDATE outbox SET state = 'confirmed', confirmed_at = ?, updated_at = ? "
-                     "WHERE dossier_id = ? AND state = 'committed'", (iso(self._now()), iso(self._now()), dossier_id))
+        self.outbox.confirm(dossier_id, conn=conn)
 
     def _registered(self, feed_type: str):
         """The handler a package registered for this feed type (reception: catalog and calendar,
@@ -194,14 +193,20 @@ async def pull(store, transport: HubTransport, applier: FeedApplier, *, limit: i
         items, nxt, more, head = parse_feed_page(resp.json())
         if items and items[0].seq <= since:
             raise ProtocolError("items", f"feed answered seq {items[0].seq} not after since={since}")
-        with store.transaction() as conn:
+
+        def batch(conn, since=since, items=items, nxt=nxt) -> bool:
             current = int(store.meta_get(META_SINCE) or 0)
             if current != since:  # another process applied this batch meanwhile
-                continue
+                return False
             for item in items:
                 applier.apply(conn, item, report)
             if nxt > since:
                 _set_meta(conn, META_SINCE, str(nxt))
+            return True
+
+        # The batch and its checkpoint in one write, on the writer thread: the loop goes on.
+        if not await store.awrite(batch):
+            continue
         report.since = max(since, nxt)
         report.head = head
         if not more or not items:
@@ -210,6 +215,5 @@ async def pull(store, transport: HubTransport, applier: FeedApplier, *, limit: i
 
 
 def confirm_committed(store, dossier_id: str, now) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET state = ?, confirmed_at = ?, updated_at = ? WHERE dossier_id = ? AND state = ?",
-                     (str(OutboxState.CONFIRMED), iso(now()), iso(now()), dossier_id, str(OutboxState.COMMITTED)))
+    """A committed dossier becomes confirmed (through the outbox's transition table)."""
+    Outbox(store, now=now).confirm(dossier_id)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.outbox import PUSHABLE, Outbox, OutboxState
 from sync.errors import ApiError, ProtocolError, SignatureError, TransportError
 from sync.protocol import CHUNK_MEDIA_TYPE, H_BLOB_STATE, H_UPLOAD_OFFSET, verify_receipt
 
@@ -22,8 +23,6 @@ from ._backoff import Backoff
 from ._bucket import TokenBucket
 from ._errors import LocalIntegrityError, ReceiptError, describe_vi, is_transient
 from ._manifest import build_manifest, verify_local_blobs
-from ._outbox import Outbox, iso
-from ._states import OutboxState
 from ._transport import HubTransport
 
 logger = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class Pusher:
     async def push_one(self, dossier_id: str) -> OutboxState:
         """Take one dossier as far as it goes; returns its new state. Raises LinkDown / station errors."""
         row = self.outbox.row(dossier_id)
-        if row is None or row["state"] not in ("sealed", "created", "uploading", "retry_wait"):
+        if row is None or row["state"] not in PUSHABLE:
             return OutboxState(row["state"]) if row else OutboxState.SEALED
         try:
             manifest, msha = await asyncio.to_thread(build_manifest, self.store, dossier_id, station_id=self.station_id)
@@ -127,53 +126,54 @@ class Pusher:
             return OutboxState.COMMITTED
         except LocalIntegrityError as exc:
             logger.error("dossier %s quarantined: %s", dossier_id, exc)
-            self.outbox.move(dossier_id, OutboxState.QUARANTINED, last_error=f"{describe_vi(exc)} [{exc}]",
-                             audit={"reason": str(exc)[:300]})
+            error, audit = f"{describe_vi(exc)} [{exc}]", {"reason": str(exc)[:300]}
+            await self.store.awrite(lambda conn: self.outbox.quarantine(dossier_id, error=error, audit=audit, conn=conn))
             return OutboxState.QUARANTINED
         except ReceiptError as exc:
             logger.error("dossier %s: receipt refused: %s", dossier_id, exc)
-            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{describe_vi(exc)} [receipt_invalid: {exc}]",
-                             audit={"reason": "receipt_invalid"})
+            error, audit = f"{describe_vi(exc)} [receipt_invalid: {exc}]", {"reason": "receipt_invalid"}
+            await self.store.awrite(lambda conn: self.outbox.reject(dossier_id, error=error, audit=audit, conn=conn))
             return OutboxState.REJECTED
         except ApiError as exc:
             if exc.code in STATION_CODES:
                 raise
             if is_transient(exc):
-                self._retry_later(dossier_id, exc)
+                await self._retry_later(dossier_id, exc)
                 if exc.status >= 500 or exc.status in (408, 429) or exc.code.startswith("http_"):
                     raise LinkDown(exc) from exc
                 return OutboxState.RETRY_WAIT
             logger.warning("dossier %s rejected by the hub: %s", dossier_id, exc)
             # Shown to a person: plain Vietnamese first, then the hub's own words.
-            self.outbox.move(dossier_id, OutboxState.REJECTED, last_error=f"{describe_vi(exc)} [{exc.code}: {exc.detail}]",
-                             audit={"code": exc.code})
+            error, audit = f"{describe_vi(exc)} [{exc.code}: {exc.detail}]", {"code": exc.code}
+            await self.store.awrite(lambda conn: self.outbox.reject(dossier_id, error=error, audit=audit, conn=conn))
             return OutboxState.REJECTED
         except (TransportError, OSError, TimeoutError) as exc:
-            self._retry_later(dossier_id, exc)
+            await self._retry_later(dossier_id, exc)
             raise LinkDown(exc) from exc
 
-    def _retry_later(self, dossier_id: str, exc: BaseException) -> None:
+    async def _retry_later(self, dossier_id: str, exc: BaseException) -> None:
         row = self.outbox.row(dossier_id) or {}
         attempts = int(row.get("attempts") or 0) + 1
         wait = self.backoff.delay(attempts, retry_after=getattr(exc, "retry_after", None))
         logger.info("dossier %s: attempt %s failed (%s); next in %.1f s", dossier_id, attempts, exc, wait)
-        self.outbox.move(dossier_id, OutboxState.RETRY_WAIT, attempts=attempts,
-                         next_attempt_at=iso(self.outbox._now() + wait), last_error=f"{describe_vi(exc)} [{exc}]")
+        await self.store.awrite(lambda conn: self.outbox.retry(
+            dossier_id, wait_seconds=wait, attempts=attempts, error=f"{describe_vi(exc)} [{exc}]", conn=conn))
 
     # --- one dossier ---------------------------------------------------------------------------
     async def _run(self, dossier_id: str, row: dict[str, Any], manifest: dict[str, Any], msha: str) -> None:
         blob_shas = [b["sha256"] for b in manifest["blobs"]]
         path = f"/v1/dossiers/{dossier_id}"
         hub_blobs: dict[str, dict[str, Any]] | None = None
-        if row["state"] in ("sealed", "retry_wait") or not self.outbox.offsets(row) and row["state"] == "created":
+        if (row["state"] in (OutboxState.SEALED, OutboxState.RETRY_WAIT)
+                or not self.outbox.offsets(row) and row["state"] == OutboxState.CREATED):
             resp = await self.transport.call("PUT", path, json_body=manifest)
             state = resp.json() or {}
             if state.get("state") == "committed" and state.get("receipt"):
                 await self._accept_receipt(dossier_id, state["receipt"], msha, blob_shas,
                                            raw=json.dumps(state["receipt"], ensure_ascii=False))
                 return
-            if row["state"] != "created":
-                await asyncio.to_thread(self.outbox.move, dossier_id, OutboxState.CREATED, last_error=None)
+            if row["state"] != OutboxState.CREATED:
+                await self.store.awrite(lambda conn: self.outbox.created(dossier_id, conn=conn))
             hub_blobs = {b.get("sha256"): b for b in state.get("blobs", []) if isinstance(b, dict)}
         progress = _Progress()
         for _round in range(3):
@@ -224,9 +224,9 @@ class Pusher:
         except (SignatureError, ProtocolError) as exc:
             raise ReceiptError(f"receipt for {dossier_id} refused: {exc}",
                                message_vi="Biên nhận của thành phố không hợp lệ (sai chữ ký); cần bộ phận CNTT kiểm tra.") from exc
-        await asyncio.to_thread(self.outbox.move, dossier_id, OutboxState.COMMITTED, receipt=raw, receipt_verified=1,
-                                committed_at=receipt["committed_at"], last_error=None, next_attempt_at=None,
-                                audit={"hub_seq": receipt["hub_seq"], "receipt_key": receipt["key_id"]})
+        await self.store.awrite(lambda conn: self.outbox.commit(
+            dossier_id, receipt=raw, committed_at=receipt["committed_at"], conn=conn,
+            audit={"hub_seq": receipt["hub_seq"], "receipt_key": receipt["key_id"]}))
         logger.info("dossier %s committed at the hub (seq %s)", dossier_id, receipt["hub_seq"])
 
     async def _head(self, dossier_id: str, sha: str) -> tuple[int, bool]:
@@ -249,7 +249,7 @@ class Pusher:
                 if offset is None:
                     offset, complete = await self._head(dossier_id, sha)
                     if complete:
-                        await asyncio.to_thread(self.outbox.set_offset, dossier_id, sha, size)
+                        await self.store.awrite(lambda conn: self.outbox.uploaded(dossier_id, sha, size, conn=conn))
                         return
                 if offset >= size:
                     return
@@ -282,7 +282,7 @@ class Pusher:
                 # Informational (after a failure the hub is asked again): the first blob done moves
                 # the dossier to ``uploading``; then only every RECORD_EVERY bytes of a long blob.
                 if (done and not progress.recorded) or offset - recorded >= RECORD_EVERY:
-                    await asyncio.to_thread(self.outbox.set_offset, dossier_id, sha, offset)
+                    await self.store.awrite(lambda conn, offset=offset: self.outbox.uploaded(dossier_id, sha, offset, conn=conn))
                     recorded = offset
                     progress.recorded = True
                 if done:

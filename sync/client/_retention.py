@@ -13,11 +13,11 @@ import shutil
 from dataclasses import dataclass, field
 
 from edge.errors import StoreError
+from edge.outbox import OutboxState, parse_iso, shred
 from sync.errors import ProtocolError, SignatureError
 from sync.protocol import verify_receipt
 
 from ._manifest import load_manifest
-from ._outbox import parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ def run_retention(store, *, retention_days: float, alarm_free_mb: float, receipt
     window = max(0.0, retention_days) * 86400
     rows = store.query(
         """SELECT o.dossier_id, o.receipt, o.committed_at, o.state FROM outbox o
-           WHERE o.state IN ('committed', 'confirmed') AND o.receipt_verified = 1
-           ORDER BY o.committed_at""")
+           WHERE o.state IN (?, ?) AND o.receipt_verified = 1
+           ORDER BY o.committed_at""", (str(OutboxState.COMMITTED), str(OutboxState.CONFIRMED)))
     for row in rows:
         committed = parse_iso(row["committed_at"])
         if committed is None or now - committed < window:
@@ -75,7 +75,7 @@ def run_retention(store, *, retention_days: float, alarm_free_mb: float, receipt
         store.audit("sync.disk_alarm", actor="sync", details={"free_mb": round(free or 0), "threshold_mb": alarm_free_mb})
     if report.disk_alarm:
         # Early shredding under pressure: only dossiers the city has confirmed, oldest first.
-        for row in [r for r in rows if r["state"] == "confirmed" and r["dossier_id"] not in report.shredded]:
+        for row in [r for r in rows if r["state"] == OutboxState.CONFIRMED and r["dossier_id"] not in report.shredded]:
             if (disk_free_mb(store.root) or 0) >= alarm_free_mb:
                 break
             _shred(store, row, receipt_key, report, reason="disk_pressure")
@@ -88,11 +88,10 @@ def _shred(store, row, receipt_key: bytes | None, report: RetentionReport, *, re
         report.refused.append(dossier_id)
         return
     try:
-        store.shred(dossier_id, actor="sync", reason=reason)
+        shred(store, dossier_id, actor="sync", reason=reason)
     except StoreError as exc:
         logger.error("dossier %s could not be shredded: %s", dossier_id, exc)
         report.refused.append(dossier_id)
         return
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM sync_manifests WHERE dossier_id = ?", (dossier_id,))
+    store.write(lambda conn: conn.execute("DELETE FROM sync_manifests WHERE dossier_id = ?", (dossier_id,)))
     report.shredded.append(dossier_id)

@@ -14,8 +14,16 @@ class ClientState:
         return default if value is None else value
 
     def set(self, key: str, value: str) -> None:
-        with self.store.transaction() as conn:
-            self.set_many(conn, {key: value})
+        """Write one key (blocks until written: not from the event loop, use :meth:`aset`)."""
+        self.store.write(lambda conn: self.set_many(conn, {key: value}))
+
+    async def aset(self, key: str, value: str) -> None:
+        await self.aset_many({key: value})
+
+    async def aset_many(self, values: dict[str, str]) -> None:
+        """Write these keys in one write, awaited: the event loop goes on meanwhile."""
+        values = dict(values)
+        await self.store.awrite(lambda conn: self.set_many(conn, values))
 
     @staticmethod
     def set_many(conn, values: dict[str, str]) -> None:
@@ -37,10 +45,20 @@ def save_clock(store, clock: HubClock) -> None:
     s = clock.state
     if not s.anchored:
         return
-    with store.transaction() as conn:
-        ClientState.set_many(conn, {
-            "clock.offset_ms": str(round(s.offset * 1000)),
-            "clock.anchored": "1",
-            "sync.clock_uncertainty": f"{s.uncertainty:.3f}",
-            "sync.clock_measured_at": f"{s.measured_at:.3f}",
-        })
+    store.write(lambda conn: ClientState.set_many(conn, _clock_values(s)))
+
+
+async def asave_clock(store, clock: HubClock) -> None:
+    """:func:`save_clock` from the event loop."""
+    s = clock.state
+    if s.anchored:
+        await store.awrite(lambda conn: ClientState.set_many(conn, _clock_values(s)))
+
+
+def _clock_values(s: ClockState) -> dict[str, str]:
+    return {
+        "clock.offset_ms": str(round(s.offset * 1000)),
+        "clock.anchored": "1",
+        "sync.clock_uncertainty": f"{s.uncertainty:.3f}",
+        "sync.clock_measured_at": f"{s.measured_at:.3f}",
+    }

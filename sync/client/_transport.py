@@ -7,11 +7,12 @@ proxy answered) or :class:`~sync.errors.TransportError` (no answer at all).
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,7 +114,7 @@ class HubTransport:
 
     def __init__(self, hub_url: str, *, ca_file: str | None = None, clock: HubClock,
                  identity: Identity | None = None, timeout_seconds: float = 60.0,
-                 on_clock: Callable[[HubClock], None] | None = None) -> None:
+                 on_clock: Callable[[HubClock], Awaitable[None] | None] | None = None) -> None:
         self.base = check_hub_url(hub_url, ca_file=ca_file)
         self._ssl: ssl.SSLContext | bool = pinned_ssl_context(ca_file) if self.base.startswith("https") else False
         self.clock = clock
@@ -218,7 +219,9 @@ class HubTransport:
         server = _server_time(resp_headers)
         if server is not None and self.clock.observe(server, sent_at=sent_at, received_at=received_at):
             if self._on_clock is not None:
-                self._on_clock(self.clock)
+                saved = self._on_clock(self.clock)
+                if inspect.isawaitable(saved):  # a write awaited on the store's writer
+                    await saved
         response = HubResponse(status=status, headers=resp_headers, body=raw)
         if status >= 400:
             raise _api_error(response)

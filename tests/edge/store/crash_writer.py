@@ -10,6 +10,7 @@ import hashlib
 import sys
 from pathlib import Path
 
+from edge.outbox import ingest_and_enqueue
 from edge.store import PageSource, Store
 from tests.conftest import make_settings
 
@@ -29,8 +30,8 @@ def main() -> None:
     with Store.open(settings) as store:
         n = start
         while True:
-            did, code = store.ingest(procedure_code="1.001612", applicant=applicant(n), actor="crash",
-                                     pages=[PageSource(source=page_bytes(n, k), media_type="image/png") for k in range(2)])
+            did, code = ingest_and_enqueue(store, procedure_code="1.001612", applicant=applicant(n), actor="crash",
+                                           pages=[PageSource(source=page_bytes(n, k), media_type="image/png") for k in range(2)])
             sys.stdout.write(f"{n} {did} {code}\n")
             sys.stdout.flush()
             n += 1

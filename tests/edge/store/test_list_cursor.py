@@ -55,7 +55,7 @@ def test_cursor_pages_equal_offset_pages(filled: Store, size: int) -> None:
 def test_cursor_with_status_filter_and_offset(filled: Store) -> None:
     ids = [r.id for r in filled.list(limit=1000)]
     for dossier_id in ids[::10]:
-        filled.query("UPDATE dossiers SET status = 'handed_over' WHERE id = ?", (dossier_id,))
+        filled.write(lambda conn, d=dossier_id: conn.execute("UPDATE dossiers SET status = 'handed_over' WHERE id = ?", (d,)))
     wanted = [i for i in ids if i in set(ids[::10])]
     assert [i for page in _walk(filled, 3, status="handed_over") for i in page] == wanted
     assert [i for page in _walk(filled, 5, status="draft") for i in page] == [i for i in ids if i not in wanted]

@@ -217,5 +217,4 @@ def test_sqlite_runs_in_wal_with_full_sync(box_store: Store) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = {r["name"] for r in box_store.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'store'")}
     assert "0001_core" in names
-    with box_store._database.lock:
-        assert box_store._database.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert box_store.write(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from edge.config import Settings
+from edge.outbox import ingest_and_enqueue
 from edge.store import PageSource, Store
 
 AGENCY = "000.00.06.H56"
@@ -32,7 +33,7 @@ def make_box(tmp_path: Path, name: str = "box", **sync) -> tuple[Settings, Store
 def add_dossier(store: Store, *, pages: int = 2, page_bytes: int = 300_000) -> str:
     sources = [PageSource(source=os.urandom(page_bytes), component=f"tp{i}", media_type="image/png")
                for i in range(pages)]
-    dossier_id, _code = store.ingest(procedure_code="1.001612",
+    dossier_id, _code = ingest_and_enqueue(store, procedure_code="1.001612",
                                      applicant={"full_name": "Nguyễn Văn An", "id_number": "001099001234"},
                                      pages=sources, actor="clerk")
     return dossier_id
