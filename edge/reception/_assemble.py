@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from core.vntime import VN_TZ
 from edge.errors import NotFoundError, ValidationError
 
-from ._calendar import VN_TZ, DueResult, WorkCalendar
+from ._calendar import DueResult, WorkCalendar
 from ._catalog import Procedure, get_procedure
 from ._fees import payment_of
 from ._receipt import ReceiptComponent, ReceiptData

@@ -37,18 +37,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import holidays
 
+from core import labels
+from core.vntime import VN_TZ
 from edge.errors import ConfigError, ValidationError
 
 from ._migrations import Access
 
 log = logging.getLogger(__name__)
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-WEEKDAY_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+WEEKDAY_VI = labels.WEEKDAY_VI
 DEFAULT_DAY_OFF_REASON = "Ngày nghỉ bù"
 DEFAULT_WORKING_DAY_REASON = "Ngày làm việc bù"
 _MAX_DAYS = 3 * 366

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from core import labels
 from edge.errors import NotFoundError, ValidationError
 
 from ._migrations import Access
@@ -27,9 +28,9 @@ log = logging.getLogger(__name__)
 CHANNELS = ("direct", "online", "postal")
 TIME_UNITS = ("working_days", "working_hours")
 COMPONENT_KINDS = ("original", "certified_copy", "photocopy")
-CHANNEL_VI = {"direct": "Trực tiếp", "online": "Trực tuyến", "postal": "Qua bưu chính"}
-KIND_VI = {"original": "Bản chính", "certified_copy": "Bản sao chứng thực", "photocopy": "Bản photo"}
-UNIT_VI = {"working_days": "ngày làm việc", "working_hours": "giờ làm việc"}
+CHANNEL_VI = labels.CHANNEL_VI
+KIND_VI = labels.DOCUMENT_KIND_VI
+UNIT_VI = labels.TIME_UNIT_VI
 
 _CODE_RE = re.compile(r"^\d\.\d{6}(\.\d{3}\.\d{2}\.\d{2}\.H\d{2})?$")
 _COMPONENT_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")

@@ -39,9 +39,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core import labels
+from core.vntime import VN_TZ
 from edge.errors import DeviceError, MotcuaError, ValidationError
 
-from ._calendar import VN_TZ, WEEKDAY_VI
+from ._calendar import WEEKDAY_VI
 from ._catalog import KIND_VI
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {"DejaVuSans": "DejaVuSans.ttf", "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
           "DejaVuSans-Oblique": "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique": "DejaVuSans-BoldOblique.ttf"}
 COPIES = ("Liên 1: Lưu", "Liên 2: Giao người nộp hồ sơ")
-PAYMENT_VI = {"cash": "Tiền mặt", "vietqr": "Chuyển khoản (VietQR)"}
+PAYMENT_VI = labels.PAYMENT_METHOD_VI
 
 
 class ReceiptError(MotcuaError):

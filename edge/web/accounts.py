@@ -21,6 +21,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from core import labels
 from edge.errors import MotcuaError, ValidationError
 
 from ._dbutil import one, rows, tx
@@ -28,7 +29,7 @@ from ._dbutil import one, rows, tx
 logger = logging.getLogger(__name__)
 
 ROLES = ("clerk", "supervisor", "admin")
-ROLE_NAMES_VI = {"clerk": "Cán bộ tiếp nhận", "supervisor": "Lãnh đạo / giám sát", "admin": "Quản trị"}
+ROLE_NAMES_VI = labels.ROLE_VI
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD = 6  # a 6-digit PIN is allowed on the counter screen; lockout bounds guessing
 
