@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA secure_delete=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
+
+
+class _ReadConnection(sqlite3.Connection):
+    """A thread's read connection (a subclass only so that the registry can hold it weakly: it
+    closes when its thread ends, so short-lived threads leave no open files behind)."""
 
 
 class _Task:
@@ -78,7 +84,7 @@ class Database:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: weakref.WeakSet[_ReadConnection] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._closed = False
 
@@ -254,14 +260,14 @@ class Database:
                 raise StoreError("the database is closed")
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                                       timeout=BUSY_TIMEOUT_MS / 1000, factory=_ReadConnection)
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA query_only=ON")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open database {self.path}: {exc}") from exc
             self._local.conn = conn
             with self._readers_lock:
-                self._readers.append(conn)
+                self._readers.add(conn)
         return conn
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -301,7 +307,7 @@ class Database:
                 self._queue.put(_STOP)
                 thread.join()
         with self._readers_lock:
-            readers, self._readers = self._readers, []
+            readers, self._readers = list(self._readers), weakref.WeakSet()
         for conn in readers:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()

@@ -149,6 +149,8 @@ class Store(DossierReads):
         self.settings = settings
         self.root = root
         self._database = database
+        #: Deprecated outside ``edge.store`` (a sqlite-utils view of the writer's connection, kept
+        #: for the transition): write through :meth:`write`/:meth:`awrite`, read through :meth:`query`.
         self.db = database.db
         self._keys = keys
         self.city_key = city_key
@@ -375,7 +377,7 @@ class Store(DossierReads):
         write_file_atomic(self.root / "keys" / CITY_KEY_FILE, json.dumps(city.to_json(), indent=1).encode(), mode=0o644)
         self.city_key = city
 
-    def reseal_pending_to_city(self, city: CityPublicKey, *, actor: str, states: Iterable[str] = ("sealed",)) -> int:
+    def reseal_pending_to_city(self, city: CityPublicKey, *, actor: str, states: Iterable[str]) -> int:
         """Seal again, to ``city``, every finalized dossier whose outbox is in one of ``states``.
 
         A box initialized with a provisional city key (``motcua init`` without ``--city-key``) may

@@ -126,3 +126,49 @@ def test_a_new_store_set_has_no_outbox_table(tmp_path) -> None:
     assert "outbox" not in db.table_names()
     migrations.apply(db)
     assert "outbox" in db.table_names()
+
+
+def _finalize_in_a_process(box_settings, did: str, *, install_outbox: bool):
+    """Finalize from another process while this one holds the store (not alone: no migration runs
+    there), with or without the outbox package installed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "from edge._registry import REGISTRY\n"
+        "from edge.config import load_settings\n"
+        + ("from edge.outbox import _extension\nREGISTRY.install('edge.outbox', _extension.register)\n"
+           if install_outbox else "")
+        + "from edge.errors import StoreError\n"
+        "from edge.store import Store\n"
+        f"settings = load_settings(None, env={{}}, overrides={{'store': {{'state_dir': {str(box_settings.store.state_dir)!r}}}}})\n"
+        "with Store.open(settings) as store:\n"
+        "    assert store.startup_report.migrations_applied == ()\n"
+        "    try:\n"
+        f"        print(store.finalize({did!r}, actor='cli'))\n"
+        "    except StoreError as exc:\n"
+        "        print('refused', exc.message_vi)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_second_process_finalizes_into_the_outbox(box_store: Store, box_settings) -> None:
+    did = box_store.create_draft(procedure_code="1.001612", applicant=APPLICANT, actor="t")
+    out = _finalize_in_a_process(box_settings, did, install_outbox=True)
+    assert out.startswith("000.00.06.H56-")
+    assert Outbox(box_store).row(did)["state"] == OutboxState.SEALED
+
+
+def test_without_the_outbox_a_finalize_is_refused_not_lost(box_store: Store, box_settings) -> None:
+    """A finalize that nothing would send is refused, and nothing is written."""
+    did = box_store.create_draft(procedure_code="1.001612", applicant=APPLICANT, actor="t")
+    out = _finalize_in_a_process(box_settings, did, install_outbox=False)
+    assert out.startswith("refused") and "hàng đợi" in out
+    row = box_store.query("SELECT status, code FROM dossiers WHERE id = ?", (did,))[0]
+    assert (row["status"], row["code"]) == ("draft", None)
+    assert Outbox(box_store).row(did) is None

@@ -138,3 +138,15 @@ def test_reads_run_on_read_only_connections(box_store: Store) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         box_store.query("UPDATE meta SET value = 'x' WHERE key = 'agency_code'")
     assert box_store.meta_get("agency_code") != "x"
+
+
+def test_a_finished_threads_read_connection_is_closed(box_store: Store) -> None:
+    """Scanner batches and executors come and go: their read connections must not pile up."""
+    import gc
+
+    for _ in range(20):
+        t = threading.Thread(target=lambda: box_store.query("SELECT 1"))
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(box_store._database._readers) <= 2
