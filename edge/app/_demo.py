@@ -157,11 +157,9 @@ def _demo_data(store: Store, *, fresh: bool) -> None:
         for username, name, role in DEMO_ACCOUNTS:
             accounts.create_account(store, username, name, role, DEMO_PASSWORD)
     if fresh:
-        from edge.cli._core import compute_due
+        from edge import services
 
-        procedures = list_procedures(store)
-        for applicant, procedure in zip(DEMO_APPLICANTS, procedures, strict=False):
-            received = store.now()
-            store.ingest(procedure_code=procedure.code, applicant=applicant, actor="demo",
-                         pages=[PageSource(source=_demo_png(), media_type="image/png")],
-                         received_at=received, due_at=compute_due(store, procedure.code, received))
+        for applicant, procedure in zip(DEMO_APPLICANTS, list_procedures(store), strict=False):
+            services.receive(store, store.settings, procedure_code=procedure.code, applicant=applicant, actor="demo",
+                             pages=[PageSource(source=_demo_png(), media_type="image/png")],
+                             fee={"method": "later"}, override_by="demo")

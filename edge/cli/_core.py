@@ -18,18 +18,6 @@ def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
 
 
-def sniff_media_type(head: bytes) -> str:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    return "application/octet-stream"
-
-
 @click.command("init")
 @click.option("--agency", required=True, help="Agency code of the receiving unit, e.g. 000.00.06.H56.")
 @click.option("--city-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -85,18 +73,6 @@ def _load_applicant(path: Path) -> dict:
     return data
 
 
-def compute_due(store, procedure_code: str, received):
-    """Appointment for a procedure received at ``received`` (None when the catalog lacks it)."""
-    from edge.reception import calendar_for, due_for_procedure, get_procedure, list_procedures
-
-    if not list_procedures(store):
-        click.echo("warning: the procedure catalog is empty (motcua catalog import FILE): no appointment date computed",
-                   err=True)
-        return None
-    procedure = get_procedure(store, procedure_code)  # unknown procedure: NotFoundError, nothing written
-    return due_for_procedure(calendar_for(store), procedure, received).due_at
-
-
 @dossier_group.command("create")
 @click.option("--procedure", required=True, help="Procedure code, e.g. 1.001612.")
 @click.option("--applicant", "applicant_file", required=True, type=click.Path(path_type=Path),
@@ -107,23 +83,30 @@ def compute_due(store, procedure_code: str, received):
 @click.option("--actor", default="cli", help="Who is recording this (audit log).")
 @pass_ctx
 def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str, actor: str) -> None:
-    """Create and finalize a dossier in one step; prints {"id", "code"}."""
+    """Create and finalize a dossier in one step; prints {"id", "code"}.
+
+    The dossier has the shape of one received at the counter (checklist, fee to be collected
+    later, appointment). Required components without pages are recorded as accepted by ACTOR.
+    """
+    from edge import services
     from edge.store import PageSource
 
     applicant = _load_applicant(applicant_file)
     with ctx.open_store() as store:
-        received = store.now()
-        due = compute_due(store, procedure, received)
+        if not services.has_catalog(store):
+            click.echo("warning: the procedure catalog is empty (motcua catalog import FILE): no appointment date computed",
+                       err=True)
         handles = [open(p, "rb") for p in pages]
         try:
-            sources = [PageSource(source=h, component=component, media_type=sniff_media_type(h.peek(8)[:8]))
+            sources = [PageSource(source=h, component=component,
+                                  media_type=services.sniff_media_type(h.peek(services.SNIFF_BYTES)[:services.SNIFF_BYTES]))
                        for h in handles]
-            dossier_id, code = store.ingest(procedure_code=procedure, applicant=applicant, pages=sources, actor=actor,
-                                            received_at=received, due_at=due)
+            received = services.receive(store, ctx.settings, procedure_code=procedure, applicant=applicant,
+                                        pages=sources, actor=actor, fee={"method": "later"}, override_by=actor)
         finally:
             for h in handles:
                 h.close()
-    _echo_json({"id": dossier_id, "code": code})
+    _echo_json({"id": received.dossier_id, "code": received.code})
 
 
 @dossier_group.command("show")
@@ -288,4 +271,4 @@ def status_command(ctx: CliContext, as_json: bool) -> None:
 
 COMMANDS = [init_command, config_group, dossier_group, check_command, serve_command, unlock_command, status_command]
 
-__all__ = ["COMMANDS", "MotcuaError", "StoreError", "ValidationError", "sniff_media_type"]
+__all__ = ["COMMANDS", "MotcuaError", "StoreError", "ValidationError"]

@@ -7,9 +7,21 @@ from typing import Any
 
 from aiohttp import web
 
+from edge import services
 from edge.errors import ValidationError
 
-from . import _intake, _sessions, accounts
+from . import _sessions, accounts
+from ._actions import (
+    devices_state,
+    health,
+    kick_sync,
+    login_with_password,
+    receipt_response,
+    render_receipt_for,
+    start_scan,
+    supervisor_override,
+    sync_state,
+)
 from ._auth import current, session_token
 from ._common import audit, blocking
 from ._errors import HttpError, not_found
@@ -18,9 +30,6 @@ from ._openapi import openapi_document
 from ._paging import list_page
 from ._roles import PUBLIC, allow
 from ._uploads import save_stream
-from ._views_auth import login_with_password
-from ._views_intake import receipt_response, render_receipt_for
-from ._views_panels import devices_state, health, start_scan, sync_state
 
 API = "/api/v1"
 
@@ -43,24 +52,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _dossier_json(store: Any, dossier_id: str) -> dict[str, Any]:
-    dossier = store.get(dossier_id)
-    try:
-        procedure = _intake.get_procedure(store, dossier.procedure_code)
-        items = [i.to_dict() for i in _intake.checklist(dossier, procedure)]
-    except ValidationError:
-        items = []
-    return {
-        "id": dossier.id, "code": dossier.code, "procedure_code": dossier.procedure_code,
-        "status": dossier.status, "city_status": dossier.city_status, "sync_state": dossier.sync_state,
-        "created_at": dossier.created_at, "finalized_at": dossier.finalized_at,
-        "received_at": dossier.received_at, "due_at": dossier.due_at,
-        "applicant": dossier.applicant.to_dict() if dossier.applicant else None,
-        "channel": dossier.form.get("channel", "direct"),
-        "pages": [dataclasses.asdict(p) for p in dossier.pages],
-        "checklist": items, "fee": _intake.fee_status(dossier) if dossier.status != "draft" else None,
-        "satisfaction": ({"rating": dossier.meta["satisfaction"]["rating"]}
-                         if dossier.meta.get("satisfaction") else None),
-    }
+    return services.dossier_view(store, dossier_id)
 
 
 def _id(request: web.Request) -> str:
@@ -114,13 +106,13 @@ async def session_delete(request: web.Request) -> web.Response:
 
 @allow("dossier.read")
 async def procedures(request: web.Request) -> web.Response:
-    found = _intake.list_procedures(request.app[STORE], request.query.get("search"))
+    found = services.list_procedures(request.app[STORE], request.query.get("search"))
     return web.json_response({"procedures": [p.to_dict() for p in found]})
 
 
 @allow("dossier.read")
 async def procedure(request: web.Request) -> web.Response:
-    found = _intake.get_procedure(request.app[STORE], request.match_info["code"], field="code")
+    found = services.get_procedure(request.app[STORE], request.match_info["code"], field="code")
     return web.json_response(found.to_dict())
 
 
@@ -154,13 +146,13 @@ async def dossier_create(request: web.Request) -> web.Response:
     applicant = body.get("applicant")
     if not isinstance(applicant, dict):
         raise ValidationError("applicant", "must be an object", message_vi="Thiếu thông tin người nộp (applicant).")
-    unknown = sorted(set(applicant) - set(_intake.APPLICANT_FIELDS))
+    unknown = sorted(set(applicant) - set(services.APPLICANT_FIELDS))
     if unknown:
         raise ValidationError(unknown[0], "unknown applicant field", message_vi=f"Trường không hợp lệ: {unknown[0]}.")
     bad = [k for k, v in applicant.items() if v is not None and not isinstance(v, str)]
     if bad:
         raise ValidationError(bad[0], "must be a string", message_vi=f"Trường {bad[0]} phải là chuỗi ký tự.")
-    dossier_id = _intake.create_draft(request.app[STORE], actor=current(request).account.username,
+    dossier_id = services.create_draft(request.app[STORE], actor=current(request).account.username,
                                       procedure_code=str(body.get("procedure_code") or ""),
                                       applicant={k: v or "" for k, v in applicant.items()},
                                       channel=str(body.get("channel") or "direct"))
@@ -180,7 +172,7 @@ async def dossier_patch(request: web.Request) -> web.Response:
     applicant = body.get("applicant")
     if applicant is not None and not isinstance(applicant, dict):
         raise ValidationError("applicant", "must be an object", message_vi="Thông tin người nộp không hợp lệ.")
-    _intake.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
+    services.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
                          procedure_code=body.get("procedure_code"), applicant=applicant,
                          channel=body.get("channel"))
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
@@ -193,15 +185,15 @@ async def page_add(request: web.Request) -> web.Response:
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     component = request.query.get("component", "")
-    procedure = _intake.get_procedure(store, store.summary(dossier_id).procedure_code)
+    procedure = services.get_procedure(store, store.summary(dossier_id).procedure_code)
     procedure.component(component)
     length = request.content_length
-    if length is not None and length > settings.web.max_upload_mb * 1024 * 1024:
+    if length is not None and length > services.upload_limit_mb(settings) * 1024 * 1024:
         from ._uploads import too_large
 
-        raise too_large(settings.web.max_upload_mb)
+        raise too_large(services.upload_limit_mb(settings))
     page = await save_stream(store, dossier_id, component=component, actor=current(request).account.username,
-                             limit_mb=settings.web.max_upload_mb, read=lambda: request.content.readany())
+                             limit_mb=services.upload_limit_mb(settings), read=lambda: request.content.readany())
     return web.json_response(dataclasses.asdict(page), status=201)
 
 
@@ -224,18 +216,14 @@ async def finalize(request: web.Request) -> web.Response:
     if override is not None:
         if not isinstance(override, dict):
             raise ValidationError("override", "must be an object", message_vi="Thông tin duyệt của lãnh đạo không hợp lệ.")
-        from ._views_intake import supervisor_override
-
         override_by = await supervisor_override(request, str(override.get("username") or ""),
                                                 str(override.get("password") or ""))
     fee = body.get("fee")
     if fee is not None and not isinstance(fee, dict):
         raise ValidationError("fee", "must be an object", message_vi="Thông tin lệ phí không hợp lệ.")
-    _intake.finalize(request.app[STORE], request.app[SETTINGS], dossier_id, actor=current(request).account.username,
+    services.finalize(request.app[STORE], request.app[SETTINGS], dossier_id, actor=current(request).account.username,
                      fee=fee, override_by=override_by)
-    from ._views_intake import _kick_sync
-
-    await _kick_sync(request)
+    await kick_sync(request)
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
 
 
@@ -251,7 +239,7 @@ async def receipt(request: web.Request) -> web.Response:
 async def payment(request: web.Request) -> web.Response:
     body = await _body(request)
     dossier_id = _id(request)
-    _intake.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
+    services.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
                            method=str(body.get("method") or ""), receipt_number=str(body.get("receipt_number") or ""))
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
 
@@ -263,7 +251,7 @@ async def rating(request: web.Request) -> web.Response:
     comment = body.get("comment") or ""
     if not isinstance(comment, str):
         raise ValidationError("comment", "must be a string", message_vi="Góp ý phải là chuỗi ký tự.")
-    _intake.rate(request.app[STORE], dossier_id, actor=current(request).account.username,
+    services.rate(request.app[STORE], dossier_id, actor=current(request).account.username,
                  rating=body.get("rating"), comment=comment)
     return web.json_response({"ok": True})
 
@@ -271,7 +259,7 @@ async def rating(request: web.Request) -> web.Response:
 @allow("dossier.handover")
 async def handover(request: web.Request) -> web.Response:
     dossier_id = _id(request)
-    request.app[STORE].mark_handed_over(dossier_id, actor=current(request).account.username)
+    services.hand_over(request.app[STORE], dossier_id, actor=current(request).account.username)
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
 
 
@@ -283,7 +271,7 @@ async def lookup(request: web.Request) -> web.Response:
     bad = [k for k, v in values.items() if not isinstance(v, str)]
     if bad:
         raise ValidationError(bad[0], "must be a string", message_vi=f"Trường {bad[0]} phải là chuỗi ký tự.")
-    found = _intake.find(request.app[STORE], **values)
+    found = services.find(request.app[STORE], **values)
     return web.json_response({"dossiers": [_summary(r) for r in found]})
 
 

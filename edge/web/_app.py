@@ -11,6 +11,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from edge import services
+
 from . import _api, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
@@ -29,7 +31,7 @@ def create_app(*, settings: Any, store: Any, devices: Any = None, sync: Any = No
     ``devices`` (a DeviceManager) and ``sync`` (a SyncClient) are optional: their panels then say
     so. The store's database must already hold the web tables (``Migrations("web")``).
     """
-    max_body = settings.web.max_upload_mb * 1024 * 1024 + 64 * 1024
+    max_body = services.upload_limit_mb(settings) * 1024 * 1024 + 64 * 1024
     app = web.Application(middlewares=[headers_middleware, error_middleware, security_middleware],
                           client_max_size=max_body)
     app[SETTINGS] = settings

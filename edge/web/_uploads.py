@@ -12,22 +12,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from edge.errors import ValidationError
+from edge.services import SNIFF_BYTES, sniff
+from edge.store import Store
 
-MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-)
-_HEAD = 16
-
-
-def sniff(head: bytes) -> str | None:
-    for magic, media_type in MAGIC:
-        if head.startswith(magic):
-            return media_type
-    return None
+_HEAD = SNIFF_BYTES
 
 
 def too_large(limit_mb: int) -> ValidationError:
@@ -35,7 +23,7 @@ def too_large(limit_mb: int) -> ValidationError:
                            message_vi=f"Tệp vượt quá dung lượng cho phép ({limit_mb} MB). Vui lòng quét lại với độ phân giải thấp hơn hoặc chia nhỏ tệp.")
 
 
-async def save_stream(store: Any, dossier_id: str, *, component: str, actor: str, limit_mb: int,
+async def save_stream(store: Store, dossier_id: str, *, component: str, actor: str, limit_mb: int,
                       read: Callable[[], Awaitable[bytes]]) -> Any:
     """Read the first bytes, check them, then stream the rest into ``store.add_page``."""
     limit = limit_mb * 1024 * 1024

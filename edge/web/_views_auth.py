@@ -5,32 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import _sessions, accounts
+from ._actions import login_with_password
 from ._auth import clear_session_cookie, current, session_token, set_session_cookie
-from ._common import audit, blocking, form_str, safe_next
-from ._keys import EVENTS, EXPIRED, SETTINGS, STORE
+from ._common import audit, form_str, safe_next
+from ._keys import EVENTS, EXPIRED, STORE
 from ._render import render
 from ._roles import PUBLIC, allow
-
-
-async def login_with_password(request: web.Request, username: str, password: str,
-                              roles: tuple[str, ...] = accounts.ROLES) -> accounts.Account:
-    """Check credentials with lockout; the argon2id work runs off the event loop.
-
-    The form, the API session endpoint and the supervisor override all come here: the attempt is
-    counted before the check, at most :data:`accounts.MAX_CONCURRENT_CHECKS` checks of one account
-    run at once, and a success is refused if the account got locked meanwhile.
-    """
-    settings = request.app[SETTINGS]
-    store = request.app[STORE]
-    limits = {"max_attempts": settings.web.lockout_attempts, "lockout_minutes": settings.web.lockout_minutes}
-    attempt = accounts.begin_login(store, username, **limits)
-    try:
-        with accounts.check_slot(attempt.username):
-            ok = await blocking(accounts.verify_password, attempt, password)
-    except accounts.AuthError:
-        accounts.refuse_unchecked(store, attempt, **limits)
-        raise
-    return accounts.finish_login(store, attempt, ok, roles=roles, **limits)
 
 
 @allow(PUBLIC)

@@ -8,18 +8,18 @@ from typing import Any
 
 from aiohttp import web
 
-from edge import reception
+from edge import reception, services
 from edge.errors import MotcuaError, ValidationError
 
-from . import _chip, _intake, accounts
+from . import _chip
+from ._actions import kick_sync, receipt_response, render_receipt_for, supervisor_override
 from ._auth import check_csrf, current
-from ._common import audit, blocking, form_str, maybe_await
+from ._common import audit, blocking, form_str
 from ._errors import HttpError, not_found
-from ._keys import DEVICES, EVENTS, SETTINGS, STORE, SYNC
+from ._keys import DEVICES, EVENTS, SETTINGS, STORE
 from ._render import render
 from ._roles import allow
 from ._uploads import save_stream
-from ._views_auth import login_with_password
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,6 @@ def _dossier_id(request: web.Request) -> str:
     return value
 
 
-async def _kick_sync(request: web.Request) -> None:
-    sync = request.app[SYNC]
-    if sync is None or not hasattr(sync, "kick"):
-        return
-    try:
-        await maybe_await(sync.kick())
-    except Exception:  # a sync hiccup never blocks intake
-        logger.warning("could not wake the sync client after finalize", exc_info=True)
-
-
 # --------------------------------------------------------------------------- new dossier
 
 
@@ -66,9 +56,9 @@ def _new_context(request: web.Request, *, values: dict[str, str] | None = None, 
                  qr_payload: str = "", chip: dict[str, str] | None = None,
                  chip_read: _chip.ChipRead | None = None) -> dict[str, Any]:
     store = request.app[STORE]
-    procedures = _intake.list_procedures(store)
+    procedures = services.list_procedures(store)
     return {
-        "values": values or dict.fromkeys(_intake.APPLICANT_FIELDS, ""),
+        "values": values or dict.fromkeys(services.APPLICANT_FIELDS, ""),
         "procedures": procedures, "procedure_code": procedure_code, "channel": channel,
         "errors": errors or {}, "search": search, "qr_payload": qr_payload,
         "notice": notice(request), "qr_seq": request.app[EVENTS].seq,
@@ -111,7 +101,7 @@ async def new_page(request: web.Request) -> web.StreamResponse:
 @allow("dossier.write")
 async def new_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    values = _intake.applicant_values(form)
+    values = services.applicant_values(form)
     procedure_code = form_str(form, "procedure_code", 100)
     channel = form_str(form, "channel", 20) or "direct"
     qr_payload = form_str(form, "qr_payload", 2000)
@@ -133,7 +123,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
                            errors=errors, qr_payload=qr_payload)
         return render("dossier_new.html", request, ctx, status=422 if errors else 200)
     try:
-        dossier_id = _intake.create_draft(request.app[STORE], actor=current(request).account.username,
+        dossier_id = services.create_draft(request.app[STORE], actor=current(request).account.username,
                                           procedure_code=procedure_code, applicant=values, channel=channel)
     except ValidationError as exc:
         errors[exc.field] = exc.message_vi or str(exc)
@@ -152,13 +142,13 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
     settings = request.app[SETTINGS]
     dossier = store.get(dossier_id)
     try:
-        procedure = _intake.get_procedure(store, dossier.procedure_code)
+        procedure = services.get_procedure(store, dossier.procedure_code)
     except ValidationError:
         procedure = None
-    items = _intake.checklist(dossier, procedure) if procedure else []
+    items = services.checklist(dossier, procedure) if procedure else []
     channel = dossier.form.get("channel", "direct")
-    quote = _intake.fee_quote(procedure, channel) if procedure else None
-    fee = _intake.fee_status(dossier) if dossier.status != "draft" else None
+    quote = services.fee_quote(procedure, channel) if procedure else None
+    fee = services.fee_status(dossier) if dossier.status != "draft" else None
     vietqr_payload = None
     if fee and not fee["paid"] and fee["method"] == "vietqr" and fee["vietqr_payload"]:
         vietqr_payload = fee["vietqr_payload"]
@@ -173,13 +163,13 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
     applicant = dossier.applicant.to_dict() if dossier.applicant else {}
     return {
         "dossier": dossier, "procedure": procedure, "checklist": items,
-        "missing": _intake.missing_required(items), "channel": channel,
-        "values": values or {k: applicant.get(k, "") for k in _intake.APPLICANT_FIELDS},
-        "procedures": _intake.list_procedures(store) if dossier.status == "draft" else [],
+        "missing": services.missing_required(items), "channel": channel,
+        "values": values or {k: applicant.get(k, "") for k in services.APPLICANT_FIELDS},
+        "procedures": services.list_procedures(store) if dossier.status == "draft" else [],
         "errors": errors or {}, "notice": status_notice or notice(request), "quote": quote, "fee": fee,
         "vietqr_payload": vietqr_payload, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),
         "printer": settings.reception.printer, "scanners": scanners,
-        "max_upload_mb": settings.web.max_upload_mb,
+        "max_upload_mb": services.upload_limit_mb(settings),
         "satisfaction": dossier.meta.get("satisfaction"),
         "fee_form": None,  # the fee fields as typed, set when a finalize is refused
     }
@@ -195,9 +185,9 @@ async def dossier_page(request: web.Request) -> web.StreamResponse:
 async def dossier_update(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     form = await request.post()
-    values = _intake.applicant_values(form)
+    values = services.applicant_values(form)
     try:
-        _intake.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
+        services.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
                              procedure_code=form_str(form, "procedure_code", 100) or None,
                              applicant=values, channel=form_str(form, "channel", 20) or None)
     except ValidationError as exc:
@@ -219,10 +209,10 @@ async def page_upload(request: web.Request) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/"):
             raise ValidationError("file", "expected a multipart form", message_vi="Vui lòng chọn tệp để tải lên.")
         length = request.content_length
-        if length is not None and length > settings.web.max_upload_mb * 1024 * 1024 + 64 * 1024:
+        if length is not None and length > services.upload_limit_mb(settings) * 1024 * 1024 + 64 * 1024:
             from ._uploads import too_large
 
-            raise too_large(settings.web.max_upload_mb)
+            raise too_large(services.upload_limit_mb(settings))
         reader = await request.multipart()
         while True:
             part = await reader.next()
@@ -230,12 +220,12 @@ async def page_upload(request: web.Request) -> web.StreamResponse:
                 break
             if part.name == "file":
                 await check_csrf(request, fields.get("csrf_token"))
-                procedure = _intake.get_procedure(store, store.summary(dossier_id).procedure_code)
+                procedure = services.get_procedure(store, store.summary(dossier_id).procedure_code)
                 component = fields.get("component", "")
                 procedure.component(component)  # unknown component: precise message
                 page = await save_stream(store, dossier_id, component=component,
                                          actor=current(request).account.username,
-                                         limit_mb=settings.web.max_upload_mb,
+                                         limit_mb=services.upload_limit_mb(settings),
                                          read=lambda part=part: part.read_chunk(65536))
                 break
             fields[part.name or ""] = (await part.read(decode=True))[:2000].decode("utf-8", "replace")
@@ -244,7 +234,7 @@ async def page_upload(request: web.Request) -> web.StreamResponse:
             raise ValidationError("file", "no file", message_vi="Vui lòng chọn tệp ảnh hoặc PDF để tải lên.")
     except ValidationError as exc:
         error = exc
-        if exc.field == "file" and (request.content_length or 0) < 4 * settings.web.max_upload_mb * 1024 * 1024:
+        if exc.field == "file" and (request.content_length or 0) < 4 * services.upload_limit_mb(settings) * 1024 * 1024:
             await request.release()
     if error is not None:
         component = fields.get("component", "")
@@ -287,19 +277,6 @@ async def page_remove(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=page_removed")
 
 
-async def supervisor_override(request: web.Request, username: str, password: str) -> str:
-    """A supervisor confirms on the spot; their own lockout counter applies."""
-    if not username or not password:
-        raise ValidationError("override_password", "supervisor credentials required",
-                              message_vi="Hồ sơ còn thiếu thành phần bắt buộc: lãnh đạo cần nhập tên đăng nhập và mật khẩu để duyệt.")
-    try:
-        account = await login_with_password(request, username, password, roles=("supervisor", "admin"))
-    except accounts.AuthError as exc:
-        audit(request, "dossier.override_refused", reason=exc.code)
-        raise ValidationError("override_password", exc.code, message_vi=exc.message_vi) from None
-    return account.username
-
-
 @allow("dossier.write")
 async def finalize_submit(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
@@ -309,35 +286,20 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
     try:
         override_by = None
         dossier = store.get(dossier_id)
-        procedure = _intake.get_procedure(store, dossier.procedure_code)
-        if _intake.missing_required(_intake.checklist(dossier, procedure)):
+        procedure = services.get_procedure(store, dossier.procedure_code)
+        if services.missing_required(services.checklist(dossier, procedure)):
             if form_str(form, "override_username", 100):
                 override_by = await supervisor_override(request, form_str(form, "override_username", 100),
                                                         str(form.get("override_password") or ""))
-        code = _intake.finalize(store, request.app[SETTINGS], dossier_id,
+        code = services.finalize(store, request.app[SETTINGS], dossier_id,
                                 actor=current(request).account.username, fee=fee, override_by=override_by)
     except ValidationError as exc:
         ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
         ctx["fee_form"] = fee
         return render("dossier.html", request, ctx, status=422)
     logger.info("dossier %s finalized as %s", dossier_id, code)
-    await _kick_sync(request)
+    await kick_sync(request)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=finalized")
-
-
-async def render_receipt_for(request: web.Request, dossier_id: str) -> tuple[Any, bytes]:
-    """The receipt of a finalized dossier, drawn for the clerk making the request: (data, PDF)."""
-    store = request.app[STORE]
-    if not store.summary(dossier_id).code:
-        raise HttpError(409, "not_finalized", "dossier has no receipt yet",
-                        message_vi="Hồ sơ chưa tiếp nhận: chưa có giấy tiếp nhận.")
-    data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
-    return data, await blocking(lambda: reception.render_receipt(receipt=data))
-
-
-def receipt_response(code: str, pdf: bytes) -> web.Response:
-    return web.Response(body=pdf, content_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="giay-tiep-nhan-{code}.pdf"'})
 
 
 @allow("dossier.read")
@@ -366,7 +328,7 @@ async def fee_submit(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     form = await request.post()
     try:
-        _intake.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
+        services.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
                                method=form_str(form, "fee_method", 20),
                                receipt_number=form_str(form, "fee_receipt_number", 60))
     except ValidationError as exc:
@@ -383,7 +345,7 @@ async def vietqr_image(request: web.Request) -> web.StreamResponse:
     payload = (dossier.meta or {}).get("vietqr_payload") if dossier.status != "draft" else None
     if not payload:
         raise not_found("vietqr")
-    svg = await blocking(_intake.qr_svg_document, payload)
+    svg = await blocking(services.qr_svg_document, payload)
     return web.Response(body=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -402,7 +364,7 @@ async def rating_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     comment = form_str(form, "comment", 2000)
     try:
-        _intake.rate(store, dossier_id, actor=current(request).account.username,
+        services.rate(store, dossier_id, actor=current(request).account.username,
                      rating=form.get("rating"), comment=comment)
     except ValidationError as exc:
         return render("rating.html", request, {

@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from edge import services
 from edge.errors import ValidationError
 
-from . import _intake
 from ._auth import current
 from ._common import form_str, maybe_await
 from ._keys import EVENTS, STORE, SYNC
@@ -75,7 +75,7 @@ async def _lookup(request: web.Request, by: str, q: str) -> web.StreamResponse:
     error = None
     if q:
         try:
-            results = _intake.find(store, **{{"code": "code", "id": "id_number", "name": "name"}.get(by, "code"): q})
+            results = services.find(store, **{{"code": "code", "id": "id_number", "name": "name"}.get(by, "code"): q})
         except ValidationError as exc:
             error = exc.message_vi
         if results is not None and len(results) == 1 and by == "code" and request.query.get("open"):

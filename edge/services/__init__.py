@@ -1,0 +1,57 @@
+"""The box's use cases, called by the web views, the JSON API, the CLI and the demo alike.
+
+Intake (drafts, applicant, checklist), finalize in one transaction, fees and payment, pages
+(what a file is, how large it may be, a component as the page sink of a scan), look-up,
+hand-back and rating. Each takes the :class:`edge.store.Store` (and the settings where the
+station's configuration matters) and raises the layer errors of :mod:`edge.errors` with a
+Vietnamese message naming the field.
+"""
+
+from ._after import dossier_view, find, hand_over, rate
+from ._fees import (
+    FEE_METHODS,
+    fee_meta,
+    fee_quote,
+    fee_status,
+    qr_svg_document,
+    record_payment,
+    vietqr_configured,
+    vietqr_payload,
+)
+from ._finalize import Received, appointment, finalize, receive, received_now
+from ._intake import (
+    APPLICANT_FIELDS,
+    CHANNELS,
+    ChecklistItem,
+    applicant_values,
+    checklist,
+    create_draft,
+    documents_of,
+    get_procedure,
+    has_catalog,
+    list_procedures,
+    missing_required,
+    parse_applicant,
+    parse_channel,
+    procedure_or_none,
+    update_draft,
+)
+from ._pages import (
+    MAGIC,
+    SNIFF_BYTES,
+    page_limit_bytes,
+    page_limit_mb,
+    sniff,
+    sniff_media_type,
+    upload_limit_mb,
+)
+
+__all__ = [
+    "APPLICANT_FIELDS", "CHANNELS", "FEE_METHODS", "MAGIC", "SNIFF_BYTES", "ChecklistItem", "Received",
+    "applicant_values", "appointment", "checklist", "create_draft", "documents_of", "dossier_view",
+    "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
+    "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
+    "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
+    "record_payment", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
+    "vietqr_payload",
+]
