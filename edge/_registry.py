@@ -2,7 +2,7 @@
 
 Every package has a small ``_extension.py`` with ``register(registry)``; it names its commands
 (with a loader, so nothing heavy is imported until a command runs), its migration set, its feed
-handlers and its config section. The composition root (:mod:`edge.app._packages`) lists the
+handlers and its config section. The composition root (:mod:`edge.cli._packages`) lists the
 packages once and calls each hook with :data:`REGISTRY`. The layers that consume a contribution
 (the store applies the migration sets, the sync client dispatches feed items, the CLI lists the
 commands) read it from here, so none of them imports a package above it.

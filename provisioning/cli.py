@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli._context import CliContext, pass_ctx
+from edge.context import CliContext, pass_ctx
 
 from ._batch import existing_from_manifests, plan_batch, write_batch
 from ._bundle import read_bundle

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from edge.app import install
+from edge.cli import install
 from edge.config import Settings, load_settings
 from edge.store import Store
 

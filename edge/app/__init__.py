@@ -7,19 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._notify import sd_notify, watchdog_interval
-    from ._packages import PACKAGES, install
     from ._server import run_server, serve
 
 _LAZY: dict[str, tuple[str, str | None]] = {
     "sd_notify": ("._notify", "sd_notify"),
     "watchdog_interval": ("._notify", "watchdog_interval"),
-    "PACKAGES": ("._packages", "PACKAGES"),
-    "install": ("._packages", "install"),
     "run_server": ("._server", "run_server"),
     "serve": ("._server", "serve"),
 }
 
-__all__ = ["PACKAGES", "install", "run_server", "sd_notify", "serve", "watchdog_interval"]
+__all__ = ["run_server", "sd_notify", "serve", "watchdog_interval"]
 
 
 def __getattr__(name: str) -> Any:

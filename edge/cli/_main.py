@@ -1,7 +1,7 @@
 """Entry point: global options, error handling, and the commands the packages register.
 
 The top-level group knows each command's name and one-line help from the registrations
-(:mod:`edge.app._packages`); a command's module is imported only when that command runs, so
+(:mod:`edge.cli._packages`); a command's module is imported only when that command runs, so
 ``motcua --help`` and ``motcua status`` import only what they use.
 """
 
@@ -15,8 +15,9 @@ import click
 from click.formatting import HelpFormatter
 
 from edge._registry import Registry
-from edge.app._packages import install
 from edge.errors import MotcuaError
+
+from ._packages import install
 
 
 class LazyGroup(click.Group):
@@ -71,7 +72,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, state_dir: Path | None, verbose: bool) -> None:
     """Trạm Một Cửa: the one-stop reception appliance."""
-    from ._context import CliContext
+    from edge.context import CliContext
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,4 +1,4 @@
-"""The composition root's one list of packages, and the call of each package's hook.
+"""The composition root: the one list of packages, and the call of each package's hook.
 
 Order matters where a contribution is ordered: the migration sets of a fresh database are
 applied in this order (``store`` is the store's own and always first, then ``outbox``,
@@ -18,7 +18,6 @@ from edge.outbox import _extension as outbox_ext
 from edge.reception import _extension as reception_ext
 from edge.web import _extension as web_ext
 from provisioning import _extension as provisioning_ext
-from sync import _extension as sync_ext
 from sync.client import _extension as sync_client_ext
 from sync.hub import _extension as hub_ext
 
@@ -29,7 +28,6 @@ PACKAGES: tuple[ModuleType, ...] = (
     reception_ext,
     devices_ext,
     cccd_ext,
-    sync_ext,
     sync_client_ext,
     hub_ext,
     provisioning_ext,

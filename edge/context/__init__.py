@@ -1,4 +1,9 @@
-"""What every subcommand receives: the validated settings and a way to open the store."""
+"""What every command receives: the validated settings and a way to open the store.
+
+Every package's ``cli`` module decorates its commands with :data:`pass_ctx`; this module sits
+below them (above the store, which it opens only when a command asks) and stays import-cheap:
+click and the typed config, nothing else at import time.
+"""
 
 from __future__ import annotations
 

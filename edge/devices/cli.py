@@ -7,7 +7,7 @@ import shlex
 
 import click
 
-from edge.cli._context import CliContext, pass_ctx
+from edge.context import CliContext, pass_ctx
 
 
 @click.command("devices")

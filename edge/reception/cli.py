@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from edge.cli._context import CliContext, pass_ctx
+from edge.context import CliContext, pass_ctx
 from edge.errors import StoreError
 
 from ._calendar import Override, WorkCalendar, import_overrides, load_overrides, load_overrides_json

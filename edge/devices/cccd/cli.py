@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from edge.cli._context import pass_ctx
+from edge.context import pass_ctx
 from edge.errors import MotcuaError
 
 
