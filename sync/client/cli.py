@@ -7,7 +7,7 @@ import json
 
 import click
 
-from edge.cli._context import CliContext, pass_ctx
+from edge.context import CliContext, pass_ctx
 
 
 @click.group("sync")
