@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._errors import QrReadError, ScannerError
     from ._keymap import LineAssembler
-    from ._model import DeviceEvent, DeviceKind, DeviceRecord, DeviceStatus, DriverStatus
+    from ._model import (
+        DeviceEvent,
+        DeviceIdentity,
+        DeviceKind,
+        DeviceRecord,
+        DeviceState,
+        DeviceStatus,
+        DriverStatus,
+    )
     from ._qr import QrWedgeReader, classify_payload
     from ._registry import DeviceManager
     from ._sane import SaneDevice, ScannerOptions, device_options, list_devices, parse_options
@@ -20,6 +28,7 @@ if TYPE_CHECKING:
         scan_to_store,
     )
     from ._scan_async import scan_events
+    from ._sink import PageSink, StoredPage
     from ._udev import QrMatcher, UdevInfo, classify
 
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -27,7 +36,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "ScannerError": ("._errors", "ScannerError"),
     "LineAssembler": ("._keymap", "LineAssembler"),
     "DeviceEvent": ("._model", "DeviceEvent"),
+    "DeviceIdentity": ("._model", "DeviceIdentity"),
     "DeviceKind": ("._model", "DeviceKind"),
+    "DeviceState": ("._model", "DeviceState"),
     "DeviceRecord": ("._model", "DeviceRecord"),
     "DeviceStatus": ("._model", "DeviceStatus"),
     "DriverStatus": ("._model", "DriverStatus"),
@@ -45,6 +56,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "assemble_component_pdf": ("._scan", "assemble_component_pdf"),
     "scan_to_store": ("._scan", "scan_to_store"),
     "scan_events": ("._scan_async", "scan_events"),
+    "PageSink": ("._sink", "PageSink"),
+    "StoredPage": ("._sink", "StoredPage"),
     "QrMatcher": ("._udev", "QrMatcher"),
     "UdevInfo": ("._udev", "UdevInfo"),
     "classify": ("._udev", "classify"),
@@ -52,12 +65,15 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "DeviceEvent",
+    "DeviceIdentity",
     "DeviceKind",
     "DeviceManager",
     "DeviceRecord",
+    "DeviceState",
     "DeviceStatus",
     "DriverStatus",
     "LineAssembler",
+    "PageSink",
     "QrMatcher",
     "QrReadError",
     "QrWedgeReader",
@@ -67,6 +83,7 @@ __all__ = [
     "ScanResult",
     "ScannerError",
     "ScannerOptions",
+    "StoredPage",
     "UdevInfo",
     "assemble_component_pdf",
     "classify",

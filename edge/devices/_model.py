@@ -28,8 +28,8 @@ def utcnow() -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceRecord:
-    """One peripheral as the registry knows it.
+class DeviceIdentity:
+    """What a peripheral is: fixed for as long as it stays plugged in.
 
     ``id`` is stable across rescans: ``usb:VVVV:PPPP:SERIAL`` (or the sysfs path when the device
     has no serial), ``sane:NAME`` for scanners seen only through SANE (network, eSCL, virtual),
@@ -46,14 +46,63 @@ class DeviceRecord:
     name: str = ""
     transport: str = ""  # usb / network / virtual
     source: str = ""  # udev / sane / pcsc
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceState:
+    """How a peripheral is doing now: the part the registry changes (busy, error, gone)."""
+
+    status: DeviceStatus = DeviceStatus.READY
+    last_seen: str = ""
+    last_error: str = ""
+
+    def same_as(self, other: DeviceState) -> bool:
+        """Equal in everything but the time it was last seen."""
+        return (self.status, self.last_error) == (other.status, other.last_error)
+
+
+_IDENTITY_FIELDS = tuple(f.name for f in dataclasses.fields(DeviceIdentity))
+_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(DeviceState))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceRecord:
+    """One peripheral as the registry reports it: its identity and its current state together
+    (a snapshot; see :class:`DeviceIdentity` and :class:`DeviceState`)."""
+
+    id: str
+    kind: DeviceKind
+    vendor: str = ""
+    model: str = ""
+    serial: str = ""
+    dev_path: str = ""
+    name: str = ""
+    transport: str = ""  # usb / network / virtual
+    source: str = ""  # udev / sane / pcsc
     status: DeviceStatus = DeviceStatus.READY
     last_seen: str = ""
     last_error: str = ""
     properties: tuple[tuple[str, str], ...] = ()
 
+    @classmethod
+    def of(cls, identity: DeviceIdentity, state: DeviceState) -> DeviceRecord:
+        return cls(**{k: getattr(identity, k) for k in _IDENTITY_FIELDS},
+                   **{k: getattr(state, k) for k in _STATE_FIELDS})
+
+    @property
+    def identity(self) -> DeviceIdentity:
+        return DeviceIdentity(**{k: getattr(self, k) for k in _IDENTITY_FIELDS})
+
+    @property
+    def state(self) -> DeviceState:
+        return DeviceState(**{k: getattr(self, k) for k in _STATE_FIELDS})
+
     def same_as(self, other: DeviceRecord) -> bool:
         """Equal in everything but the time it was last seen."""
-        return _identity(self) == _identity(other)
+        mine, theirs = self.identity, other.identity
+        return (dataclasses.replace(mine, source="") == dataclasses.replace(theirs, source="")
+                and self.state.same_as(other.state))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,11 +120,6 @@ class DeviceRecord:
             "last_error": self.last_error,
             "properties": dict(self.properties),
         }
-
-
-def _identity(rec: DeviceRecord) -> tuple:
-    return (rec.id, rec.kind, rec.vendor, rec.model, rec.serial, rec.dev_path, rec.name,
-            rec.transport, rec.status, rec.last_error, rec.properties)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,10 +16,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from edge.config import Settings
 from edge.errors import MotcuaError
 
 from ._errors import QrReadError
-from ._model import DeviceEvent, DeviceKind, DeviceRecord, DeviceStatus, DriverStatus, utcnow
+from ._model import (
+    DeviceEvent,
+    DeviceIdentity,
+    DeviceKind,
+    DeviceRecord,
+    DeviceState,
+    DeviceStatus,
+    DriverStatus,
+    utcnow,
+)
+from ._sink import PageSink
 from ._udev import QrMatcher, enumerate_udev, watched_subsystems
 
 logger = logging.getLogger(__name__)
@@ -78,20 +89,23 @@ def merge(udev: list[DeviceRecord], sane: list[DeviceRecord],
 class DeviceManager:
     """Registry of peripherals with live updates; see the module docstring."""
 
-    def __init__(self, *, settings: Any, store: Any = None,
+    def __init__(self, *, settings: Settings, store: PageSink | None = None,
                  context_factory: Callable[[], Any] | None = None,
                  sane_lister: Callable[[], list[DeviceRecord]] | None = None,
                  pcsc_lister: Callable[[], list[DeviceRecord]] | None = None,
                  start_qr_readers: bool = True) -> None:
         self.settings = settings
-        self.config = getattr(settings, "devices", settings)
+        self.config = settings.devices
         self.store = store
         self._context_factory = context_factory or _default_context
         self._sane_lister = sane_lister or (lambda: _sane_records(self.config.scanner))
         self._pcsc_lister = pcsc_lister or _pcsc_records
         self._start_qr = start_qr_readers
         self._qr = QrMatcher.parse(self.config.qr_input_device)
-        self._records: dict[str, DeviceRecord] = {}
+        # What each device is (frozen, replaced only by a rescan) and how it is doing (the state the
+        # registry changes: busy during a scan, error after a failure, absent when unplugged).
+        self._identities: dict[str, DeviceIdentity] = {}
+        self._states: dict[str, DeviceState] = {}
         self._overlay: dict[str, tuple[DeviceStatus, str]] = {}
         self._drivers: dict[str, DriverStatus] = {}
         self._subscribers: list[Subscriber] = []
@@ -135,6 +149,20 @@ class DeviceManager:
         self._qr_tasks.clear()
         self._tasks.clear()
 
+    @property
+    def _records(self) -> dict[str, DeviceRecord]:
+        return {i: DeviceRecord.of(identity, self._states[i]) for i, identity in self._identities.items()}
+
+    def _set_records(self, records: dict[str, DeviceRecord]) -> None:
+        self._identities = {i: r.identity for i, r in records.items()}
+        self._states = {i: r.state for i, r in records.items()}
+
+    def identity(self, device_id: str) -> DeviceIdentity | None:
+        return self._identities.get(device_id)
+
+    def state(self, device_id: str) -> DeviceState | None:
+        return self._states.get(device_id)
+
     def snapshot(self) -> list[DeviceRecord]:
         return sorted(self._records.values(), key=lambda r: (str(r.kind), r.id))
 
@@ -142,12 +170,13 @@ class DeviceManager:
         return sorted(self._drivers.values(), key=lambda d: d.name)
 
     def get(self, device_id: str) -> DeviceRecord | None:
-        return self._records.get(device_id)
+        identity = self._identities.get(device_id)
+        return DeviceRecord.of(identity, self._states[device_id]) if identity is not None else None
 
     def find_scanner(self, name: str) -> DeviceRecord | None:
-        for rec in self._records.values():
-            if rec.kind is DeviceKind.SCANNER and name in (rec.name, rec.id):
-                return rec
+        for device_id, identity in self._identities.items():
+            if identity.kind is DeviceKind.SCANNER and name in (identity.name, identity.id):
+                return self.get(device_id)
         return None
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -177,13 +206,13 @@ class DeviceManager:
             self._overlay.pop(device_id, None)
         else:
             self._overlay[device_id] = (status, error)
-        rec = self._records.get(device_id)
-        if rec is None or rec.status is DeviceStatus.ABSENT:
+        old = self._states.get(device_id)
+        if old is None or old.status is DeviceStatus.ABSENT:
             return
-        new = dataclasses.replace(rec, status=status, last_error=error or rec.last_error)
-        if not new.same_as(rec):
-            self._records[device_id] = new
-            self.publish(DeviceEvent(type="changed", device=new))
+        new = dataclasses.replace(old, status=status, last_error=error or old.last_error)
+        if not new.same_as(old):
+            self._states[device_id] = new
+            self.publish(DeviceEvent(type="changed", device=DeviceRecord.of(self._identities[device_id], new)))
 
     def scan(self, request: Any, **kwargs: Any):
         """Scan into this manager's store: an async iterator of ScanProgress, then ScanResult.
@@ -195,6 +224,7 @@ class DeviceManager:
 
         if self.store is None:
             raise MotcuaError("DeviceManager has no store to scan into")
+        kwargs.setdefault("max_page_bytes", self.settings.store.max_page_mb * 1024 * 1024)
         return scan_events(self.store, request, manager=self, **kwargs)
 
     def enumerate_once(self) -> list[DeviceRecord]:
@@ -204,7 +234,7 @@ class DeviceManager:
         except Exception as exc:
             self._set_driver("udev", False, str(exc))
         records = self._collect()
-        self._records = {r.id: r for r in records}
+        self._set_records({r.id: r for r in records})
         return self.snapshot()
 
     async def rescan(self) -> None:
@@ -266,7 +296,8 @@ class DeviceManager:
                             last_error=exc.message_vi or str(exc))
 
     def _apply(self, records: list[DeviceRecord]) -> None:
-        now = {}
+        now: dict[str, DeviceRecord] = {}
+        known = self._records
         for rec in records:
             if rec.id in self._overlay:
                 status, error = self._overlay[rec.id]
@@ -274,12 +305,12 @@ class DeviceManager:
             now[rec.id] = rec
         events: list[DeviceEvent] = []
         for device_id, rec in now.items():
-            old = self._records.get(device_id)
+            old = known.get(device_id)
             if old is None or old.status is DeviceStatus.ABSENT:
                 events.append(DeviceEvent(type="added", device=rec))
             elif not rec.same_as(old):
                 events.append(DeviceEvent(type="changed", device=rec))
-        for device_id, old in self._records.items():
+        for device_id, old in known.items():
             if device_id not in now and old.status is not DeviceStatus.ABSENT:
                 gone = dataclasses.replace(old, status=DeviceStatus.ABSENT)
                 now[device_id] = gone
@@ -287,7 +318,7 @@ class DeviceManager:
                 events.append(DeviceEvent(type="removed", device=gone))
             elif device_id not in now:
                 now[device_id] = old
-        self._records = now
+        self._set_records(now)
         for event in events:
             self._follow_qr(event)
             self.publish(event)
@@ -307,11 +338,12 @@ class DeviceManager:
         from ._qr import QrWedgeReader, run_reader
 
         reader = QrWedgeReader(rec.dev_path, publish=self.publish, device=rec,
-                               key_timeout=getattr(self.config, "qr_key_timeout_ms", 300) / 1000)
+                               key_timeout=self.config.qr_key_timeout_ms / 1000)
 
         def failed(exc: QrReadError) -> None:
             self._qr_tasks.pop(rec.id, None)
-            if rec.id in self._records and self._records[rec.id].status is not DeviceStatus.ABSENT:
+            state = self._states.get(rec.id)
+            if state is not None and state.status is not DeviceStatus.ABSENT:
                 self.set_status(rec.id, DeviceStatus.ERROR, exc.message_vi or str(exc))
 
         self._qr_tasks[rec.id] = asyncio.ensure_future(run_reader(reader, on_failure=failed))

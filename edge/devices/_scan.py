@@ -45,6 +45,7 @@ from ._sane import (
     sane_env,
     scanimage_path,
 )
+from ._sink import PageSink, StoredPage
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 CHUNK = 64 * 1024
 MAX_PAGES = 500
+DEFAULT_MAX_PAGE_BYTES = 50 * 1024 * 1024  # the store's default page limit (store.max_page_mb)
 _COMPONENT = re.compile(r"^[\w.\-]{1,64}$")
 
 
@@ -105,8 +107,8 @@ class ScanProgress:
 class ScanResult:
     """What a batch produced. ``error`` is set when the batch stopped early (pages kept)."""
 
-    pages: tuple[Any, ...]
-    pdf: Any | None
+    pages: tuple[StoredPage, ...]
+    pdf: StoredPage | None
     requested: int
     error: ScannerError | None = None
     feeder_empty: bool = False
@@ -315,7 +317,7 @@ class _Batch:
                 pipe.close()
 
 
-def scan_to_store(store: Any, request: ScanRequest, *, on_progress: ProgressCallback | None = None,
+def scan_to_store(store: PageSink, request: ScanRequest, *, on_progress: ProgressCallback | None = None,
                   program: str = "scanimage", options: ScannerOptions | None = None,
                   max_page_bytes: int | None = None, assemble_pdf: bool = True,
                   spool_dir: Path | None = None) -> ScanResult:
@@ -343,11 +345,11 @@ def scan_to_store(store: Any, request: ScanRequest, *, on_progress: ProgressCall
     if options is None:
         options = device_options(request.device, program=exe)
     if max_page_bytes is None:
-        max_page_bytes = 50 * 1024 * 1024
+        max_page_bytes = DEFAULT_MAX_PAGE_BYTES
     emit(ScanProgress(state="starting"))
     root = spool_dir or spool_root()
     spool = Path(tempfile.mkdtemp(prefix="motcua-scan-", dir=root))
-    stored: list[Any] = []
+    stored: list[StoredPage] = []
     error: ScannerError | None = None
     batch: _Batch | None = None
     try:
@@ -407,11 +409,11 @@ def scan_to_store(store: Any, request: ScanRequest, *, on_progress: ProgressCall
     return result
 
 
-def assemble_component_pdf(store: Any, dossier_id: str, component: str, *, actor: str) -> Any:
+def assemble_component_pdf(store: PageSink, dossier_id: str, component: str, *, actor: str) -> StoredPage:
     """Assemble the component's image pages into one PDF page (replacing its previous PDF)."""
     import img2pdf
 
-    pages = store.get(dossier_id).pages
+    pages = store.pages(dossier_id)
     images = [b"".join(store.read_page(dossier_id, p.index)) for p in pages
               if p.component == component and p.media_type.startswith("image/")]
     if not images:

@@ -9,11 +9,12 @@ from typing import Any
 from ._errors import ScannerError
 from ._model import DeviceEvent, DeviceStatus
 from ._scan import ScanProgress, ScanRequest, ScanResult, scan_to_store
+from ._sink import PageSink
 
 _DONE = object()
 
 
-async def scan_events(store: Any, request: ScanRequest, *, manager: Any = None,
+async def scan_events(store: PageSink, request: ScanRequest, *, manager: Any = None,
                       **kwargs: Any) -> AsyncIterator[ScanProgress | ScanResult]:
     """Yield ScanProgress events while the batch runs, then the ScanResult.
 
