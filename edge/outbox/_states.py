@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.labels import OUTBOX_STATE_VI
+
 
 class OutboxState(StrEnum):
     SEALED = "sealed"            # finalized and sealed to the city, nothing sent yet
@@ -56,17 +58,8 @@ UNSYNCED = PUSHABLE | {OutboxState.REJECTED, OutboxState.QUARANTINED}
 # States that hold a verified receipt.
 RECEIPTED = frozenset({OutboxState.COMMITTED, OutboxState.CONFIRMED, OutboxState.SHREDDED})
 
-LABELS_VI: dict[OutboxState, str] = {
-    OutboxState.SEALED: "Chờ gửi",
-    OutboxState.CREATED: "Đang gửi",
-    OutboxState.UPLOADING: "Đang tải lên",
-    OutboxState.COMMITTED: "Thành phố đã nhận (có biên nhận)",
-    OutboxState.CONFIRMED: "Thành phố đã xác nhận",
-    OutboxState.SHREDDED: "Đã xoá bản lưu tại trạm",
-    OutboxState.RETRY_WAIT: "Chờ thử lại",
-    OutboxState.REJECTED: "Bị từ chối — cần người xử lý",
-    OutboxState.QUARANTINED: "Lỗi dữ liệu tại trạm — cần kiểm tra",
-}
+#: The words of each state, from the one table of Vietnamese labels (``core.labels``).
+LABELS_VI: dict[OutboxState, str] = {state: OUTBOX_STATE_VI[state.value] for state in OutboxState}
 
 
 def next_state(state: str, event: str) -> OutboxState | None:
