@@ -2,8 +2,9 @@
 
 Every package has a small ``_extension.py`` with ``register(registry)``; it names its commands
 (with a loader, so nothing heavy is imported until a command runs), its migration set, its feed
-handlers and its config section. The composition root (:mod:`edge.cli._packages`) lists the
-packages once and calls each hook with :data:`REGISTRY`. The layers that consume a contribution
+handlers and the steps the store commits with a finalize or a shred (the typed configuration
+keeps its one schema in :mod:`edge.config`). The composition root (:mod:`edge.cli._packages`)
+lists the packages once and calls each hook with :data:`REGISTRY`. The layers that consume a contribution
 (the store applies the migration sets, the sync client dispatches feed items, the CLI lists the
 commands) read it from here, so none of them imports a package above it.
 
@@ -42,7 +43,7 @@ FeedHandler = Callable[[Any, Any, Any], None]  # (store, conn, item) inside the 
 
 
 class RegistrationError(RuntimeError):
-    """Two packages claimed the same command, migration set, feed type or config section."""
+    """Two packages claimed the same command, migration set or feed type."""
 
 
 class Registry:
@@ -53,7 +54,6 @@ class Registry:
         self.commands: dict[str, CommandSpec] = {}
         self.migrations: list[MigrationSpec] = []
         self.feed_handlers: dict[str, FeedHandler] = {}
-        self.config_sections: dict[str, type] = {}
         self.store_steps: dict[str, list[Callable[..., None]]] = {"finalize": [], "shred": []}
         self.packages: list[str] = []
         self._current = ""
@@ -80,11 +80,6 @@ class Registry:
         if kind not in self.store_steps:
             raise RegistrationError(f"unknown store step kind {kind!r} ({self._current})")
         self.store_steps[kind].append(step)
-
-    def add_config_section(self, name: str, cls: type) -> None:
-        if name in self.config_sections and self.config_sections[name] is not cls:
-            raise RegistrationError(f"config section [{name}] registered twice ({self._current})")
-        self.config_sections[name] = cls
 
     # --- called by the composition root -------------------------------------------------------
     def install(self, package: str, register: Callable[[Registry], None]) -> None:
