@@ -1,6 +1,6 @@
 """Tables owned by the reception package: the procedure catalog and the calendar overrides.
 
-Registered in ``edge.store._migrations.MIGRATION_SETS``; :func:`ensure_schema` applies the set to
+Registered through ``edge/reception/_extension.py``; :func:`ensure_schema` applies the set to
 any database (tests, or the CLI without an initialized store).
 """
 

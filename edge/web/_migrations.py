@@ -1,6 +1,6 @@
 """Tables of the web app: clerk accounts, sessions (token hashes only) and login failures.
 
-Registered in ``edge.store._migrations.MIGRATION_SETS``; applied with the store's own sets.
+Registered through ``edge/web/_extension.py``; applied with the store's own sets.
 No citizen data lives here: ratings and fees go into the dossier's metadata through the store.
 """
 

@@ -1,4 +1,4 @@
-"""Tables of the sync client (sqlite-utils ``Migrations("sync")``, listed in MIGRATION_SETS).
+"""Tables of the sync client (sqlite-utils ``Migrations("sync")``, registered in _extension.py).
 
 The store owns ``outbox`` and ``meta``; these tables hold what only the sync client needs:
 
