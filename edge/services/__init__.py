@@ -24,6 +24,7 @@ from ._intake import (
     CHANNELS,
     ChecklistItem,
     applicant_values,
+    check_component,
     checklist,
     create_draft,
     documents_of,
@@ -34,6 +35,7 @@ from ._intake import (
     parse_applicant,
     parse_channel,
     procedure_or_none,
+    remove_page,
     update_draft,
 )
 from ._pages import (
@@ -48,10 +50,10 @@ from ._pages import (
 
 __all__ = [
     "APPLICANT_FIELDS", "CHANNELS", "FEE_METHODS", "MAGIC", "SNIFF_BYTES", "ChecklistItem", "Received",
-    "applicant_values", "appointment", "checklist", "create_draft", "documents_of", "dossier_view",
+    "applicant_values", "appointment", "check_component", "checklist", "create_draft", "documents_of", "dossier_view",
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
     "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
-    "record_payment", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
+    "record_payment", "remove_page", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

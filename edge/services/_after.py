@@ -29,7 +29,7 @@ def rate(store: Store, dossier_id: str, *, actor: str, rating: Any, comment: str
     if len(comment) > COMMENT_LIMIT:
         raise ValidationError("comment", f"at most {COMMENT_LIMIT} characters",
                               message_vi=f"Góp ý tối đa {COMMENT_LIMIT} ký tự.")
-    with store.transaction():
+    def run(_conn: Any) -> None:
         summary = store.summary(dossier_id)
         if summary.status not in ("finalized", "handed_over"):
             raise StoreError("only a received dossier can be rated",
@@ -40,6 +40,8 @@ def rate(store: Store, dossier_id: str, *, actor: str, rating: Any, comment: str
             value_meta["comment_sealed"] = base64.b64encode(
                 store.seal(dossier_id, comment.encode(), "satisfaction_comment")).decode()
         store.set_meta(dossier_id, actor=actor, satisfaction=value_meta)
+
+    store.write(run)
 
 
 def hand_over(store: Store, dossier_id: str, *, actor: str) -> None:

@@ -80,7 +80,7 @@ def fee_status(dossier: Dossier) -> dict[str, Any]:
 
 def record_payment(store: Store, dossier_id: str, *, actor: str, method: str, receipt_number: str = "") -> None:
     """After finalize: the citizen paid in cash (receipt number) or the VietQR transfer arrived."""
-    with store.transaction():
+    def run(_conn: Any) -> None:
         dossier = store.get(dossier_id)
         status = fee_status(dossier)
         if status["paid"]:
@@ -101,3 +101,5 @@ def record_payment(store: Store, dossier_id: str, *, actor: str, method: str, re
         else:
             raise ValidationError("fee_method", "choose cash or vietqr", message_vi="Vui lòng chọn tiền mặt hoặc VietQR.")
         reception.record_payment(store, dossier_id, payment, actor=actor, expected_amount=status["total"])
+
+    store.write(run)

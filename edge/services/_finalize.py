@@ -2,9 +2,9 @@
 transaction; and ``receive``, the same in one step for the CLI and the demo.
 
 Everything a finalize writes — the code and status, the meta (fee, checklist, override), the
-outbox row, the VietQR payload that needs the code, the supervisor's override in the audit
-log — commits together or not at all (``store.transaction()`` is re-entrant: the store's own
-transactions inside become savepoints).
+outbox row (``edge.outbox``'s enqueue), the VietQR payload that needs the code, the supervisor's
+override in the audit log — commits together or not at all: one ``store.write`` (the store's
+own writes inside it run inline, as savepoints).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.vntime import VN_TZ
-from edge import reception
+from edge import outbox, reception
 from edge.config import Settings
 from edge.errors import StoreError, ValidationError
 from edge.store import Applicant, PageSource, Store
@@ -87,7 +87,7 @@ def finalize(store: Store, settings: Settings, dossier_id: str, *, actor: str, f
     """Assign the code, compute the appointment, seal and queue, in one transaction. Missing
     required components are refused unless ``override_by`` names a supervisor who has just
     confirmed their credentials."""
-    with store.transaction():
+    def run(conn: Any) -> str:
         dossier = store.get(dossier_id)
         if dossier.status != "draft":
             raise StoreError("dossier is already finalized", message_vi="Hồ sơ đã được tiếp nhận trước đó.")
@@ -100,10 +100,13 @@ def finalize(store: Store, settings: Settings, dossier_id: str, *, actor: str, f
         meta = _finalize_meta(settings, procedure, channel=channel, actor=actor, items=items, missing=missing,
                               override_by=override_by, fee=fee, received=received)
         due = appointment(store, procedure, received, channel=channel)
-        code = store.finalize(dossier_id, actor=actor, received_at=received, due_at=due, meta=meta)
+        code = outbox.finalize_and_enqueue(store, dossier_id, conn=conn, actor=actor, received_at=received,
+                                           due_at=due, meta=meta)
         _after_code(store, settings, dossier_id, code, meta=meta, actor=actor, missing=missing,
                     override_by=override_by)
-    return code
+        return code
+
+    return store.write(run)
 
 
 def receive(store: Store, settings: Settings, *, procedure_code: str, applicant: Applicant | Mapping[str, Any],
@@ -122,11 +125,10 @@ def receive(store: Store, settings: Settings, *, procedure_code: str, applicant:
     received = received_now(store)
     catalog = bool(reception.list_procedures(store))
     if not catalog:
-        with store.transaction():
-            dossier_id, code = store.ingest(procedure_code=procedure_code, applicant=applicant, pages=pages,
-                                            actor=actor, form=intake_form(channel or "direct", note),
-                                            received_at=received, due_at=None,
-                                            meta={"channel": channel or "direct", "clerk": actor})
+        dossier_id, code = outbox.ingest_and_enqueue(
+            store, procedure_code=procedure_code, applicant=applicant, pages=pages, actor=actor,
+            form=intake_form(channel or "direct", note), received_at=received, due_at=None,
+            meta={"channel": channel or "direct", "clerk": actor})
         return Received(dossier_id=dossier_id, code=code, due_at=None)
     procedure = get_procedure(store, procedure_code)
     channel = parse_channel(channel, procedure)
@@ -139,10 +141,14 @@ def receive(store: Store, settings: Settings, *, procedure_code: str, applicant:
     meta = _finalize_meta(settings, procedure, channel=channel, actor=actor, items=items, missing=missing,
                           override_by=override_by, fee=fee, received=received)
     due = appointment(store, procedure, received, channel=channel)
-    with store.transaction():
-        dossier_id, code = store.ingest(procedure_code=procedure.code, applicant=applicant, pages=pages, actor=actor,
-                                        form=intake_form(channel, note), received_at=received, due_at=due, meta=meta,
-                                        documents=documents_of(procedure, provided=frozenset(counts)))
+    def run(_conn: Any) -> tuple[str, str]:
+        dossier_id, code = outbox.ingest_and_enqueue(
+            store, procedure_code=procedure.code, applicant=applicant, pages=pages, actor=actor,
+            form=intake_form(channel, note), received_at=received, due_at=due, meta=meta,
+            documents=documents_of(procedure, provided=frozenset(counts)))
         _after_code(store, settings, dossier_id, code, meta=meta, actor=actor, missing=missing,
                     override_by=override_by)
+        return dossier_id, code
+
+    dossier_id, code = store.write(run)
     return Received(dossier_id=dossier_id, code=code, due_at=due)

@@ -179,3 +179,14 @@ def procedure_or_none(store: Store, code: str) -> reception.Procedure | None:
         return get_procedure(store, code)
     except ValidationError:
         return None
+
+
+def check_component(store: Store, dossier_id: str, component: str) -> None:
+    """Pages (uploaded or scanned) go into a component of the dossier's procedure: an unknown
+    one is refused with the precise message before anything is read or written."""
+    procedure = get_procedure(store, store.summary(dossier_id).procedure_code)
+    procedure.component(component)
+
+
+def remove_page(store: Store, dossier_id: str, index: int, *, actor: str) -> None:
+    store.remove_page(dossier_id, index, actor=actor)

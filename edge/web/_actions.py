@@ -131,8 +131,7 @@ async def start_scan(request: web.Request, dossier_id: str, *, component: str, p
     if source not in SOURCES:
         raise ValidationError("source", "ADF, Flatbed or Duplex",
                               message_vi="Nguồn giấy phải là khay nạp giấy, mặt kính hoặc quét hai mặt.")
-    procedure = services.get_procedure(store, store.summary(dossier_id).procedure_code)
-    procedure.component(component)
+    services.check_component(store, dossier_id, component)
     if store.summary(dossier_id).status != "draft":
         raise HttpError(409, "not_draft", "not a draft", message_vi="Hồ sơ đã hoàn tất tiếp nhận, không thể quét thêm.")
     if device:

@@ -23,7 +23,7 @@ from ._actions import (
     sync_state,
 )
 from ._auth import current, session_token
-from ._common import audit, blocking
+from ._common import audit, blocking, off_loop
 from ._errors import HttpError, not_found
 from ._keys import EVENTS, SETTINGS, STORE
 from ._openapi import openapi_document
@@ -152,7 +152,7 @@ async def dossier_create(request: web.Request) -> web.Response:
     bad = [k for k, v in applicant.items() if v is not None and not isinstance(v, str)]
     if bad:
         raise ValidationError(bad[0], "must be a string", message_vi=f"Trường {bad[0]} phải là chuỗi ký tự.")
-    dossier_id = services.create_draft(request.app[STORE], actor=current(request).account.username,
+    dossier_id = await off_loop(services.create_draft, request.app[STORE], actor=current(request).account.username,
                                       procedure_code=str(body.get("procedure_code") or ""),
                                       applicant={k: v or "" for k, v in applicant.items()},
                                       channel=str(body.get("channel") or "direct"))
@@ -172,7 +172,7 @@ async def dossier_patch(request: web.Request) -> web.Response:
     applicant = body.get("applicant")
     if applicant is not None and not isinstance(applicant, dict):
         raise ValidationError("applicant", "must be an object", message_vi="Thông tin người nộp không hợp lệ.")
-    services.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
+    await off_loop(services.update_draft, request.app[STORE], dossier_id, actor=current(request).account.username,
                          procedure_code=body.get("procedure_code"), applicant=applicant,
                          channel=body.get("channel"))
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
@@ -185,8 +185,7 @@ async def page_add(request: web.Request) -> web.Response:
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     component = request.query.get("component", "")
-    procedure = services.get_procedure(store, store.summary(dossier_id).procedure_code)
-    procedure.component(component)
+    services.check_component(store, dossier_id, component)
     length = request.content_length
     if length is not None and length > services.upload_limit_mb(settings) * 1024 * 1024:
         from ._uploads import too_large
@@ -203,7 +202,7 @@ async def page_delete(request: web.Request) -> web.Response:
         index = int(request.match_info["index"])
     except ValueError:
         raise not_found("page") from None
-    request.app[STORE].remove_page(_id(request), index, actor=current(request).account.username)
+    await off_loop(services.remove_page, request.app[STORE], _id(request), index, actor=current(request).account.username)
     return web.json_response({"ok": True})
 
 
@@ -221,7 +220,7 @@ async def finalize(request: web.Request) -> web.Response:
     fee = body.get("fee")
     if fee is not None and not isinstance(fee, dict):
         raise ValidationError("fee", "must be an object", message_vi="Thông tin lệ phí không hợp lệ.")
-    services.finalize(request.app[STORE], request.app[SETTINGS], dossier_id, actor=current(request).account.username,
+    await off_loop(services.finalize, request.app[STORE], request.app[SETTINGS], dossier_id, actor=current(request).account.username,
                      fee=fee, override_by=override_by)
     await kick_sync(request)
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
@@ -239,7 +238,7 @@ async def receipt(request: web.Request) -> web.Response:
 async def payment(request: web.Request) -> web.Response:
     body = await _body(request)
     dossier_id = _id(request)
-    services.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
+    await off_loop(services.record_payment, request.app[STORE], dossier_id, actor=current(request).account.username,
                            method=str(body.get("method") or ""), receipt_number=str(body.get("receipt_number") or ""))
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
 
@@ -251,7 +250,7 @@ async def rating(request: web.Request) -> web.Response:
     comment = body.get("comment") or ""
     if not isinstance(comment, str):
         raise ValidationError("comment", "must be a string", message_vi="Góp ý phải là chuỗi ký tự.")
-    services.rate(request.app[STORE], dossier_id, actor=current(request).account.username,
+    await off_loop(services.rate, request.app[STORE], dossier_id, actor=current(request).account.username,
                  rating=body.get("rating"), comment=comment)
     return web.json_response({"ok": True})
 
@@ -259,7 +258,7 @@ async def rating(request: web.Request) -> web.Response:
 @allow("dossier.handover")
 async def handover(request: web.Request) -> web.Response:
     dossier_id = _id(request)
-    services.hand_over(request.app[STORE], dossier_id, actor=current(request).account.username)
+    await off_loop(services.hand_over, request.app[STORE], dossier_id, actor=current(request).account.username)
     return web.json_response(_dossier_json(request.app[STORE], dossier_id))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -26,6 +27,12 @@ def audit(request: web.Request, action: str, *, dossier_id: str | None = None,
 async def blocking(fn: Callable[..., T], *args: Any) -> T:
     """Run CPU-heavy work that touches no database (argon2, PDF rendering) off the loop."""
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def off_loop(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a use case that writes (``edge.services``) off the event loop: its write waits for the
+    store's writer thread in a worker thread, its reads use that thread's own connection."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 async def maybe_await(value: Any) -> Any:

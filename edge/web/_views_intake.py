@@ -14,7 +14,7 @@ from edge.errors import MotcuaError, ValidationError
 from . import _chip
 from ._actions import kick_sync, receipt_response, render_receipt_for, supervisor_override
 from ._auth import check_csrf, current
-from ._common import audit, blocking, form_str
+from ._common import audit, blocking, form_str, off_loop
 from ._errors import HttpError, not_found
 from ._keys import DEVICES, EVENTS, SETTINGS, STORE
 from ._render import render
@@ -123,7 +123,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
                            errors=errors, qr_payload=qr_payload)
         return render("dossier_new.html", request, ctx, status=422 if errors else 200)
     try:
-        dossier_id = services.create_draft(request.app[STORE], actor=current(request).account.username,
+        dossier_id = await off_loop(services.create_draft, request.app[STORE], actor=current(request).account.username,
                                           procedure_code=procedure_code, applicant=values, channel=channel)
     except ValidationError as exc:
         errors[exc.field] = exc.message_vi or str(exc)
@@ -187,7 +187,7 @@ async def dossier_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = services.applicant_values(form)
     try:
-        services.update_draft(request.app[STORE], dossier_id, actor=current(request).account.username,
+        await off_loop(services.update_draft, request.app[STORE], dossier_id, actor=current(request).account.username,
                              procedure_code=form_str(form, "procedure_code", 100) or None,
                              applicant=values, channel=form_str(form, "channel", 20) or None)
     except ValidationError as exc:
@@ -220,9 +220,8 @@ async def page_upload(request: web.Request) -> web.StreamResponse:
                 break
             if part.name == "file":
                 await check_csrf(request, fields.get("csrf_token"))
-                procedure = services.get_procedure(store, store.summary(dossier_id).procedure_code)
                 component = fields.get("component", "")
-                procedure.component(component)  # unknown component: precise message
+                services.check_component(store, dossier_id, component)  # unknown component: precise message
                 page = await save_stream(store, dossier_id, component=component,
                                          actor=current(request).account.username,
                                          limit_mb=services.upload_limit_mb(settings),
@@ -273,7 +272,7 @@ async def page_remove(request: web.Request) -> web.StreamResponse:
         index = int(request.match_info["index"])
     except ValueError:
         raise not_found("page") from None
-    request.app[STORE].remove_page(dossier_id, index, actor=current(request).account.username)
+    await off_loop(services.remove_page, request.app[STORE], dossier_id, index, actor=current(request).account.username)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=page_removed")
 
 
@@ -291,7 +290,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
             if form_str(form, "override_username", 100):
                 override_by = await supervisor_override(request, form_str(form, "override_username", 100),
                                                         str(form.get("override_password") or ""))
-        code = services.finalize(store, request.app[SETTINGS], dossier_id,
+        code = await off_loop(services.finalize, store, request.app[SETTINGS], dossier_id,
                                 actor=current(request).account.username, fee=fee, override_by=override_by)
     except ValidationError as exc:
         ctx = dossier_context(request, dossier_id, errors={exc.field: exc.message_vi or str(exc)})
@@ -328,7 +327,7 @@ async def fee_submit(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     form = await request.post()
     try:
-        services.record_payment(request.app[STORE], dossier_id, actor=current(request).account.username,
+        await off_loop(services.record_payment, request.app[STORE], dossier_id, actor=current(request).account.username,
                                method=form_str(form, "fee_method", 20),
                                receipt_number=form_str(form, "fee_receipt_number", 60))
     except ValidationError as exc:
@@ -364,7 +363,7 @@ async def rating_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     comment = form_str(form, "comment", 2000)
     try:
-        services.rate(store, dossier_id, actor=current(request).account.username,
+        await off_loop(services.rate, store, dossier_id, actor=current(request).account.username,
                      rating=form.get("rating"), comment=comment)
     except ValidationError as exc:
         return render("rating.html", request, {

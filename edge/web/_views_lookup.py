@@ -10,7 +10,7 @@ from edge import services
 from edge.errors import ValidationError
 
 from ._auth import current
-from ._common import form_str, maybe_await
+from ._common import form_str, maybe_await, off_loop
 from ._keys import EVENTS, STORE, SYNC
 from ._paging import list_page
 from ._render import render
@@ -103,7 +103,7 @@ async def lookup_submit(request: web.Request) -> web.StreamResponse:
 @allow("dossier.handover")
 async def handover(request: web.Request) -> web.StreamResponse:
     dossier_id = request.match_info["id"]
-    request.app[STORE].mark_handed_over(dossier_id, actor=current(request).account.username)
+    await off_loop(services.hand_over, request.app[STORE], dossier_id, actor=current(request).account.username)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=handed_over")
 
 

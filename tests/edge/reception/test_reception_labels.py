@@ -43,3 +43,11 @@ def test_city_and_sync_words_come_from_the_one_table():
         assert env.from_string("{{ s|city_vi }}").render(s=str(number)) == words
     assert env.from_string("{{ s|sync_vi }}").render(s="sealed") == labels.OUTBOX_STATE_VI["sealed"]
     assert env.from_string("{{ s|sync_vi }}").render(s=None) == "Chưa gửi"
+
+
+def test_outbox_and_protocol_words_are_the_table_s():
+    from edge.outbox import LABELS_VI
+    from sync.protocol import DOSSIER_STATUS_VI
+
+    assert {str(k): v for k, v in LABELS_VI.items()} == {k: v for k, v in labels.OUTBOX_STATE_VI.items() if k}
+    assert dict(DOSSIER_STATUS_VI) == dict(labels.CITY_STATUS_VI)

@@ -13,6 +13,7 @@ import cccd_cardfiles as cardfiles
 import pytest
 from click.testing import CliRunner
 
+from core.vntime import VN_TZ
 from edge.cli._main import cli
 from edge.devices.cccd import (
     AccessDeniedError,
@@ -122,7 +123,7 @@ def test_certificate_dates_follow_the_corrected_clock(insert_card, mrz_key, csca
     import datetime as dt
 
     insert_card()
-    in_2040 = dt.datetime(2040, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    in_2040 = dt.datetime(2040, 1, 1, tzinfo=VN_TZ)
     result = _read(mrz_key, csca_dir, now=in_2040)
     assert result.verified is False and result.passive.expired is True
 

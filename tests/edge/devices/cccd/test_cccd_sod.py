@@ -11,6 +11,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from core.vntime import VN_TZ
 from edge.devices.cccd import (
     CardProtocolError,
     PassiveAuthResult,
@@ -70,7 +71,7 @@ def test_validity_follows_the_clock_passed_in(pki):
     result = passive_authentication(sod, GROUPS, [pki.csca_cert], now=earlier)
     assert result.verified is False and result.dates_ok is False and result.expired is False
     assert "not yet valid" in result.reason and "chưa có hiệu lực" in result.reason_vi
-    vn_now = dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))  # an aware time in Vietnam's zone
+    vn_now = dt.datetime.now(VN_TZ)  # an aware time in Vietnam's zone
     assert passive_authentication(sod, GROUPS, [pki.csca_cert], now=vn_now).verified is True
 
 
