@@ -24,6 +24,42 @@ class SignatureError(SyncError):
     """A signature (request, receipt or command) does not verify."""
 
 
+# The protocol's error codes: code -> (HTTP status, retryable); sync.protocol re-exports it.
+ERROR_CODES: dict[str, tuple[int, bool]] = {
+    "invalid_request": (400, False),
+    "unsupported_version": (400, False),
+    "unsigned": (401, False),
+    "unknown_station": (401, False),
+    "bad_signature": (401, False),
+    "clock_skew": (401, True),
+    "replayed_request": (401, False),
+    "token_invalid": (401, False),
+    "token_expired": (401, False),
+    "token_used": (403, False),
+    "station_revoked": (403, False),
+    "forbidden": (403, False),
+    "not_found": (404, False),
+    "method_not_allowed": (405, False),
+    "request_timeout": (408, True),
+    "manifest_conflict": (409, False),
+    "code_conflict": (409, False),
+    "code_out_of_partition": (403, False),
+    "code_after_retirement": (403, False),
+    "offset_mismatch": (409, True),
+    "upload_locked": (409, True),
+    "blobs_incomplete": (409, True),
+    "already_enrolled": (409, False),
+    "too_large": (413, False),
+    "unsupported_media_type": (415, False),
+    "rate_limited": (429, True),
+    "checksum_mismatch": (460, True),
+    "blob_hash_mismatch": (460, True),
+    "internal": (500, True),
+    "unavailable": (503, True),
+    "insufficient_storage": (507, True),
+}
+
+
 class ApiError(SyncError):
     """An error answer of the protocol: HTTP status, code, retryable flag and extra members.
 
@@ -34,8 +70,6 @@ class ApiError(SyncError):
                  extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                  message_vi: str | None = None) -> None:
         super().__init__(f"{status} {code}: {message}", message_vi=message_vi)
-        from sync.protocol import ERROR_CODES
-
         self.status = status
         self.code = code
         self.detail = message

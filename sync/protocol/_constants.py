@@ -6,6 +6,7 @@ import re
 
 from core.codes import AGENCY_CODE_RE as AGENCY_CODE_RE  # the one agency-code rule, re-exported
 from core.sealed import KEMS as KEMS  # the city key's KEMs, re-exported
+from sync.errors import ERROR_CODES as ERROR_CODES  # code -> (HTTP status, retryable), re-exported
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -93,39 +94,3 @@ class FeedType:
 
     ALL = ("dossier_status", "procedure_catalog", "clerk_account", "calendar_override",
            "revocation", "command", "code_partition")
-
-
-# code -> (HTTP status, retryable)
-ERROR_CODES: dict[str, tuple[int, bool]] = {
-    "invalid_request": (400, False),
-    "unsupported_version": (400, False),
-    "unsigned": (401, False),
-    "unknown_station": (401, False),
-    "bad_signature": (401, False),
-    "clock_skew": (401, True),
-    "replayed_request": (401, False),
-    "token_invalid": (401, False),
-    "token_expired": (401, False),
-    "token_used": (403, False),
-    "station_revoked": (403, False),
-    "forbidden": (403, False),
-    "not_found": (404, False),
-    "method_not_allowed": (405, False),
-    "request_timeout": (408, True),
-    "manifest_conflict": (409, False),
-    "code_conflict": (409, False),
-    "code_out_of_partition": (403, False),
-    "code_after_retirement": (403, False),
-    "offset_mismatch": (409, True),
-    "upload_locked": (409, True),
-    "blobs_incomplete": (409, True),
-    "already_enrolled": (409, False),
-    "too_large": (413, False),
-    "unsupported_media_type": (415, False),
-    "rate_limited": (429, True),
-    "checksum_mismatch": (460, True),
-    "blob_hash_mismatch": (460, True),
-    "internal": (500, True),
-    "unavailable": (503, True),
-    "insufficient_storage": (507, True),
-}
