@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.vntime import VN_TZ
 from edge.errors import NotFoundError, ValidationError
@@ -14,8 +14,11 @@ from ._catalog import Procedure, get_procedure
 from ._fees import payment_of
 from ._receipt import ReceiptComponent, ReceiptData
 
+if TYPE_CHECKING:
+    from edge.store import Store
 
-def calendar_for(store: Any) -> WorkCalendar:
+
+def calendar_for(store: Store) -> WorkCalendar:
     """The calendar of a store: office hours from its settings, overrides from its database."""
     return WorkCalendar.from_config(store.settings.reception, db=store)
 
@@ -37,7 +40,7 @@ def _local(value: str | None, what: str) -> dt.datetime:
     return moment.astimezone(VN_TZ).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def receipt_for_dossier(store: Any, dossier_id: str, *, clerk_name: str) -> ReceiptData:
+def receipt_for_dossier(store: Store, dossier_id: str, *, clerk_name: str) -> ReceiptData:
     """Everything the receipt of a finalized dossier prints (for reprints too)."""
     dossier = store.get(dossier_id)
     if not dossier.code:

@@ -11,12 +11,15 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from edge.errors import ValidationError
 
 from ._catalog import Procedure
 from ._vietqr import VietQRError, build_vietqr, parse_vietqr
+
+if TYPE_CHECKING:
+    from edge.store import Store
 
 _RECEIPT_NO = re.compile(r"^[0-9A-Za-z./_-]{1,40}$")
 
@@ -146,7 +149,7 @@ def fee_meta(quote: FeeQuote, payment: Payment | None = None) -> dict[str, Any]:
     return meta
 
 
-def record_payment(store: Any, dossier_id: str, payment: Payment, *, actor: str,
+def record_payment(store: Store, dossier_id: str, payment: Payment, *, actor: str,
                    expected_amount: int | None = None) -> None:
     """Store a payment in the dossier's meta (audited by the store with the actor)."""
     if expected_amount is not None and payment.amount != expected_amount:

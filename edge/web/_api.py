@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -31,6 +31,9 @@ from ._paging import list_page
 from ._roles import PUBLIC, allow
 from ._uploads import save_stream
 
+if TYPE_CHECKING:
+    from edge.store import Store
+
 API = "/api/v1"
 
 
@@ -51,7 +54,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _dossier_json(store: Any, dossier_id: str) -> dict[str, Any]:
+def _dossier_json(store: Store, dossier_id: str) -> dict[str, Any]:
     return services.dossier_view(store, dossier_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp_jinja2
 import jinja2
@@ -18,14 +18,20 @@ from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
 from ._events import EventHub
 from ._format import register_filters
-from ._keys import DEVICES, EVENTS, SETTINGS, STARTED, STORE, SYNC
+from ._keys import DEVICES, EVENTS, SETTINGS, STARTED, STORE, SYNC, SyncControl
+
+if TYPE_CHECKING:
+    from edge.config import Settings
+    from edge.devices import DeviceManager
+    from edge.store import Store
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 
 
-def create_app(*, settings: Any, store: Any, devices: Any = None, sync: Any = None) -> web.Application:
+def create_app(*, settings: Settings, store: Store, devices: DeviceManager | None = None,
+               sync: SyncControl | None = None) -> web.Application:
     """The clerk web app and the JSON API on one aiohttp application.
 
     ``devices`` (a DeviceManager) and ``sync`` (a SyncClient) are optional: their panels then say

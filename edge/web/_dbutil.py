@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.store import Store
 
 
 @contextlib.contextmanager
-def tx(db: Any) -> Iterator[Any]:
+def tx(db: Store) -> Iterator[Any]:
     """A write transaction on the store; nested inside an open one it becomes a savepoint."""
     if hasattr(db, "transaction"):
         with db.transaction() as conn:
@@ -25,10 +28,10 @@ def tx(db: Any) -> Iterator[Any]:
     raise TypeError("web writes need the Store (its lock and BEGIN IMMEDIATE), not its bare database")
 
 
-def rows(db: Any, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+def rows(db: Store, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
     return list(db.query(sql, tuple(params)))
 
 
-def one(db: Any, sql: str, params: list | tuple = ()) -> dict[str, Any] | None:
+def one(db: Store, sql: str, params: list | tuple = ()) -> dict[str, Any] | None:
     found = rows(db, sql, params)
     return found[0] if found else None

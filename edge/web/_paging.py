@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.errors import ValidationError
+
+if TYPE_CHECKING:
+    from edge.store import Store
 
 
 def encode_cursor(key: tuple[str, int]) -> str:
@@ -36,7 +39,7 @@ def decode_cursor(value: str, *, field: str = "before") -> tuple[str, int]:
     return created_at, number
 
 
-def list_page(store: Any, *, limit: int, offset: int = 0, status: str | None = None,
+def list_page(store: Store, *, limit: int, offset: int = 0, status: str | None = None,
               before: str | None = None) -> tuple[list[Any], str | None]:
     """One page of summaries and the cursor of the next page (None on the last page)."""
     key = decode_cursor(before) if before else None

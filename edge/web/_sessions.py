@@ -11,10 +11,13 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ._dbutil import one, tx
 from .accounts import Account, get_account
+
+if TYPE_CHECKING:
+    from edge.store import Store
 
 COOKIE_NAME = "motcua_session"
 _TOUCH_EVERY = 30.0  # seconds: bounds writes while still measuring idleness to the half minute
@@ -42,7 +45,7 @@ def csrf_valid(token: str, candidate: str | None) -> bool:
     return bool(candidate) and hmac.compare_digest(csrf_for(token), candidate or "")
 
 
-def create_session(db: Any, username: str) -> tuple[str, str]:
+def create_session(db: Store, username: str) -> tuple[str, str]:
     """Open a session; returns (token, csrf token). The token is shown once, to the cookie."""
     token = secrets.token_urlsafe(32)
     now = time.time()
@@ -52,7 +55,7 @@ def create_session(db: Any, username: str) -> tuple[str, str]:
     return token, csrf_for(token)
 
 
-def resolve_session(db: Any, token: str | None, *, idle_minutes: int) -> Session | None:
+def resolve_session(db: Store, token: str | None, *, idle_minutes: int) -> Session | None:
     """The live session for ``token``, or None; an idle or orphaned session is deleted."""
     if not token or len(token) > 128:
         return None
@@ -74,7 +77,7 @@ def resolve_session(db: Any, token: str | None, *, idle_minutes: int) -> Session
     return Session(token_hash=th, account=account, csrf_token=csrf_for(token), last_seen=last_seen)
 
 
-def session_alive(db: Any, th: str, *, idle_minutes: int) -> bool:
+def session_alive(db: Store, th: str, *, idle_minutes: int) -> bool:
     """Whether the session with hash ``th`` is still open, not idle and of an enabled account.
 
     Read only: a long-lived stream checking its session does not keep that session alive.
@@ -84,12 +87,12 @@ def session_alive(db: Any, th: str, *, idle_minutes: int) -> bool:
     return row is not None and not row["disabled"] and time.time() - row["last_seen"] <= idle_minutes * 60
 
 
-def end_session(db: Any, token: str) -> None:
+def end_session(db: Store, token: str) -> None:
     with tx(db) as conn:
         conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [token_hash(token)])
 
 
-def purge_idle(db: Any, *, idle_minutes: int) -> int:
+def purge_idle(db: Store, *, idle_minutes: int) -> int:
     with tx(db) as conn:
         cur = conn.execute("DELETE FROM web_sessions WHERE last_seen < ?", [time.time() - idle_minutes * 60])
     return cur.rowcount

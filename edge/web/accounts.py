@@ -16,7 +16,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,6 +25,9 @@ from core import labels
 from edge.errors import MotcuaError, ValidationError
 
 from ._dbutil import one, rows, tx
+
+if TYPE_CHECKING:
+    from edge.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +108,7 @@ def _row_to_account(row: dict[str, Any]) -> Account:
                    created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-def create_account(db: Any, username: str, display_name: str, role: str, password: str) -> Account:
+def create_account(db: Store, username: str, display_name: str, role: str, password: str) -> Account:
     """Create a local account; the password (or PIN) is stored only as an argon2id hash."""
     username = normalize_username(username)
     display_name = unicodedata.normalize("NFC", display_name or "").strip()
@@ -122,7 +125,7 @@ def create_account(db: Any, username: str, display_name: str, role: str, passwor
     return get_account(db, username)  # type: ignore[return-value]
 
 
-def upsert_from_feed(db: Any, record: dict[str, Any]) -> Account:
+def upsert_from_feed(db: Store, record: dict[str, Any]) -> Account:
     """Apply one clerk account from the city's feed (idempotent).
 
     ``record``: username, display_name, role, password_hash (an argon2id encoded string), disabled.
@@ -160,20 +163,20 @@ def upsert_from_feed(db: Any, record: dict[str, Any]) -> Account:
     return get_account(db, username)  # type: ignore[return-value]
 
 
-def get_account(db: Any, username: str) -> Account | None:
+def get_account(db: Store, username: str) -> Account | None:
     row = one(db, "SELECT * FROM web_accounts WHERE username = ?", [normalize_username(username)])
     return None if row is None else _row_to_account(row)
 
 
-def list_accounts(db: Any) -> list[Account]:
+def list_accounts(db: Store) -> list[Account]:
     return [_row_to_account(r) for r in rows(db, "SELECT * FROM web_accounts ORDER BY username")]
 
 
-def count_accounts(db: Any) -> int:
+def count_accounts(db: Store) -> int:
     return one(db, "SELECT count(*) AS n FROM web_accounts")["n"]  # type: ignore[index]
 
 
-def set_disabled(db: Any, username: str, disabled: bool) -> None:
+def set_disabled(db: Store, username: str, disabled: bool) -> None:
     username = normalize_username(username)
     with tx(db) as conn:
         cur = conn.execute("UPDATE web_accounts SET disabled = ?, updated_at = ? WHERE username = ?",
@@ -184,7 +187,7 @@ def set_disabled(db: Any, username: str, disabled: bool) -> None:
             conn.execute("DELETE FROM web_sessions WHERE username = ?", [username])
 
 
-def set_password(db: Any, username: str, password: str) -> None:
+def set_password(db: Store, username: str, password: str) -> None:
     username = normalize_username(username)
     password_hash = hash_password(password)
     with tx(db) as conn:
@@ -195,12 +198,12 @@ def set_password(db: Any, username: str, password: str) -> None:
         conn.execute("DELETE FROM web_sessions WHERE username = ?", [username])
 
 
-def unlock(db: Any, username: str) -> None:
+def unlock(db: Store, username: str) -> None:
     with tx(db) as conn:
         conn.execute("DELETE FROM web_login_failures WHERE username = ?", [normalize_username(username)])
 
 
-def locked_for(db: Any, username: str, *, now: float | None = None) -> int:
+def locked_for(db: Store, username: str, *, now: float | None = None) -> int:
     """Seconds left on a lockout (0 when not locked)."""
     now = time.time() if now is None else now
     row = one(db, "SELECT locked_until FROM web_login_failures WHERE username = ?", [normalize_username(username)])
@@ -246,7 +249,7 @@ def _lock_if_spent(conn: Any, username: str, *, max_attempts: int, lockout_minut
     return failures
 
 
-def begin_login(db: Any, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
+def begin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
     """Count the attempt before the hash check (one write transaction), then fetch what the check needs.
 
     The attempt is reserved as a failure at once and cleared only by :func:`finish_login` with the
@@ -327,14 +330,14 @@ def verify_password(attempt: LoginAttempt, password: str) -> bool:
         return False
 
 
-def refuse_unchecked(db: Any, attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> None:
+def refuse_unchecked(db: Store, attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> None:
     """An attempt refused before its check (too many at once) stays counted; lock if that spends the last."""
     with tx(db) as conn:
         _lock_if_spent(conn, attempt.username, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
                        now=time.time())
 
 
-def finish_login(db: Any, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
+def finish_login(db: Store, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
                  lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
     """Keep the failure counted (locking after ``max_attempts`` in a row) or, on success, clear it.
 
@@ -369,7 +372,7 @@ def finish_login(db: Any, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
     return get_account(db, username)  # type: ignore[return-value]
 
 
-def authenticate(db: Any, username: str, password: str, *, max_attempts: int,
+def authenticate(db: Store, username: str, password: str, *, max_attempts: int,
                  lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
     """Check a username and password; count failures; lock after ``max_attempts`` in a row.
 
