@@ -46,6 +46,3 @@ def bench_command(name: str, as_json: bool, quick: bool, stations: int | None, r
                    f"(baseline {data['baseline']}: {data['baseline_value']}; ratio {data['ratio']})")
         for key, value in data["details"].items():
             click.echo(f"  {key}: {value}")
-
-
-COMMANDS = [bench_command]

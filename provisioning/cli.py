@@ -173,6 +173,3 @@ def firstboot_command(ctx: CliContext, search: tuple[str, ...], public_key: Path
         click.echo(f"intake works; enrollment pending: {report.pending}")
         if not no_enroll:
             sys.exit(EXIT_PENDING)
-
-
-COMMANDS = [provision, firstboot_command]

@@ -269,6 +269,4 @@ def status_command(ctx: CliContext, as_json: bool) -> None:
             click.echo(f"{k}: {v}")
 
 
-COMMANDS = [init_command, config_group, dossier_group, check_command, serve_command, unlock_command, status_command]
-
-__all__ = ["COMMANDS", "MotcuaError", "StoreError", "ValidationError"]
+__all__ = ["MotcuaError", "StoreError", "ValidationError"]

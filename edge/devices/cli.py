@@ -80,6 +80,3 @@ def scan_command(ctx: CliContext, device: str | None, pages: int, dossier_id: st
     if result.error is not None and not result.feeder_empty:
         click.echo(f"lỗi: {result.error.message_vi or result.error}", err=True)
         raise SystemExit(2)
-
-
-COMMANDS: list = [devices_command, scan_command]

@@ -222,6 +222,3 @@ def fee_quote(ctx: CliContext, code: str, channel: str) -> None:
     with ctx.open_store() as store:
         procedure = get_procedure(store, code)
     _echo_json(quote_fee(procedure, channel).to_dict())
-
-
-COMMANDS: list = [catalog_group, calendar_group, fee_group]

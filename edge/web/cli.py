@@ -52,6 +52,3 @@ def user_list(ctx: CliContext, as_json: bool) -> None:
     for a in listed:
         state = "disabled" if a.disabled else ("locked" if locked[a.username] else "active")
         click.echo(f"{a.username:20} {a.role:10} {state:8} {a.source:5} {a.display_name}")
-
-
-COMMANDS = [user_group]

@@ -84,6 +84,3 @@ def _print_status(status) -> None:
     if status.last_error:
         click.echo(f"last error: {status.last_error}")
     click.echo("states: " + json.dumps(status.counts, ensure_ascii=False))
-
-
-COMMANDS: list = [sync_group]

@@ -107,6 +107,3 @@ def read_cmd(ctx, reader, mrz_doc, mrz_dob, mrz_expiry, can, csca_dir, old_id_fi
             click.echo(f"{key_}: {value}")
         click.echo(f"access: {result.access}")
         click.echo(f"verified: {result.verified} ({result.passive.reason})")
-
-
-COMMANDS: list = [cccd]
