@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
 # What asn1crypto (lazy parsing of the card's structures) and cryptography (keys and signatures
-# of the card's certificates) raise on hostile or unsupported input.
-_MALFORMED = (ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm)
+# of the card's certificates) raise on hostile or unsupported input (x509.InvalidVersion, for a
+# certificate version outside v1-v3, is not a ValueError).
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm,
+              x509.InvalidVersion)
 _HASHES = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
            "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 

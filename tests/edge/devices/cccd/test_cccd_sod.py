@@ -8,6 +8,8 @@ import datetime as dt
 
 import cccd_cardfiles as cardfiles
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -50,6 +52,17 @@ def test_a_document_signer_key_of_unknown_algorithm_is_unverified(pki):
     result = _check(sod, pki)
     assert result.verified is False and result.signature_ok is False
     assert "key" in result.reason and result.reason_vi
+
+
+def test_a_document_signer_of_unknown_x509_version_is_unverified(pki):
+    """cryptography raises x509.InvalidVersion (not a ValueError) for a version outside v1-v3."""
+    cert = asn1_x509.Certificate.load(pki.ds_cert.public_bytes(serialization.Encoding.DER))
+    der = cert.dump()
+    assert b"\xa0\x03\x02\x01\x02" in der  # [0] EXPLICIT INTEGER 2 (v3)
+    crafted = asn1_x509.Certificate.load(der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07", 1))
+    result = _check(cardfiles.build_sod(GROUPS, pki, certificate=crafted), pki)
+    assert result.verified is False and result.signature_ok is False
+    assert result.reason and result.reason_vi
 
 
 def test_an_expired_document_signer_is_marked_expired(pki):
