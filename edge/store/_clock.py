@@ -24,6 +24,10 @@ def parse_hlc(text: str) -> tuple[int, int]:
     return int(wall), int(logical or 0)
 
 
+OFFSET_KEY = "clock.offset_ms"
+ANCHORED_KEY = "clock.anchored"
+
+
 class Clock:
     """Corrected time, counter and HLC, persisted through the store's meta table.
 
@@ -39,18 +43,26 @@ class Clock:
 
     @property
     def offset_ms(self) -> int:
-        return int(self._get("clock.offset_ms") or 0)
+        return int(self._get(OFFSET_KEY) or 0)
 
     @property
     def anchored(self) -> bool:
-        return self._get("clock.anchored") == "1"
+        return self._get(ANCHORED_KEY) == "1"
 
     def observe_server_time(self, server_epoch_s: float) -> int:
         """Record the hub's time (from a response); returns the new offset in ms."""
         offset = round((server_epoch_s - self.wall()) * 1000)
-        self._set("clock.offset_ms", str(offset))
-        self._set("clock.anchored", "1")
+        self._set(OFFSET_KEY, str(offset))
+        self._set(ANCHORED_KEY, "1")
         return offset
+
+    @staticmethod
+    def save_offset(conn, offset_ms: int) -> None:
+        """Record an offset measured elsewhere (the sync client's round-trip estimate) inside the
+        caller's write: the clock is the one writer of its keys."""
+        for key, value in ((OFFSET_KEY, str(int(offset_ms))), (ANCHORED_KEY, "1")):
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     def now_s(self) -> float:
         return self.wall() + self.offset_ms / 1000

@@ -33,9 +33,9 @@ class ClientState:
 
 
 def load_clock(store) -> ClockState:
-    """The offset the store's clock keeps (``clock.offset_ms``/``clock.anchored``) plus ours."""
-    offset_ms = int(store.meta_get("clock.offset_ms") or 0)
-    anchored = store.meta_get("clock.anchored") == "1"
+    """The offset the store's clock keeps plus our measurement's uncertainty and age."""
+    offset_ms = store.clock.offset_ms
+    anchored = store.clock.anchored
     uncertainty = float(store.meta_get("sync.clock_uncertainty") or 0.0)
     measured = float(store.meta_get("sync.clock_measured_at") or 0.0)
     return ClockState(offset=offset_ms / 1000, anchored=anchored, measured_at=measured, uncertainty=uncertainty)
@@ -45,20 +45,19 @@ def save_clock(store, clock: HubClock) -> None:
     s = clock.state
     if not s.anchored:
         return
-    store.write(lambda conn: ClientState.set_many(conn, _clock_values(s)))
+    store.write(lambda conn: _write_clock(store, conn, s))
 
 
 async def asave_clock(store, clock: HubClock) -> None:
     """:func:`save_clock` from the event loop."""
     s = clock.state
     if s.anchored:
-        await store.awrite(lambda conn: ClientState.set_many(conn, _clock_values(s)))
+        await store.awrite(lambda conn: _write_clock(store, conn, s))
 
 
-def _clock_values(s: ClockState) -> dict[str, str]:
-    return {
-        "clock.offset_ms": str(round(s.offset * 1000)),
-        "clock.anchored": "1",
-        "sync.clock_uncertainty": f"{s.uncertainty:.3f}",
-        "sync.clock_measured_at": f"{s.measured_at:.3f}",
-    }
+def _write_clock(store, conn, s: ClockState) -> None:
+    """The offset goes through the store's clock (the one owner of its keys); the measurement's
+    uncertainty and age are the client's own."""
+    store.clock.save_offset(conn, round(s.offset * 1000))
+    ClientState.set_many(conn, {"sync.clock_uncertainty": f"{s.uncertainty:.3f}",
+                                "sync.clock_measured_at": f"{s.measured_at:.3f}"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.codes import AGENCY_CODE_RE as AGENCY_CODE_RE  # the one agency-code rule, re-exported
+from core.labels import CITY_STATUS_VI
 from core.sealed import KEMS as KEMS  # the city key's KEMs, re-exported
 from sync.errors import ERROR_CODES as ERROR_CODES  # code -> (HTTP status, retryable), re-exported
 
@@ -69,18 +70,7 @@ DOSSIER_STATUSES: dict[int, str] = {
     9: "releasing",
     10: "done",
 }
-DOSSIER_STATUS_VI: dict[int, str] = {
-    1: "Đang tiếp nhận",
-    2: "Mới tiếp nhận",
-    3: "Bị từ chối",
-    4: "Đang xử lý",
-    5: "Chờ bổ sung hồ sơ",
-    6: "Chờ nộp phí",
-    7: "Đã hủy",
-    8: "Không giải quyết được",
-    9: "Chờ trả kết quả",
-    10: "Đã trả kết quả",
-}
+DOSSIER_STATUS_VI = CITY_STATUS_VI  # one table of Vietnamese words: core.labels
 
 
 class FeedType:
