@@ -43,13 +43,16 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
     scratch = Path(tempfile.mkdtemp(prefix="motcua-bench-cli-"))
     try:
         state = scratch / "state"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+        # As on an installed box, modules run from their compiled bytecode: the warm-up runs
+        # below write it (__pycache__) even where the calling shell sets PYTHONDONTWRITEBYTECODE.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("MOTCUA_") and k != "PYTHONDONTWRITEBYTECODE"}
         env["MOTCUA_STATE_DIR"] = str(state)
         init = subprocess.run([*MOTCUA, "init", "--agency", AGENCY], env=env, capture_output=True, timeout=120)
         if init.returncode != 0:
             raise RuntimeError(f"motcua init failed: {init.stderr.decode(errors='replace')[-500:]}")
         commands = {"help": [*MOTCUA, "--help"], "status": [*MOTCUA, "status"]}
-        for argv in (BASELINE, *commands.values()):  # warm the file cache once, unmeasured
+        for argv in (BASELINE, *commands.values()):  # warm the file and bytecode caches, unmeasured
             _run(argv, env)
         base: list[float] = []
         samples: dict[str, list[float]] = {name: [] for name in commands}

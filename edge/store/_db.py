@@ -14,7 +14,6 @@ The connection files are WAL, synchronous=FULL, secure_delete; 0600 whatever the
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import queue
@@ -77,7 +76,9 @@ class Database:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.conn = conn  # the writer's connection: only ever used by the thread that holds the write
         #: A sqlite-utils view of the writer's connection, for migrations (deprecated elsewhere).
-        self.db = sqlite_utils.Database(conn)
+        # No sqlite-utils plugins on the store's connection (and no scan of every installed
+        # package's entry points at each open).
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
         self._depth = 0
         self._holder: int | None = None  # ident of the thread running a write now
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -150,6 +151,8 @@ class Database:
         """:meth:`write` for the event loop: the loop goes on while the writer thread works."""
         if self.in_write():  # a loop thread holding a lease (deprecated transaction()): inline
             return self.write(fn)
+        import asyncio  # only the daemon awaits writes; the CLI never pays for the import
+
         return await asyncio.wrap_future(self._submit(fn))
 
     @contextlib.contextmanager
