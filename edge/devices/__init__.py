@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._errors import QrReadError, ScannerError
@@ -96,18 +97,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = importlib.import_module(module, __name__)
-    if attr is not None:
-        value = getattr(value, attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+# Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
