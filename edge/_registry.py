@@ -2,17 +2,19 @@
 
 Every package has a small ``_extension.py`` with ``register(registry)``; it names its commands
 (with a loader, so nothing heavy is imported until a command runs), its migration set, its feed
-handlers and the steps the store commits with a finalize or a shred (the typed configuration
-keeps its one schema in :mod:`edge.config`). The composition root (:mod:`edge.cli._packages`)
-lists the packages once and calls each hook with :data:`REGISTRY`. The layers that consume a contribution
-(the store applies the migration sets, the sync client dispatches feed items, the CLI lists the
-commands) read it from here, so none of them imports a package above it.
+handlers, the steps the store commits with a finalize or a shred, and its section of the
+configuration. The composition root (:mod:`edge.cli._packages`) lists the packages once and calls
+each hook with :data:`REGISTRY`. The layers that consume a contribution (the configuration loads
+the registered sections, the store applies the migration sets, the sync client dispatches feed
+items, the CLI lists the commands) read it from here, so none of them imports a package above it.
 
 This module imports nothing but the standard library: every layer may read it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,11 +41,14 @@ class MigrationSpec:
     package: str
 
 
+_SECTION_NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", re.ASCII)  # MOTCUA_<SECTION>__<KEY>
+
 FeedHandler = Callable[[Any, Any, Any], None]  # (store, conn, item) inside the feed item's savepoint
 
 
 class RegistrationError(RuntimeError):
-    """Two packages claimed the same command, migration set or feed type."""
+    """Two packages claimed the same command, migration set, feed type or config section, or a
+    contribution is malformed."""
 
 
 class Registry:
@@ -55,6 +60,8 @@ class Registry:
         self.migrations: list[MigrationSpec] = []
         self.feed_handlers: dict[str, FeedHandler] = {}
         self.store_steps: dict[str, list[Callable[..., None]]] = {"finalize": [], "shred": []}
+        self.config_sections: dict[str, type] = {}
+        self._section_owner: dict[str, str] = {}
         self.packages: list[str] = []
         self._current = ""
 
@@ -80,6 +87,25 @@ class Registry:
         if kind not in self.store_steps:
             raise RegistrationError(f"unknown store step kind {kind!r} ({self._current})")
         self.store_steps[kind].append(step)
+
+    def add_config_section(self, name: str, cls: type) -> None:
+        """The package's ``[name]`` section of the configuration: a frozen dataclass whose fields
+        (each with a default) are the section's keys and whose field types are their schema.
+        :mod:`edge.config` loads it like its own sections (file, ``MOTCUA_NAME__KEY``, overrides;
+        unknown keys refused) and ``settings.<name>`` returns it."""
+        if not _SECTION_NAME.fullmatch(name):
+            raise RegistrationError(f"config section name {name!r} must be lower-case ASCII words joined by single"
+                                    f" underscores ({self._current})")
+        if name in self.config_sections:
+            raise RegistrationError(f"config section [{name}] registered by {self._section_owner[name]} and {self._current}")
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+            raise RegistrationError(f"config section [{name}] must be a frozen dataclass, got {cls!r} ({self._current})")
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise RegistrationError(f"config section [{name}]: keys without a default: {', '.join(missing)} ({self._current})")
+        self.config_sections[name] = cls
+        self._section_owner[name] = self._current
 
     # --- called by the composition root -------------------------------------------------------
     def install(self, package: str, register: Callable[[Registry], None]) -> None:

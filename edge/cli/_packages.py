@@ -2,7 +2,9 @@
 
 Order matters where a contribution is ordered: the migration sets of a fresh database are
 applied in this order (``store`` is the store's own and always first, then ``outbox``,
-``web``, ``reception``, ``sync``). Commands are listed by name.
+``web``, ``reception``, ``sync``), and ``motcua config show`` prints the registered config
+sections in this order (``web``, ``reception``, ``sync``, ``devices``) between the configuration's
+own ``station``/``store`` and ``log``. Commands are listed by name.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ PACKAGES: tuple[ModuleType, ...] = (
     outbox_ext,
     web_ext,
     reception_ext,
+    sync_client_ext,
     devices_ext,
     cccd_ext,
-    sync_client_ext,
     hub_ext,
     provisioning_ext,
     bench_ext,

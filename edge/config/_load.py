@@ -9,22 +9,21 @@ import os
 import re
 import tomllib
 import typing
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, get_args, get_origin
 
+from edge._registry import REGISTRY, RegistrationError, Registry
 from edge.errors import ConfigError
 
 from ._schema import (
-    SECTIONS,
-    DevicesConfig,
+    HEAD_SECTIONS,
+    TAIL_SECTIONS,
     LogConfig,
-    ReceptionConfig,
     Secret,
     StationConfig,
     StoreConfig,
-    SyncConfig,
-    WebConfig,
     fields_of,
 )
 
@@ -36,17 +35,97 @@ _FLOAT_LIMIT = 1e300
 ENV_PREFIX = "MOTCUA_"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """The whole validated configuration of one box."""
+def known_sections(registry: Registry | None = None) -> dict[str, type]:
+    """The sections a configuration may have, in the order they are shown: the configuration's own
+    ``station`` and ``store``, the sections the installed packages registered (in the composition
+    root's order: ``web``, ``reception``, ``sync``, ``devices``), then ``log``. A section no
+    installed package registered is not among them, so a file or a variable naming it is refused."""
+    registered = (REGISTRY if registry is None else registry).config_sections
+    for name, cls in registered.items():
+        if name in HEAD_SECTIONS or name in TAIL_SECTIONS:
+            raise RegistrationError(f"config section [{name}] belongs to edge.config, not to {cls.__module__}")
+    return {**HEAD_SECTIONS, **registered, **TAIL_SECTIONS}
 
-    station: StationConfig = StationConfig()
-    store: StoreConfig = StoreConfig()
-    web: WebConfig = WebConfig()
-    reception: ReceptionConfig = ReceptionConfig()
-    sync: SyncConfig = SyncConfig()
-    devices: DevicesConfig = DevicesConfig()
-    log: LogConfig = LogConfig()
+
+class Settings:
+    """The whole validated configuration of one box: one attribute per section.
+
+    ``station``, ``store`` and ``log`` are the configuration's own; the other sections are those
+    the installed packages registered, read the same way (``settings.web.port``). Which sections
+    there are is fixed when the object is made: keyword arguments name sections (each an instance
+    of its class, the defaults otherwise). Immutable; :meth:`replace` returns a changed copy.
+    """
+
+    __slots__ = ("_sections",)
+    _sections: Mapping[str, Any]
+
+    def __init__(self, **sections: Any) -> None:
+        schema = known_sections()
+        for name in sections:
+            if name not in schema:
+                raise ConfigError(f"unknown config section [{name}].{_suggest(name, schema)}")
+        values: dict[str, Any] = {}
+        for name, cls in schema.items():
+            value = sections.get(name)
+            if value is None:
+                value = cls()
+            elif type(value) is not cls:
+                raise TypeError(f"config section [{name}] must be a {cls.__qualname__}, not {type(value).__qualname__}")
+            values[name] = value
+        object.__setattr__(self, "_sections", MappingProxyType(values))
+
+    @classmethod
+    def _of(cls, values: Mapping[str, Any]) -> Settings:
+        made = object.__new__(cls)
+        object.__setattr__(made, "_sections", MappingProxyType(dict(values)))
+        return made
+
+    # The configuration's own sections, typed; the registered ones come through __getattr__.
+    @property
+    def station(self) -> StationConfig:
+        return self._sections["station"]
+
+    @property
+    def store(self) -> StoreConfig:
+        return self._sections["store"]
+
+    @property
+    def log(self) -> LogConfig:
+        return self._sections["log"]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise AttributeError(f"no config section [{name}]: no installed package registers it."
+                                 f"{_suggest(name, self._sections)}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._sections})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return dict(self._sections) == dict(other._sections)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._sections.items()))
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self._sections.items()) + ")"
+
+    @property
+    def sections(self) -> Mapping[str, Any]:
+        """Every section by name, in the order :func:`show_settings` prints them."""
+        return self._sections
 
     @property
     def state_dir(self) -> Path:
@@ -54,10 +133,12 @@ class Settings:
 
     def replace(self, section_name: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (validated like the file)."""
-        current = dataclasses.asdict(getattr(self, section_name))
+        if section_name not in self._sections:
+            raise ConfigError(f"unknown config section [{section_name}].{_suggest(section_name, self._sections)}")
+        current = dataclasses.asdict(self._sections[section_name])
         current.update(values)
-        built = _build_section(section_name, current, origin="override")
-        return dataclasses.replace(self, **{section_name: built})
+        built = _build_section(section_name, type(self._sections[section_name]), current, origin="override")
+        return Settings._of({**self._sections, section_name: built})
 
 
 def _suggest(word: str, choices: typing.Iterable[str]) -> str:
@@ -111,8 +192,7 @@ def _coerce(key: str, tp: Any, value: Any, origin: str) -> Any:
     raise ConfigError(f"{origin}: '{key}' must be {_type_name(tp)}, got {shown} ({type(value).__name__}).")
 
 
-def _build_section(name: str, values: dict[str, Any], origin: str) -> Any:
-    cls = SECTIONS[name]
+def _build_section(name: str, cls: type, values: dict[str, Any], origin: str) -> Any:
     known = fields_of(cls)
     hints = typing.get_type_hints(cls)
     clean: dict[str, Any] = {}
@@ -128,9 +208,14 @@ def load_settings(
     *,
     env: typing.Mapping[str, str] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    registry: Registry | None = None,
 ) -> Settings:
-    """Read the TOML file (if any), apply ``MOTCUA_SECTION__KEY`` variables, then overrides."""
+    """Read the TOML file (if any), apply ``MOTCUA_SECTION__KEY`` variables, then overrides.
+
+    The sections are :func:`known_sections` of ``registry`` (the installed packages by default):
+    a section no installed package registered is refused like a misspelt one."""
     env = os.environ if env is None else env
+    schema = known_sections(registry)
     raw: dict[str, dict[str, Any]] = {}
     if path is not None:
         try:
@@ -149,8 +234,8 @@ def load_settings(
         except ValueError as exc:  # e.g. an integer of thousands of digits
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         for sec, body in data.items():
-            if sec not in SECTIONS:
-                raise ConfigError(f"{path}: unknown config section [{sec}].{_suggest(sec, SECTIONS)}")
+            if sec not in schema:
+                raise ConfigError(f"{path}: unknown config section [{sec}].{_suggest(sec, schema)}")
             if not isinstance(body, dict):
                 raise ConfigError(f"{path}: '{sec}' must be a table [{sec}]")
             raw.setdefault(sec, {}).update(body)
@@ -159,23 +244,26 @@ def load_settings(
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
         sec, _, key = var[len(ENV_PREFIX):].lower().partition("__")
-        if sec not in SECTIONS:
-            raise ConfigError(f"environment {var}: unknown config section '{sec}'.{_suggest(sec, SECTIONS)}")
+        if sec not in schema:
+            raise ConfigError(f"environment {var}: unknown config section '{sec}'.{_suggest(sec, schema)}")
         raw.setdefault(sec, {})[key] = value
         origins[sec] = f"environment ({var})"
     for sec, body in (overrides or {}).items():
+        if sec not in schema:
+            raise ConfigError(f"command line: unknown config section '{sec}'.{_suggest(sec, schema)}")
         raw.setdefault(sec, {}).update(body)
         origins.setdefault(sec, "command line")
-    built = {sec: _build_section(sec, body, origins.get(sec, "config")) for sec, body in raw.items()}
-    return Settings(**built)
+    built = {sec: _build_section(sec, schema[sec], raw[sec], origins.get(sec, "config")) if sec in raw else cls()
+             for sec, cls in schema.items()}
+    return Settings._of(built)
 
 
 def show_settings(settings: Settings) -> str:
     """The configuration as TOML with secrets masked."""
     lines: list[str] = []
-    for sec in SECTIONS:
+    for sec, values in settings.sections.items():
         lines.append(f"[{sec}]")
-        for key, value in dataclasses.asdict(getattr(settings, sec)).items():
+        for key, value in dataclasses.asdict(values).items():
             if isinstance(value, Secret):
                 value = value.masked()
             if isinstance(value, bool):

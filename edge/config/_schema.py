@@ -1,8 +1,11 @@
-"""Typed configuration sections with their defaults.
+"""The configuration's own sections (``station``, ``store``, ``log``) and the ``Secret`` type.
 
-Each section is a frozen dataclass; a field's type is its schema. ``Secret`` marks a value that is
-masked when the configuration is printed. Add a field to the section it belongs to; add a section
-by decorating a dataclass with :func:`section`.
+Each section is a frozen dataclass; a field's type is its schema (``str``, ``int``, ``float``,
+``bool``, ``Secret``, a ``Literal`` of choices) and every field has a default. ``Secret`` marks a
+value that is masked when the configuration is printed. The sections of the layers above
+(``web``, ``reception``, ``sync``, ``devices``) live in their packages and are registered with
+``registry.add_config_section`` from the package's ``_extension.py``; :mod:`edge.config` loads
+them in the same way without importing them.
 """
 
 from __future__ import annotations
@@ -19,18 +22,6 @@ class Secret(str):
         return "********" if self else ""
 
 
-SECTIONS: dict[str, type] = {}
-
-
-def section(name: str):
-    def register(cls: type) -> type:
-        SECTIONS[name] = cls
-        return cls
-
-    return register
-
-
-@section("station")
 @dataclass(frozen=True, kw_only=True)
 class StationConfig:
     """Who this box is: agency, name, kind and its share of dossier numbers."""
@@ -47,7 +38,6 @@ class StationConfig:
     tracking_url: str = "https://dichvucong.example.gov.vn/tra-cuu?ma="
 
 
-@section("store")
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     """The local encrypted store."""
@@ -60,74 +50,6 @@ class StoreConfig:
     max_page_mb: int = 50
 
 
-@section("web")
-@dataclass(frozen=True, kw_only=True)
-class WebConfig:
-    """The clerk web app and JSON API."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    session_idle_minutes: int = 15
-    lockout_attempts: int = 5
-    lockout_minutes: int = 15
-    max_upload_mb: int = 20
-    session_secret: Secret = Secret("")
-
-
-@section("reception")
-@dataclass(frozen=True, kw_only=True)
-class ReceptionConfig:
-    """Office hours and the rules for computing appointment dates."""
-
-    morning_open: str = "07:30"
-    morning_close: str = "11:30"
-    afternoon_open: str = "13:30"
-    afternoon_close: str = "17:00"
-    hours_per_day: float = 8.0
-    result_place: str = "Bộ phận Tiếp nhận và Trả kết quả"
-    agency_name: str = ""  # printed at the top of the receipt; the station name when empty
-    place_name: str = ""  # place on the receipt's date line, e.g. "Hà Nội"
-    printer: str = ""
-    vietqr_bin: str = ""
-    vietqr_account: str = ""
-
-
-@section("sync")
-@dataclass(frozen=True, kw_only=True)
-class SyncConfig:
-    """Reconciliation with the city hub."""
-
-    enabled: bool = True
-    hub_url: str = ""
-    ca_file: str = ""
-    push_interval_seconds: int = 60
-    pull_interval_seconds: int = 300
-    heartbeat_interval_seconds: int = 300
-    retention_days: int = 30
-    chunk_size_kb: int = 1024
-    bandwidth_limit_kbps: int = 0
-    metered: bool = False
-    request_timeout_seconds: int = 60
-
-
-@section("devices")
-@dataclass(frozen=True, kw_only=True)
-class DevicesConfig:
-    """Peripherals: scanners, QR scanners and card readers."""
-
-    enabled: bool = True
-    scanner: str = ""
-    scan_resolution: int = 200
-    scan_mode: Literal["Color", "Gray", "Lineart"] = "Gray"
-    qr_input_device: str = ""
-    card_reader: str = ""
-    csca_dir: str = ""
-    dg13_old_id_field: int = 15  # DG13 field number of the old CMND (some cards use 16)
-    rescan_debounce_seconds: float = 0.5
-    qr_key_timeout_ms: int = 300
-
-
-@section("log")
 @dataclass(frozen=True, kw_only=True)
 class LogConfig:
     """Logging."""
@@ -135,8 +57,15 @@ class LogConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+# The configuration's own sections; shown first (station, store) and last (log), the registered
+# sections in between in the composition root's order.
+HEAD_SECTIONS: dict[str, type] = {"station": StationConfig, "store": StoreConfig}
+TAIL_SECTIONS: dict[str, type] = {"log": LogConfig}
+
+
 def fields_of(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-__all__ = ["SECTIONS", "Secret", "field", "fields_of", "section"]
+__all__ = ["HEAD_SECTIONS", "TAIL_SECTIONS", "LogConfig", "Secret", "StationConfig", "StoreConfig", "field",
+           "fields_of"]

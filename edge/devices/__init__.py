@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._config import DevicesConfig
     from ._errors import QrReadError, ScannerError
     from ._keymap import LineAssembler
     from ._model import (
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ._udev import QrMatcher, UdevInfo, classify
 
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "DevicesConfig": ("._config", "DevicesConfig"),
     "QrReadError": ("._errors", "QrReadError"),
     "ScannerError": ("._errors", "ScannerError"),
     "LineAssembler": ("._keymap", "LineAssembler"),
@@ -72,6 +74,7 @@ __all__ = [
     "DeviceRecord",
     "DeviceState",
     "DeviceStatus",
+    "DevicesConfig",
     "DriverStatus",
     "LineAssembler",
     "PageSink",

@@ -1,4 +1,4 @@
-"""What the devices package contributes: the ``devices`` and ``scan`` commands."""
+"""What the devices package contributes: the ``devices`` and ``scan`` commands, ``[devices]``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ def _cmd(attr: str):
 
 
 def register(registry) -> None:
+    from ._config import DevicesConfig
+
+    registry.add_config_section("devices", DevicesConfig)
     registry.add_command("devices", _cmd("devices_command"),
                          help="List scanners, QR scanners and card readers (one enumeration, no monitoring).")
     registry.add_command("scan", _cmd("scan_command"),

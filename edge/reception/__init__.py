@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         load_catalog_json,
         validate_catalog,
     )
+    from ._config import ReceptionConfig
     from ._fees import (
         FeeLine,
         FeeQuote,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "ReceptionConfig": ("._config", "ReceptionConfig"),
     "calendar_for": ("._assemble", "calendar_for"),
     "due_for_procedure": ("._assemble", "due_for_procedure"),
     "receipt_for_dossier": ("._assemble", "receipt_for_dossier"),
@@ -151,6 +153,7 @@ __all__ = [
     "ReceiptComponent",
     "ReceiptData",
     "ReceiptError",
+    "ReceptionConfig",
     "SkippedDay",
     "VietQR",
     "VietQRError",

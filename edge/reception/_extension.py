@@ -1,4 +1,5 @@
-"""What the reception package contributes: catalog/calendar/fee commands, its tables, two feeds."""
+"""What the reception package contributes: catalog/calendar/fee commands, its tables, two feeds,
+``[reception]``."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def _calendar_feed(store, conn, item) -> None:
 
 
 def register(registry) -> None:
+    from ._config import ReceptionConfig
+
+    registry.add_config_section("reception", ReceptionConfig)
     registry.add_command("catalog", _cmd("catalog_group"), help="Procedure catalog (thủ tục hành chính).")
     registry.add_command("calendar", _cmd("calendar_group"), help="Working days and appointment dates.")
     registry.add_command("fee", _cmd("fee_group"), help="Fees and VietQR payment codes.")

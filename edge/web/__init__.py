@@ -14,15 +14,17 @@ from core.lazy import lazy_exports
 if TYPE_CHECKING:
     from . import accounts
     from ._app import create_app
+    from ._config import WebConfig
     from ._migrations import migrations
 
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "WebConfig": ("._config", "WebConfig"),
     "accounts": (".accounts", None),
     "create_app": ("._app", "create_app"),
     "migrations": ("._migrations", "migrations"),
 }
 
-__all__ = ["accounts", "create_app", "migrations"]
+__all__ = ["WebConfig", "accounts", "create_app", "migrations"]
 
 
 # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.

@@ -1,4 +1,4 @@
-"""What the web package contributes: the ``user`` command, its tables, the clerk-account feed."""
+"""What the web package contributes: the ``user`` command, its tables, the clerk-account feed, ``[web]``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def _clerk_feed(store, conn, item) -> None:
 
 
 def register(registry) -> None:
+    from ._config import WebConfig
+
+    registry.add_config_section("web", WebConfig)
     registry.add_command("user", _user_group,
                          help="Clerk accounts of this box (roles: clerk, supervisor, admin).")
     registry.add_migrations("web", _migrations)

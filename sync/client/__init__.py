@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ._bucket import TokenBucket
     from ._client import SyncClient, status_json
     from ._clock import SKEW_ENV, ClockState, HubClock, os_time
+    from ._config import SyncConfig
     from ._enroll import EnrollResult, enroll, enroll_async
     from ._errors import (
         AnchorMismatchError,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ._transport import HubTransport, check_hub_url, pinned_ssl_context
 
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "SyncConfig": ("._config", "SyncConfig"),
     "Backoff": ("._backoff", "Backoff"),
     "is_transient_status": ("._backoff", "is_transient_status"),
     "parse_retry_after": ("._backoff", "parse_retry_after"),
@@ -85,6 +87,7 @@ __all__ = [
     "OutboxState",
     "ReceiptError",
     "SyncClient",
+    "SyncConfig",
     "SyncLockedError",
     "SyncScheduler",
     "SyncStatus",

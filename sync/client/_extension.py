@@ -1,4 +1,5 @@
-"""What the sync client contributes: the box's ``sync`` command group and its tables (set ``sync``)."""
+"""What the sync client contributes: the box's ``sync`` command group, its tables (set
+``sync``) and ``[sync]``."""
 
 from __future__ import annotations
 
@@ -16,5 +17,8 @@ def _migrations():
 
 
 def register(registry) -> None:
+    from ._config import SyncConfig
+
+    registry.add_config_section("sync", SyncConfig)
     registry.add_command("sync", _sync_group, help="Reconciliation with the city hub.")
     registry.add_migrations("sync", _migrations)

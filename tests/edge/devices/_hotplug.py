@@ -14,6 +14,7 @@ import gi
 gi.require_version("UMockdev", "1.0")
 from gi.repository import UMockdev  # noqa: E402
 
+from edge.cli import install  # noqa: E402
 from edge.config import load_settings  # noqa: E402
 from edge.devices import DeviceManager  # noqa: E402
 
@@ -80,4 +81,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    install()  # the composition root: the [devices] section is registered by edge.devices
     asyncio.run(main())

@@ -9,6 +9,7 @@ import asyncio
 import json
 import sys
 
+from edge.cli import install
 from edge.config import load_settings
 from edge.devices import DeviceManager
 
@@ -33,4 +34,5 @@ async def main(expected: int) -> None:
 
 
 if __name__ == "__main__":
+    install()  # the composition root: the [devices] section is registered by edge.devices
     asyncio.run(main(int(sys.argv[1])))

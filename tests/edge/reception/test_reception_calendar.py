@@ -12,12 +12,12 @@ import holidays
 import pytest
 import sqlite_utils
 
-from edge.config import ReceptionConfig
 from edge.errors import ConfigError, ValidationError
 from edge.reception import (
     VN_TZ,
     OfficeHours,
     Override,
+    ReceptionConfig,
     WorkCalendar,
     due,
     import_overrides,
