@@ -119,6 +119,10 @@ class Settings:
     def __hash__(self) -> int:
         return hash(tuple(self._sections.items()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy and pickle: the same sections (attribute assignment is refused, so no slot state)
+        return (Settings._of, (dict(self._sections),))
+
     def __repr__(self) -> str:
         return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self._sections.items()) + ")"
 

@@ -3,6 +3,8 @@ sections the packages register."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from dataclasses import dataclass
 from typing import Literal
 
@@ -182,6 +184,7 @@ def test_settings_are_immutable_and_replace_validates() -> None:
     with pytest.raises(AttributeError):
         settings.web = changed.web  # type: ignore[misc]
     assert Settings() == settings  # every installed section at its defaults
+    assert copy.deepcopy(changed) == changed and pickle.loads(pickle.dumps(changed)).web.port == 9000
     with pytest.raises(ConfigError, match=r"unknown config section \[printer\]"):
         Settings(printer=LabelPrinterConfig())
     with pytest.raises(TypeError, match="must be a WebConfig"):
