@@ -48,14 +48,18 @@ def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batc
     start = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
     done = 0
     while done < count:
-        with store.transaction():
-            for i in range(done, min(count, done + batch)):
+        def batch_of(_conn: Any, first: int = done) -> list[str]:  # one write per batch
+            used = []
+            for i in range(first, min(count, first + batch)):
                 person = _applicant(rng, i)
                 received = start - dt.timedelta(days=i // per_day, minutes=i % per_day)
                 store.ingest(procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
                              received_at=received, due_at=received + dt.timedelta(days=3),
                              form={"channel": "direct"}, meta={"channel": "direct", "bench": True})
-                ids.append(person["id_number"])
+                used.append(person["id_number"])
+            return used
+
+        ids.extend(store.write(batch_of))
         done = min(count, done + batch)
     return ids
 

@@ -95,9 +95,12 @@ def rotate_station_key(settings, *, passphrase: str | None = None) -> str:
         except Exception as exc:
             raise ProvisioningError(f"key rotation did not complete ({exc}); the new key is kept and the next "
                                     "'motcua provision rotate-key' finishes it") from exc
-        with store.transaction():
+
+        def adopt(_conn: object) -> None:  # both keys change in one write, or neither
             store.set_station_signing_key(new)
             store.set_pending_signing_key(None)
+
+        store.write(adopt)
         store.audit("station.key_rotated", actor="it", details={"key_id": kid})
         logger.info("station key rotated to %s", kid)
         return kid

@@ -402,11 +402,13 @@ def import_overrides(db: Any, records: Iterable[Override] | Any, *, source: str,
         records = list(records)
         items = records if records and all(isinstance(r, Override) for r in records) else parse_overrides(records)
     access = Access(db)
-    with access.transaction():
+
+    def upsert(db: Any) -> None:
         if replace:
-            access.db.execute("DELETE FROM calendar_overrides")
-        access.db["calendar_overrides"].upsert_all(
-            [{**o.to_dict(), "source": source} for o in items], pk="date")
+            db.execute("DELETE FROM calendar_overrides")
+        db["calendar_overrides"].upsert_all([{**o.to_dict(), "source": source} for o in items], pk="date")
+
+    access.write(upsert)
     log.info("calendar overrides imported from %s: %s", source, len(items))
     return len(items)
 

@@ -362,10 +362,13 @@ def import_catalog(db: Any, records: Iterable[Procedure | Mapping[str, Any]], *,
          "data": json.dumps(p.to_dict(), ensure_ascii=False), "source": source, "imported_at": now}
         for p in procedures
     ]
-    with access.transaction():
-        access.db.execute("DELETE FROM procedures")
-        access.db["procedures"].insert_all(rows)
-        access.db["catalog_imports"].insert({"source": source, "imported_at": now, "count": len(rows), "sha256": digest})
+
+    def replace(db: Any) -> None:
+        db.execute("DELETE FROM procedures")
+        db["procedures"].insert_all(rows)
+        db["catalog_imports"].insert({"source": source, "imported_at": now, "count": len(rows), "sha256": digest})
+
+    access.write(replace)
     log.info("catalog imported from %s: %s procedures", source, len(rows))
     return ImportResult(count=len(rows), sha256=digest, source=source, imported_at=now)
 

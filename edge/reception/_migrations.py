@@ -6,14 +6,14 @@ any database (tests, or the CLI without an initialized store).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("reception")
+T = TypeVar("T")
 
 
 @migrations()
@@ -60,27 +60,32 @@ def ensure_schema(db: Database) -> None:
 class Access:
     """Reads and writes on either a bare ``sqlite_utils.Database`` or an open ``Store``.
 
-    With a store, writes go through ``store.transaction()`` and reads through ``store.query``, so
-    they take the store's connection lock; the store applies this migration set when it opens.
+    With a store, a write is a function run by ``store.write`` (one ``BEGIN IMMEDIATE``
+    transaction on its single writer; from inside a write, such as a feed handler's, inline as a
+    savepoint) and reads go through ``store.query``; nothing here holds a connection of its own.
+    The store applies this migration set when it opens.
     """
 
     def __init__(self, target: Any) -> None:
         if isinstance(target, Database):
             ensure_schema(target)
-            self.db = target
             self._query = lambda sql, params: [dict(r) for r in target.query(sql, params)]
-            self._transaction = target.atomic
-        elif hasattr(target, "transaction") and isinstance(getattr(target, "db", None), Database):
-            self.db = target.db
+            self._write = lambda fn: _atomic(target, fn)
+        elif callable(getattr(target, "write", None)) and callable(getattr(target, "query", None)):
             self._query = lambda sql, params: list(target.query(sql, tuple(params)))
-            self._transaction = target.transaction
+            self._write = lambda fn: target.write(lambda conn: fn(Database(conn, execute_plugins=False)))
         else:
             raise TypeError(f"expected a sqlite_utils.Database or a Store, got {type(target).__name__}")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._query(sql, params)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._transaction():
-            yield
+    def write(self, fn: Callable[[Database], T]) -> T:
+        """Run ``fn(db)`` in one write transaction; ``db`` is a sqlite-utils view of the writing
+        connection, valid only during the call."""
+        return self._write(fn)
+
+
+def _atomic(db: Database, fn: Callable[[Database], T]) -> T:
+    with db.atomic():
+        return fn(db)

@@ -149,9 +149,6 @@ class Store(DossierReads):
         self.settings = settings
         self.root = root
         self._database = database
-        #: Deprecated outside ``edge.store`` (a sqlite-utils view of the writer's connection, kept
-        #: for the transition): write through :meth:`write`/:meth:`awrite`, read through :meth:`query`.
-        self.db = database.db
         self._keys = keys
         self.city_key = city_key
         self.blobs = BlobStore(root)
@@ -320,12 +317,10 @@ class Store(DossierReads):
         """Whether the calling thread is inside a write now."""
         return self._database.in_write()
 
-    def transaction(self):
-        """Deprecated outside ``edge.store``: use :meth:`write` / :meth:`awrite`.
-
-        An alias of the writer path kept for the transition: the calling thread leases the single
-        writer for the block (``BEGIN IMMEDIATE``; nested, a savepoint).
-        """
+    def _transaction(self):
+        """The store's own methods' write block (private: callers outside ``edge.store`` use
+        :meth:`write` / :meth:`awrite`): the calling thread leases the single writer for the block
+        (``BEGIN IMMEDIATE``; nested, a savepoint)."""
         return self._database.transaction()
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
@@ -337,7 +332,7 @@ class Store(DossierReads):
         return row["value"] if row else None
 
     def _meta_set_tx(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          (key, value))
 
@@ -357,11 +352,21 @@ class Store(DossierReads):
     def blind_index(self, kind: str, value: str) -> str:
         return blind_index(self._keys.index, kind, value)
 
+    def _audit_entry(self, action: str, *, actor: str, dossier_id: str | None,
+                     details: dict[str, Any] | None) -> Callable[[Any], int]:
+        return lambda conn: _audit.append(conn, at=_now_iso(self.clock), actor=actor, action=action,
+                                          dossier_id=dossier_id, details=details or {})
+
     def audit(self, action: str, *, actor: str, dossier_id: str | None = None, details: dict[str, Any] | None = None) -> int:
-        """Append to the hash-chained audit log. ``details`` must never hold personal data."""
-        with self.transaction() as conn:
-            return _audit.append(conn, at=_now_iso(self.clock), actor=actor, action=action,
-                                 dossier_id=dossier_id, details=details or {})
+        """Append to the hash-chained audit log. ``details`` must never hold personal data.
+
+        Blocks the calling thread on the write; the event loop awaits :meth:`aaudit`."""
+        return self.write(self._audit_entry(action, actor=actor, dossier_id=dossier_id, details=details))
+
+    async def aaudit(self, action: str, *, actor: str, dossier_id: str | None = None,
+                     details: dict[str, Any] | None = None) -> int:
+        """:meth:`audit` awaited from the event loop (the append runs on the writer thread)."""
+        return await self.awrite(self._audit_entry(action, actor=actor, dossier_id=dossier_id, details=details))
 
     def anchors(self) -> dict[str, Any]:
         """The provisioned trust anchors: ``city_key`` (a CityPublicKey) and ``hub_receipt_key``
@@ -388,7 +393,7 @@ class Store(DossierReads):
         """
         states = tuple(states)
         count = 0
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(
                 f"""SELECT d.id, d.local_wrap FROM dossiers d JOIN outbox o ON o.dossier_id = d.id
                    WHERE o.state IN ({",".join("?" * len(states))}) AND d.local_wrap IS NOT NULL
@@ -495,7 +500,7 @@ class Store(DossierReads):
         if not isinstance(applicant, Applicant):
             applicant = Applicant.from_dict(applicant, today=self.clock.now().date())
         dossier_id = str(uuid.uuid4())
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             self._insert_dossier(conn, dossier_id=dossier_id, dek=new_key(), procedure_code=procedure_code,
                                  applicant=applicant, form=form or {}, actor=actor, documents=documents)
         return dossier_id
@@ -516,7 +521,7 @@ class Store(DossierReads):
             applicant = Applicant.from_dict(applicant, today=self.clock.now().date())
         if procedure_code is not None:
             self._validate_procedure(procedure_code)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             row = self._require_draft(dossier_id)
             dek = self._dek(dossier_id, row)
             aid = dossier_id.encode()
@@ -584,7 +589,7 @@ class Store(DossierReads):
         row = self._require_draft(dossier_id)
         blob, size, plain_size = self._write_page_blob(dossier_id, self._dek(dossier_id, row), source)
         try:
-            with self.transaction() as conn:
+            with self._transaction() as conn:
                 self._require_draft(dossier_id)
                 return self._insert_page(conn, dossier_id=dossier_id, blob=blob, size=size, plain_size=plain_size,
                                          component=component, media_type=media_type, actor=actor)
@@ -593,7 +598,7 @@ class Store(DossierReads):
             raise
 
     def remove_page(self, dossier_id: str, index: int, *, actor: str) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             self._require_draft(dossier_id)
             row = conn.execute("SELECT blob FROM pages WHERE dossier_id = ? AND idx = ?", (dossier_id, index)).fetchone()
             if row is None:
@@ -679,7 +684,7 @@ class Store(DossierReads):
 
     def set_meta(self, dossier_id: str, *, actor: str, **values: Any) -> None:
         """Merge non-personal values into the dossier's metadata (fees, rating, flags)."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             row = conn.execute("SELECT meta FROM dossiers WHERE id = ?", (dossier_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
@@ -693,13 +698,13 @@ class Store(DossierReads):
     def set_city_status(self, dossier_id: str, status: str, *, actor: str = "sync", conn=None) -> None:
         with contextlib.ExitStack() as stack:
             if conn is None:
-                conn = stack.enter_context(self.transaction())
+                conn = stack.enter_context(self._transaction())
             conn.execute("UPDATE dossiers SET city_status = ?, updated_at = ? WHERE id = ?", (status, _now_iso(self.clock), dossier_id))
             _audit.append(conn, at=_now_iso(self.clock), actor=actor, action="dossier.city_status", dossier_id=dossier_id,
                           details={"status": status})
 
     def mark_handed_over(self, dossier_id: str, *, actor: str) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             row = conn.execute("SELECT status FROM dossiers WHERE id = ?", (dossier_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
@@ -727,7 +732,7 @@ class Store(DossierReads):
         outbox's, checked against its transitions) commits in the same transaction.
         """
         self._mark_shred_pending()  # before the commit: a crash after it still leaves the mark
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             row = conn.execute("SELECT d.status, o.receipt_verified FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id WHERE d.id = ?",
                                (dossier_id,)).fetchone()
             if row is None:

@@ -27,7 +27,8 @@ _tasks: set[asyncio.Task] = set()
 
 async def login_with_password(request: web.Request, username: str, password: str,
                               roles: tuple[str, ...] = accounts.ROLES) -> accounts.Account:
-    """Check credentials with lockout; the argon2id work runs off the event loop.
+    """Check credentials with lockout; the argon2id work runs off the event loop, the writes
+    (counting the attempt, settling it) are awaited on the store's writer thread.
 
     The form, the API session endpoint and the supervisor override all come here: the attempt is
     counted before the check, at most :data:`accounts.MAX_CONCURRENT_CHECKS` checks of one account
@@ -36,14 +37,14 @@ async def login_with_password(request: web.Request, username: str, password: str
     settings = request.app[SETTINGS]
     store = request.app[STORE]
     limits = {"max_attempts": settings.web.lockout_attempts, "lockout_minutes": settings.web.lockout_minutes}
-    attempt = accounts.begin_login(store, username, **limits)
+    attempt = await accounts.abegin_login(store, username, **limits)
     try:
         with accounts.check_slot(attempt.username):
             ok = await blocking(accounts.verify_password, attempt, password)
     except accounts.AuthError:
-        accounts.refuse_unchecked(store, attempt, **limits)
+        await accounts.arefuse_unchecked(store, attempt, **limits)
         raise
-    return accounts.finish_login(store, attempt, ok, roles=roles, **limits)
+    return await accounts.afinish_login(store, attempt, ok, roles=roles, **limits)
 
 
 async def kick_sync(request: web.Request) -> None:
@@ -64,7 +65,7 @@ async def supervisor_override(request: web.Request, username: str, password: str
     try:
         account = await login_with_password(request, username, password, roles=("supervisor", "admin"))
     except accounts.AuthError as exc:
-        audit(request, "dossier.override_refused", reason=exc.code)
+        await audit(request, "dossier.override_refused", reason=exc.code)
         raise ValidationError("override_password", exc.code, message_vi=exc.message_vi) from None
     return account.username
 
@@ -180,7 +181,7 @@ async def start_scan(request: web.Request, dossier_id: str, *, component: str, p
     task = asyncio.create_task(run())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-    audit(request, "scan.start", dossier_id=dossier_id, component=component, pages=count, device=device)
+    await audit(request, "scan.start", dossier_id=dossier_id, component=component, pages=count, device=device)
     return {"started": True, "device": device, "component": component, "pages": count, "source": source}
 
 

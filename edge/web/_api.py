@@ -23,7 +23,7 @@ from ._actions import (
     sync_state,
 )
 from ._auth import current, session_token
-from ._common import audit, blocking, off_loop
+from ._common import audit, off_loop
 from ._errors import HttpError, not_found
 from ._keys import EVENTS, SETTINGS, STORE
 from ._openapi import openapi_document
@@ -79,10 +79,10 @@ async def session_create(request: web.Request) -> web.Response:
     try:
         account = await login_with_password(request, username, password)
     except accounts.AuthError as exc:
-        audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code, via="api")
+        await audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code, via="api")
         raise
-    token, csrf = _sessions.create_session(request.app[STORE], account.username)
-    audit(request, "web.login", who=account.username, via="api")
+    token, csrf = await _sessions.acreate_session(request.app[STORE], account.username)
+    await audit(request, "web.login", who=account.username, via="api")
     return web.json_response({"token": token, "csrf_token": csrf, "token_type": "Bearer",
                               "idle_timeout_minutes": request.app[SETTINGS].web.session_idle_minutes,
                               "account": account.to_dict()}, status=201)
@@ -98,9 +98,9 @@ async def session_get(request: web.Request) -> web.Response:
 async def session_delete(request: web.Request) -> web.Response:
     token, _how = session_token(request)
     if token:
-        _sessions.end_session(request.app[STORE], token)
+        await _sessions.aend_session(request.app[STORE], token)
         request.app[EVENTS].close_session(_sessions.token_hash(token))
-    audit(request, "web.logout", via="api")
+    await audit(request, "web.logout", via="api")
     return web.json_response({"ok": True})
 
 
@@ -233,7 +233,7 @@ async def finalize(request: web.Request) -> web.Response:
 async def receipt(request: web.Request) -> web.Response:
     dossier_id = _id(request)
     data, pdf = await render_receipt_for(request, dossier_id)
-    audit(request, "receipt.download", dossier_id=dossier_id, via="api")
+    await audit(request, "receipt.download", dossier_id=dossier_id, via="api")
     return receipt_response(data.code, pdf)
 
 
@@ -312,9 +312,9 @@ async def accounts_create(request: web.Request) -> web.Response:
     for key, value in fields.items():
         if not isinstance(value, str):
             raise ValidationError(key, "is required (string)", message_vi=f"Thiếu trường {key}.")
-    account = await blocking(lambda: accounts.create_account(request.app[STORE], fields["username"],
-                                                             fields["display_name"], fields["role"], fields["password"]))
-    audit(request, "account.create", username=account.username, role=account.role, via="api")
+    account = await off_loop(accounts.create_account, request.app[STORE], fields["username"],
+                             fields["display_name"], fields["role"], fields["password"])
+    await audit(request, "account.create", username=account.username, role=account.role, via="api")
     return web.json_response(account.to_dict(), status=201)
 
 

@@ -79,7 +79,7 @@ async def security_middleware(request: web.Request, handler: Any) -> web.StreamR
     token, how = session_token(request)
     session = None
     if token:
-        session = _sessions.resolve_session(store, token, idle_minutes=settings.web.session_idle_minutes)
+        session = await _sessions.aresolve_session(store, token, idle_minutes=settings.web.session_idle_minutes)
         if session is None and how == "cookie":
             request[EXPIRED] = True
     request[SESSION] = session

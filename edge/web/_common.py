@@ -18,10 +18,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def audit(request: web.Request, action: str, *, dossier_id: str | None = None,
-          who: str | None = None, **details: Any) -> None:
-    """Append to the store's audit chain. ``details`` must never hold personal data."""
-    request.app[STORE].audit(action, actor=who or actor(request), dossier_id=dossier_id, details=details)
+async def audit(request: web.Request, action: str, *, dossier_id: str | None = None,
+                who: str | None = None, **details: Any) -> None:
+    """Append to the store's audit chain, awaited on its writer thread (the event loop goes on).
+    ``details`` must never hold personal data."""
+    await request.app[STORE].aaudit(action, actor=who or actor(request), dossier_id=dossier_id, details=details)
 
 
 async def blocking(fn: Callable[..., T], *args: Any) -> T:

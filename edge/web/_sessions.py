@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._dbutil import one, tx
+from ._dbutil import awrite, one, write
 from .accounts import Account, get_account
 
 if TYPE_CHECKING:
@@ -45,36 +46,69 @@ def csrf_valid(token: str, candidate: str | None) -> bool:
     return bool(candidate) and hmac.compare_digest(csrf_for(token), candidate or "")
 
 
-def create_session(db: Store, username: str) -> tuple[str, str]:
-    """Open a session; returns (token, csrf token). The token is shown once, to the cookie."""
-    token = secrets.token_urlsafe(32)
+def _insert(token: str, username: str) -> Callable[[Any], None]:
     now = time.time()
-    with tx(db) as conn:
-        conn.execute("INSERT INTO web_sessions (token_hash, username, created_at, last_seen) VALUES (?, ?, ?, ?)",
-                   [token_hash(token), username, now, now])
+    return lambda conn: conn.execute(
+        "INSERT INTO web_sessions (token_hash, username, created_at, last_seen) VALUES (?, ?, ?, ?)",
+        [token_hash(token), username, now, now])
+
+
+def create_session(db: Store, username: str) -> tuple[str, str]:
+    """Open a session; returns (token, csrf token). The token is shown once, to the cookie.
+
+    Blocks the calling thread; the event loop awaits :func:`acreate_session`."""
+    token = secrets.token_urlsafe(32)
+    write(db, _insert(token, username))
     return token, csrf_for(token)
 
 
-def resolve_session(db: Store, token: str | None, *, idle_minutes: int) -> Session | None:
-    """The live session for ``token``, or None; an idle or orphaned session is deleted."""
+async def acreate_session(db: Store, username: str) -> tuple[str, str]:
+    """:func:`create_session` awaited from the event loop (the write runs on the store's writer)."""
+    token = secrets.token_urlsafe(32)
+    await awrite(db, _insert(token, username))
+    return token, csrf_for(token)
+
+
+def _look_up(db: Store, token: str | None, *, idle_minutes: int
+             ) -> tuple[Session | None, Callable[[Any], Any] | None]:
+    """The live session for ``token`` (reads only) and the write it calls for, if any: the
+    deletion of an idle or orphaned session, or the refresh of ``last_seen``."""
     if not token or len(token) > 128:
-        return None
+        return None, None
     th = token_hash(token)
     row = one(db, "SELECT username, last_seen FROM web_sessions WHERE token_hash = ?", [th])
     if row is None:
-        return None
+        return None, None
     username, last_seen = row["username"], row["last_seen"]
     now = time.time()
     account = get_account(db, username)
     if now - last_seen > idle_minutes * 60 or account is None or account.disabled:
-        with tx(db) as conn:
-            conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [th])
-        return None
+        return None, lambda conn: conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [th])
+    touch = None
     if now - last_seen > _TOUCH_EVERY:
-        with tx(db) as conn:
-            conn.execute("UPDATE web_sessions SET last_seen = ? WHERE token_hash = ?", [now, th])
+        touch = lambda conn: conn.execute("UPDATE web_sessions SET last_seen = ? WHERE token_hash = ?",  # noqa: E731
+                                          [now, th])
         last_seen = now
-    return Session(token_hash=th, account=account, csrf_token=csrf_for(token), last_seen=last_seen)
+    return Session(token_hash=th, account=account, csrf_token=csrf_for(token), last_seen=last_seen), touch
+
+
+def resolve_session(db: Store, token: str | None, *, idle_minutes: int) -> Session | None:
+    """The live session for ``token``, or None; an idle or orphaned session is deleted.
+
+    Blocks the calling thread on its write; every request awaits :func:`aresolve_session`."""
+    session, change = _look_up(db, token, idle_minutes=idle_minutes)
+    if change is not None:
+        write(db, change)
+    return session
+
+
+async def aresolve_session(db: Store, token: str | None, *, idle_minutes: int) -> Session | None:
+    """:func:`resolve_session` for the event loop: the reads run here, the write (at most one
+    every half minute per session) is awaited on the store's writer thread."""
+    session, change = _look_up(db, token, idle_minutes=idle_minutes)
+    if change is not None:
+        await awrite(db, change)
+    return session
 
 
 def session_alive(db: Store, th: str, *, idle_minutes: int) -> bool:
@@ -87,12 +121,20 @@ def session_alive(db: Store, th: str, *, idle_minutes: int) -> bool:
     return row is not None and not row["disabled"] and time.time() - row["last_seen"] <= idle_minutes * 60
 
 
+def _delete(token: str) -> Callable[[Any], None]:
+    th = token_hash(token)
+    return lambda conn: conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [th])
+
+
 def end_session(db: Store, token: str) -> None:
-    with tx(db) as conn:
-        conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [token_hash(token)])
+    write(db, _delete(token))
+
+
+async def aend_session(db: Store, token: str) -> None:
+    """:func:`end_session` awaited from the event loop."""
+    await awrite(db, _delete(token))
 
 
 def purge_idle(db: Store, *, idle_minutes: int) -> int:
-    with tx(db) as conn:
-        cur = conn.execute("DELETE FROM web_sessions WHERE last_seen < ?", [time.time() - idle_minutes * 60])
-    return cur.rowcount
+    cutoff = time.time() - idle_minutes * 60
+    return write(db, lambda conn: conn.execute("DELETE FROM web_sessions WHERE last_seen < ?", [cutoff]).rowcount)

@@ -7,7 +7,7 @@ from aiohttp import web
 from edge.errors import ValidationError
 
 from . import accounts
-from ._common import audit, blocking, form_str
+from ._common import audit, form_str, off_loop
 from ._keys import EVENTS, STORE
 from ._render import render
 from ._roles import allow
@@ -38,13 +38,12 @@ async def user_create(request: web.Request) -> web.StreamResponse:
               "role": form_str(form, "role", 20)}
     password = form.get("password")
     try:
-        account = await blocking(lambda: accounts.create_account(
-            request.app[STORE], values["username"], values["display_name"], values["role"],
-            password if isinstance(password, str) else ""))
+        account = await off_loop(accounts.create_account, request.app[STORE], values["username"],
+                                 values["display_name"], values["role"], password if isinstance(password, str) else "")
     except ValidationError as exc:
         return render("users.html", request, _ctx(
             request, errors={exc.field: exc.message_vi}, values=values), status=422)
-    audit(request, "account.create", username=account.username, role=account.role)
+    await audit(request, "account.create", username=account.username, role=account.role)
     raise web.HTTPSeeOther("/admin/users?msg=created")
 
 
@@ -60,14 +59,14 @@ async def user_action(request: web.Request) -> web.StreamResponse:
     if accounts.get_account(store, username) is None:
         raise ValidationError("username", "no such account", message_vi="Không có tài khoản này.")
     if action == "unlock":
-        accounts.unlock(store, username)
+        await off_loop(accounts.unlock, store, username)
         msg = "unlocked"
     elif not has(role, "accounts.manage"):
         from ._errors import forbidden
 
         raise forbidden("quản lý tài khoản")
     elif action in ("disable", "enable"):
-        accounts.set_disabled(store, username, action == "disable")
+        await off_loop(accounts.set_disabled, store, username, action == "disable")
         if action == "disable":
             request.app[EVENTS].close_account(accounts.normalize_username(username))
         msg = action + "d"
@@ -75,8 +74,8 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         password = form.get("password")
         try:
-            await blocking(lambda: accounts.hash_password(password if isinstance(password, str) else ""))
-            accounts.set_password(store, username, password)  # type: ignore[arg-type]
+            # The argon2id hash and the write both run off the event loop.
+            await off_loop(accounts.set_password, store, username, password if isinstance(password, str) else "")
             request.app[EVENTS].close_account(accounts.normalize_username(username))
         except ValidationError as exc:
             return render("users.html", request, _ctx(
@@ -84,7 +83,7 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         msg = "password"
     else:
         raise web.HTTPNotFound()
-    audit(request, f"account.{action}", username=username)
+    await audit(request, f"account.{action}", username=username)
     raise web.HTTPSeeOther(f"/admin/users?msg={msg}")
 
 

@@ -43,16 +43,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         try:
             account = await login_with_password(request, username, password)
         except accounts.AuthError as exc:
-            audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code)
+            await audit(request, "web.login_failed", who=accounts.normalize_username(username), reason=exc.code)
             error = {"field": "password", "message_vi": exc.message_vi}
         else:
             # A fresh token every login; a session the browser already carried ends here (fixation).
             previous = request.cookies.get(_sessions.COOKIE_NAME)
             if previous:
-                _sessions.end_session(request.app[STORE], previous)
+                await _sessions.aend_session(request.app[STORE], previous)
                 request.app[EVENTS].close_session(_sessions.token_hash(previous))
-            token, _csrf = _sessions.create_session(request.app[STORE], account.username)
-            audit(request, "web.login", who=account.username, via="form")
+            token, _csrf = await _sessions.acreate_session(request.app[STORE], account.username)
+            await audit(request, "web.login", who=account.username, via="form")
             response = web.HTTPSeeOther(next_path)
             set_session_cookie(response, token, secure=request.secure)
             raise response
@@ -66,9 +66,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     token, _how = session_token(request)
     if token:
-        _sessions.end_session(request.app[STORE], token)
+        await _sessions.aend_session(request.app[STORE], token)
         request.app[EVENTS].close_session(_sessions.token_hash(token))
-    audit(request, "web.logout")
+    await audit(request, "web.logout")
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)
     raise response

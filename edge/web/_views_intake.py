@@ -81,11 +81,11 @@ async def _fill_from_chip(request: web.Request, form: Any, values: dict[str, str
             exc.message_vi or "Thông tin mở chip không hợp lệ.")
     except MotcuaError as exc:
         errors["chip"] = exc.message_vi or "Không đọc được chip CCCD."
-        audit(request, "cccd.chip_failed", error=type(exc).__name__)
+        await audit(request, "cccd.chip_failed", error=type(exc).__name__)
     else:
         values.update({k: v for k, v in chip_read.applicant.items() if k in values and v})
         chip = dict.fromkeys(_chip.CHIP_FIELDS, "")
-        audit(request, "cccd.chip_read", verified=chip_read.verified)
+        await audit(request, "cccd.chip_read", verified=chip_read.verified)
     ctx = _new_context(request, values=values, procedure_code=form_str(form, "procedure_code", 100),
                        channel=form_str(form, "channel", 20) or "direct", errors=errors,
                        qr_payload=form_str(form, "qr_payload", 2000), chip=chip, chip_read=chip_read)
@@ -261,7 +261,7 @@ async def page_view(request: web.Request) -> web.StreamResponse:
     for chunk in store.read_page(dossier_id, index):
         await response.write(chunk)
     await response.write_eof()
-    audit(request, "page.view", dossier_id=dossier_id, index=index)
+    await audit(request, "page.view", dossier_id=dossier_id, index=index)
     return response
 
 
@@ -305,7 +305,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
 async def receipt_download(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     data, pdf = await render_receipt_for(request, dossier_id)
-    audit(request, "receipt.download", dossier_id=dossier_id)
+    await audit(request, "receipt.download", dossier_id=dossier_id)
     return receipt_response(data.code, pdf)
 
 
@@ -318,7 +318,7 @@ async def receipt_print(request: web.Request) -> web.StreamResponse:
                         message_vi="Chưa cấu hình máy in: hãy tải giấy tiếp nhận (PDF) về và in.")
     data, pdf = await render_receipt_for(request, dossier_id)
     await blocking(lambda: reception.print_pdf(pdf, printer, title=data.code))
-    audit(request, "receipt.print", dossier_id=dossier_id, printer=printer)
+    await audit(request, "receipt.print", dossier_id=dossier_id, printer=printer)
     raise web.HTTPSeeOther(f"/dossiers/{dossier_id}?msg=printed")
 
 

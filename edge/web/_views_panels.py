@@ -100,7 +100,7 @@ async def sync_kick(request: web.Request) -> web.StreamResponse:
     if sync is None:
         raise HttpError(409, "no_sync", "sync is not running", message_vi="Đồng bộ: không có.")
     await maybe_await(sync.kick())
-    audit(request, "sync.kick")
+    await audit(request, "sync.kick")
     raise web.HTTPSeeOther("/sync?msg=kicked")
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from core import labels
 from edge.errors import MotcuaError, ValidationError
 
-from ._dbutil import one, rows, tx
+from ._dbutil import awrite, one, rows, write
 
 if TYPE_CHECKING:
     from edge.store import Store
@@ -115,13 +116,16 @@ def create_account(db: Store, username: str, display_name: str, role: str, passw
     _check_fields(username, display_name, role)
     password_hash = hash_password(password)
     now = _now_iso()
-    with tx(db) as conn:
+
+    def insert(conn: Any) -> None:
         if conn.execute("SELECT 1 FROM web_accounts WHERE username = ?", [username]).fetchone():
             raise ValidationError("username", "already exists", message_vi="Tên đăng nhập đã tồn tại.")
         conn.execute(
             "INSERT INTO web_accounts (username, display_name, role, password_hash, disabled, source,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, 0, 'local', ?, ?)",
             [username, display_name, role, password_hash, now, now])
+
+    write(db, insert)
     return get_account(db, username)  # type: ignore[return-value]
 
 
@@ -150,7 +154,8 @@ def upsert_from_feed(db: Store, record: dict[str, Any]) -> Account:
     if not isinstance(disabled, bool):
         raise ValidationError("disabled", "must be a boolean", message_vi="Trường disabled phải là true/false.")
     now = _now_iso()
-    with tx(db) as conn:
+
+    def upsert(conn: Any) -> None:
         conn.execute(
             "INSERT INTO web_accounts (username, display_name, role, password_hash, disabled, source,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'city', ?, ?)"
@@ -160,6 +165,8 @@ def upsert_from_feed(db: Store, record: dict[str, Any]) -> Account:
             [username, display_name, role, password_hash, int(disabled), now, now])
         if disabled:
             conn.execute("DELETE FROM web_sessions WHERE username = ?", [username])
+
+    write(db, upsert)  # inside the feed's own write: inline, as a savepoint
     return get_account(db, username)  # type: ignore[return-value]
 
 
@@ -178,29 +185,35 @@ def count_accounts(db: Store) -> int:
 
 def set_disabled(db: Store, username: str, disabled: bool) -> None:
     username = normalize_username(username)
-    with tx(db) as conn:
+
+    def update(conn: Any) -> None:
         cur = conn.execute("UPDATE web_accounts SET disabled = ?, updated_at = ? WHERE username = ?",
-                         [int(disabled), _now_iso(), username])
+                           [int(disabled), _now_iso(), username])
         if cur.rowcount == 0:
             raise ValidationError("username", "no such account", message_vi="Không có tài khoản này.")
         if disabled:
             conn.execute("DELETE FROM web_sessions WHERE username = ?", [username])
 
+    write(db, update)
+
 
 def set_password(db: Store, username: str, password: str) -> None:
     username = normalize_username(username)
     password_hash = hash_password(password)
-    with tx(db) as conn:
+
+    def update(conn: Any) -> None:
         cur = conn.execute("UPDATE web_accounts SET password_hash = ?, updated_at = ? WHERE username = ?",
-                         [password_hash, _now_iso(), username])
+                           [password_hash, _now_iso(), username])
         if cur.rowcount == 0:
             raise ValidationError("username", "no such account", message_vi="Không có tài khoản này.")
         conn.execute("DELETE FROM web_sessions WHERE username = ?", [username])
 
+    write(db, update)
+
 
 def unlock(db: Store, username: str) -> None:
-    with tx(db) as conn:
-        conn.execute("DELETE FROM web_login_failures WHERE username = ?", [normalize_username(username)])
+    username = normalize_username(username)
+    write(db, lambda conn: conn.execute("DELETE FROM web_login_failures WHERE username = ?", [username]))
 
 
 def locked_for(db: Store, username: str, *, now: float | None = None) -> int:
@@ -238,7 +251,7 @@ class LoginAttempt:
     failures: int  # attempts counted in a row, this one included
 
 
-def _lock_if_spent(conn: Any, username: str, *, max_attempts: int, lockout_minutes: int, now: float) -> int:
+def _lock_if_spent(conn: Any, *, username: str, max_attempts: int, lockout_minutes: int, now: float) -> int:
     """Lock the account when its attempts are spent; returns the failures counted."""
     row = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
                        [username]).fetchone()
@@ -249,19 +262,19 @@ def _lock_if_spent(conn: Any, username: str, *, max_attempts: int, lockout_minut
     return failures
 
 
-def begin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
-    """Count the attempt before the hash check (one write transaction), then fetch what the check needs.
-
-    The attempt is reserved as a failure at once and cleared only by :func:`finish_login` with the
-    right password, so attempts sent together cannot all be checked: once ``max_attempts`` are
-    counted the account is locked and every further attempt is refused without a check.
-    """
+def _login_name(username: str) -> str:
     username = normalize_username(username)
     if not _encodable(username):
         raise ValidationError("username", "holds characters that are not text (lone surrogates)",
                               message_vi="Tên đăng nhập chứa ký tự không hợp lệ.")
+    return username
+
+
+def _count_attempt(username: str, *, max_attempts: int, lockout_minutes: int) -> Callable[[Any], LoginAttempt]:
+    """The write that counts one attempt and reads what its check needs (one transaction)."""
     now = time.time()
-    with tx(db) as conn:
+
+    def count(conn: Any) -> LoginAttempt:
         prev = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
                             [username]).fetchone()
         if prev is not None and prev[1] is not None and prev[1] > now:
@@ -279,11 +292,31 @@ def begin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes:
             [username, counted + 1, now])
         row = conn.execute("SELECT password_hash, disabled, role FROM web_accounts WHERE username = ?",
                            [username]).fetchone()
-    if row is None:
-        return LoginAttempt(username=username, password_hash=_DUMMY_HASH, exists=False, disabled=False, role="",
-                            failures=counted + 1)
-    return LoginAttempt(username=username, password_hash=row[0], exists=True, disabled=bool(row[1]), role=row[2],
-                        failures=counted + 1)
+        if row is None:
+            return LoginAttempt(username=username, password_hash=_DUMMY_HASH, exists=False, disabled=False,
+                                role="", failures=counted + 1)
+        return LoginAttempt(username=username, password_hash=row[0], exists=True, disabled=bool(row[1]),
+                            role=row[2], failures=counted + 1)
+
+    return count
+
+
+def begin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
+    """Count the attempt before the hash check (one write transaction), then fetch what the check needs.
+
+    The attempt is reserved as a failure at once and cleared only by :func:`finish_login` with the
+    right password, so attempts sent together cannot all be checked: once ``max_attempts`` are
+    counted the account is locked and every further attempt is refused without a check.
+    Blocks the calling thread; the event loop awaits :func:`abegin_login`.
+    """
+    return write(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
+                                    lockout_minutes=lockout_minutes))
+
+
+async def abegin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
+    """:func:`begin_login` awaited from the event loop (its write runs on the store's writer thread)."""
+    return await awrite(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
+                                           lockout_minutes=lockout_minutes))
 
 
 @contextlib.contextmanager
@@ -330,26 +363,43 @@ def verify_password(attempt: LoginAttempt, password: str) -> bool:
         return False
 
 
+def _keep_counted(attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> Callable[[Any], int]:
+    now = time.time()
+    return functools.partial(_lock_if_spent, username=attempt.username, max_attempts=max_attempts,
+                             lockout_minutes=lockout_minutes, now=now)
+
+
 def refuse_unchecked(db: Store, attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> None:
     """An attempt refused before its check (too many at once) stays counted; lock if that spends the last."""
-    with tx(db) as conn:
-        _lock_if_spent(conn, attempt.username, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
-                       now=time.time())
+    write(db, _keep_counted(attempt, max_attempts=max_attempts, lockout_minutes=lockout_minutes))
 
 
-def finish_login(db: Store, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
-                 lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
-    """Keep the failure counted (locking after ``max_attempts`` in a row) or, on success, clear it.
+async def arefuse_unchecked(db: Store, attempt: LoginAttempt, *, max_attempts: int, lockout_minutes: int) -> None:
+    """:func:`refuse_unchecked` awaited from the event loop."""
+    await awrite(db, _keep_counted(attempt, max_attempts=max_attempts, lockout_minutes=lockout_minutes))
 
-    A success is refused while the account is locked (another attempt may have spent the last try
-    while this one was being checked).
-    """
+
+def _settle(attempt: LoginAttempt, ok: bool, *, max_attempts: int, lockout_minutes: int) -> Callable[[Any], int]:
+    """The write that ends a checked attempt: returns the failures counted (0 after a success)."""
+    if not ok:
+        return _keep_counted(attempt, max_attempts=max_attempts, lockout_minutes=lockout_minutes)
     username = attempt.username
     now = time.time()
+
+    def clear(conn: Any) -> int:
+        row = conn.execute("SELECT locked_until FROM web_login_failures WHERE username = ?", [username]).fetchone()
+        if row is not None and row[0] is not None and row[0] > now:
+            raise _locked_error(int(row[0] - now) + 1)
+        if not attempt.disabled:
+            conn.execute("DELETE FROM web_login_failures WHERE username = ?", [username])
+        return 0
+
+    return clear
+
+
+def _outcome(db: Store, attempt: LoginAttempt, ok: bool, failures: int, *, max_attempts: int,
+             lockout_minutes: int, roles: tuple[str, ...]) -> Account:
     if not ok:
-        with tx(db) as conn:
-            failures = _lock_if_spent(conn, username, max_attempts=max_attempts, lockout_minutes=lockout_minutes,
-                                      now=now)
         if failures >= max_attempts:
             raise AuthError("wrong password; account now locked", code="locked",
                             retry_after=lockout_minutes * 60,
@@ -357,19 +407,33 @@ def finish_login(db: Store, attempt: LoginAttempt, ok: bool, *, max_attempts: in
         left_tries = max_attempts - failures
         raise AuthError("wrong username or password",
                         message_vi=f"Sai tên đăng nhập hoặc mật khẩu. Còn {left_tries} lần thử trước khi tài khoản bị tạm khóa.")
-    with tx(db) as conn:
-        row = conn.execute("SELECT locked_until FROM web_login_failures WHERE username = ?", [username]).fetchone()
-        if row is not None and row[0] is not None and row[0] > now:
-            raise _locked_error(int(row[0] - now) + 1)
-        if not attempt.disabled:
-            conn.execute("DELETE FROM web_login_failures WHERE username = ?", [username])
     if attempt.disabled:
         raise AuthError("account disabled", code="disabled",
                         message_vi="Tài khoản đã bị vô hiệu hóa. Vui lòng liên hệ quản trị.")
     if attempt.role not in roles:
         raise AuthError("role not allowed", code="forbidden",
                         message_vi="Tài khoản này không có quyền thực hiện thao tác này.")
-    return get_account(db, username)  # type: ignore[return-value]
+    return get_account(db, attempt.username)  # type: ignore[return-value]
+
+
+def finish_login(db: Store, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
+                 lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
+    """Keep the failure counted (locking after ``max_attempts`` in a row) or, on success, clear it.
+
+    A success is refused while the account is locked (another attempt may have spent the last try
+    while this one was being checked). Blocks the calling thread; the loop awaits :func:`afinish_login`.
+    """
+    limits = {"max_attempts": max_attempts, "lockout_minutes": lockout_minutes}
+    failures = write(db, _settle(attempt, ok, **limits))
+    return _outcome(db, attempt, ok, failures, roles=roles, **limits)
+
+
+async def afinish_login(db: Store, attempt: LoginAttempt, ok: bool, *, max_attempts: int,
+                        lockout_minutes: int, roles: tuple[str, ...] = ROLES) -> Account:
+    """:func:`finish_login` awaited from the event loop."""
+    limits = {"max_attempts": max_attempts, "lockout_minutes": lockout_minutes}
+    failures = await awrite(db, _settle(attempt, ok, **limits))
+    return _outcome(db, attempt, ok, failures, roles=roles, **limits)
 
 
 def authenticate(db: Store, username: str, password: str, *, max_attempts: int,
@@ -377,8 +441,8 @@ def authenticate(db: Store, username: str, password: str, *, max_attempts: int,
     """Check a username and password; count failures; lock after ``max_attempts`` in a row.
 
     Raises :class:`AuthError` with a Vietnamese message; never says whether the user exists.
-    Blocking: async code runs :func:`begin_login`, then :func:`verify_password` in an executor
-    inside :func:`check_slot`, then :func:`finish_login` (see ``edge.web._views_auth``).
+    Blocking: async code awaits :func:`abegin_login`, then :func:`verify_password` in an executor
+    inside :func:`check_slot`, then :func:`afinish_login` (see ``edge.web._actions``).
     """
     limits = {"max_attempts": max_attempts, "lockout_minutes": lockout_minutes}
     attempt = begin_login(db, username, **limits)
@@ -392,8 +456,8 @@ def authenticate(db: Store, username: str, password: str, *, max_attempts: int,
 
 
 __all__ = [
-    "MAX_CONCURRENT_CHECKS", "ROLES", "ROLE_NAMES_VI", "Account", "AuthError", "LoginAttempt", "authenticate",
-    "begin_login", "check_slot", "finish_login", "refuse_unchecked", "verify_password", "count_accounts",
+    "MAX_CONCURRENT_CHECKS", "ROLES", "ROLE_NAMES_VI", "Account", "AuthError", "LoginAttempt", "abegin_login",
+    "afinish_login", "arefuse_unchecked", "authenticate", "begin_login", "check_slot", "finish_login", "refuse_unchecked", "verify_password", "count_accounts",
     "create_account", "get_account", "hash_password", "list_accounts", "locked_for",
     "normalize_username", "set_disabled", "set_password", "unlock", "upsert_from_feed",
 ]

@@ -82,13 +82,19 @@ def build_manifest(store, dossier_id: str, *, station_id: str) -> tuple[dict[str
                                   message_vi="Hồ sơ không hợp lệ để gửi lên thành phố; cần cán bộ kiểm tra.") from exc
     sha = parsed.sha256
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    with store.transaction() as conn:
+
+    def keep(conn: Any) -> tuple[dict[str, Any], str] | None:
         existing = conn.execute("SELECT manifest, manifest_sha256 FROM sync_manifests WHERE dossier_id = ?",
                                 (dossier_id,)).fetchone()
         if existing is not None:  # built concurrently by another process: keep the first
             return json.loads(existing[0]), existing[1]
         conn.execute("INSERT INTO sync_manifests(dossier_id, manifest, manifest_sha256, created_at) VALUES (?,?,?,?)",
                      (dossier_id, json.dumps(manifest, ensure_ascii=False), sha, now))
+        return None
+
+    first = store.write(keep)
+    if first is not None:
+        return first
     assert sha == manifest_sha256(manifest)
     return manifest, sha
 

@@ -16,8 +16,7 @@ from sync.protocol import FeedItem, FeedType
 def _apply(store, item: FeedItem) -> PullReport:
     applier = FeedApplier(store, station_id=store.station_id, receipt_key=None, now=time.time)
     report = PullReport()
-    with store.transaction() as conn:
-        applier.apply(conn, item, report)
+    store.write(lambda conn: applier.apply(conn, item, report))
     return report
 
 

@@ -49,8 +49,8 @@ def test_shred_needs_a_verified_receipt_then_leaves_nothing_readable(box_store: 
     manifest = box_store.export_manifest(did)
     with pytest.raises(StoreError, match="no verified city receipt"):
         box_store.shred(did, actor="t", reason="retention")
-    with box_store.transaction() as conn:
-        conn.execute("UPDATE outbox SET state = 'confirmed', receipt_verified = 1 WHERE dossier_id = ?", (did,))
+    box_store.write(lambda conn: conn.execute(
+        "UPDATE outbox SET state = 'confirmed', receipt_verified = 1 WHERE dossier_id = ?", (did,)))
     blob = box_store.pages(did)[0].blob
     box_store.shred(did, actor="sync", reason="retention")
     summary = box_store.summary(did)

@@ -24,9 +24,8 @@ def take(store: Store, when: dt.datetime = DAY) -> int:
 
 def move(store: Store, index: int, size: int) -> None:
     """What the feed applier does with a code_partition item (same meta keys, one transaction)."""
-    with store.transaction():
-        store.meta_set("code_partition_index", str(index))
-        store.meta_set("code_partition_size", str(size))
+    store.write(lambda _conn: (store.meta_set("code_partition_index", str(index)),
+                               store.meta_set("code_partition_size", str(size))))
 
 
 def test_fresh_box_numbers_unchanged(box_store: Store) -> None:
@@ -55,16 +54,17 @@ def test_move_and_back_the_same_day_never_repeats(box_store: Store) -> None:
 def test_allocate_skips_codes_already_held(box_store: Store) -> None:
     move(box_store, 0, 10)
     assert [take(box_store) for _ in range(2)] == [1, 2]
-    with box_store.transaction() as conn:
+    def lose_counter(conn) -> str:
         conn.execute("DELETE FROM code_counters")  # a counter lost (or written by an older version)
-        assert allocate(conn, agency="000.00.06.H56", day=DAY.date(), index=0, size=10) == "000.00.06.H56-261122-0003"
+        return allocate(conn, agency="000.00.06.H56", day=DAY.date(), index=0, size=10)
+
+    assert box_store.write(lose_counter) == "000.00.06.H56-261122-0003"
 
 
 def test_retired_box_issues_no_codes(box_store: Store) -> None:
     dossier_id = box_store.create_draft(procedure_code="1.001612", applicant={"full_name": "A", "id_number": "001099001236"},
                                         form=None, actor="test")
-    with box_store.transaction():
-        box_store.meta_set("code_partition_retired", "replaced")
+    box_store.write(lambda _conn: box_store.meta_set("code_partition_retired", "replaced"))
     with pytest.raises(StoreError, match="replaced") as err:
         box_store.finalize(dossier_id, actor="test", received_at=DAY)
     assert "thiết bị mới" in (err.value.message_vi or "")

@@ -12,17 +12,18 @@ APPLICANT = {"full_name": "Đỗ Văn Khải", "id_number": "001085000001", "gen
 
 @pytest.fixture
 def filled(box_store: Store) -> Store:
-    with box_store.transaction():
+    def drafts(_conn) -> None:
         for i in range(137):
             box_store.create_draft(procedure_code="1.001612", applicant={**APPLICANT, "id_number": f"0010850{i:05d}"},
                                    actor="test")
+
+    box_store.write(drafts)
     # Groups of seven dossiers created within the same instant (a burst, or a coarse clock):
     # only the counter orders them.
     rows = box_store.query("SELECT id FROM dossiers ORDER BY counter")
-    with box_store.transaction() as conn:
-        for n, row in enumerate(rows):
-            conn.execute("UPDATE dossiers SET created_at = ? WHERE id = ?",
-                         (f"2027-02-03T10:{n // 7:02d}:00+07:00", row["id"]))
+    box_store.write(lambda conn: conn.executemany(
+        "UPDATE dossiers SET created_at = ? WHERE id = ?",
+        [(f"2027-02-03T10:{n // 7:02d}:00+07:00", row["id"]) for n, row in enumerate(rows)]))
     return box_store
 
 

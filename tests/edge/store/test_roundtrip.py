@@ -82,10 +82,12 @@ def test_check_names_a_corrupted_blob_and_a_tampered_field(box_store: Store) -> 
     data = bytearray(path.read_bytes())
     data[500] ^= 0xFF
     path.write_bytes(bytes(data))
-    with box_store.transaction() as conn:
+    def flip(conn) -> None:
         sealed = bytearray(conn.execute("SELECT sealed_form FROM dossiers WHERE id = ?", (did,)).fetchone()[0])
         sealed[-1] ^= 1
         conn.execute("UPDATE dossiers SET sealed_form = ? WHERE id = ?", (bytes(sealed), did))
+
+    box_store.write(flip)
     report = box_store.check()
     assert not report.ok
     text = "\n".join(report.problems)
@@ -97,8 +99,8 @@ def test_check_names_a_corrupted_blob_and_a_tampered_field(box_store: Store) -> 
 
 def test_flipped_byte_in_the_audit_log_is_reported(box_store: Store) -> None:
     _ingest(box_store, b"page")
-    with box_store.transaction() as conn:
-        conn.execute("UPDATE audit SET details = replace(details, 'tk', 'xx') WHERE action = 'page.add'")
+    box_store.write(lambda conn: conn.execute(
+        "UPDATE audit SET details = replace(details, 'tk', 'xx') WHERE action = 'page.add'"))
     problems = box_store.check().problems
     assert any("content does not match its hash" in p for p in problems), problems
 

@@ -117,10 +117,11 @@ def test_a_nested_write_is_a_savepoint(box_store: Store) -> None:
     assert not box_store.in_write()
 
 
-def test_the_deprecated_transaction_is_the_writer_path(box_store: Store) -> None:
-    """transaction() leases the one writer: a write queued meanwhile waits for the block to end."""
+def test_the_store_s_own_transaction_is_the_writer_path(box_store: Store) -> None:
+    """The store's private _transaction() (its own methods' write block) leases the one writer: a
+    write queued meanwhile waits for the block to end."""
     order: list[str] = []
-    with box_store.transaction() as conn:
+    with box_store._transaction() as conn:
         _meta(conn, "t.tx", "1")
         other = threading.Thread(target=lambda: (box_store.write(lambda c: _meta(c, "t.other", "1")),
                                                  order.append("other")))

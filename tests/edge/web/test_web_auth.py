@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import pytest
+import sqlite_utils
 from argon2 import PasswordHasher
 from web_helpers import PASSWORDS, api_token, csrf_of, login
 
@@ -115,8 +115,7 @@ async def test_idle_logout(client, store, settings):
     await login(client, "clerk")
     assert (await client.get("/", allow_redirects=False)).status == 200
     idle = settings.web.session_idle_minutes * 60 + 5
-    with store.transaction() as conn:
-        conn.execute("UPDATE web_sessions SET last_seen = ?", (time.time() - idle,))
+    await store.awrite(lambda conn: conn.execute("UPDATE web_sessions SET last_seen = ?", (time.time() - idle,)))
     resp = await client.get("/", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].startswith("/login")
     assert store.query("SELECT count(*) AS n FROM web_sessions")[0]["n"] == 0
@@ -162,14 +161,22 @@ def test_upsert_from_feed(store):
     assert err.value.field == "password_hash"
     with pytest.raises(ValidationError):
         accounts.upsert_from_feed(store, {**record, "role": "root"})
-    # The sync client applies its feed inside its own store transaction: the write nests in it.
-    with store.transaction():
-        accounts.upsert_from_feed(store, {**record, "username": "other"})
+    # The sync client applies its feed inside its own store write: the write nests in it.
+    store.write(lambda _conn: accounts.upsert_from_feed(store, {**record, "username": "other"}))
     assert accounts.get_account(store, "other") is not None
-    # The bare database is refused, inside a transaction or not: only the store's path writes.
-    for inside in (False, True):
-        with pytest.raises(TypeError), (store.transaction() if inside else contextlib.nullcontext()):
-            accounts.upsert_from_feed(store.db, {**record, "username": "third"})
+    # A bare database (or connection) is refused, inside a store write or not: only the store's
+    # single writer writes.
+    bare = sqlite_utils.Database(store.root / "motcua.db")
+    try:
+        for target in (bare, bare.conn):
+            for inside in (False, True):
+                def attempt(_conn=None, target=target) -> None:
+                    accounts.upsert_from_feed(target, {**record, "username": "third"})
+
+                with pytest.raises(TypeError, match="Store"):
+                    store.write(attempt) if inside else attempt()
+    finally:
+        bare.close()
     assert accounts.get_account(store, "third") is None
 
 

@@ -86,8 +86,8 @@ async def test_a_quiet_stream_is_closed_soon_after_its_session_ends(live, store)
     async with session:
         resp = await session.get(f"{base}/events")
         await _opened(resp)
-        with store.transaction() as conn:  # the session ends without any request or event
-            conn.execute("DELETE FROM web_sessions")
+        # the session ends without any request or event
+        await store.awrite(lambda conn: conn.execute("DELETE FROM web_sessions"))
         rest = await _rest_of_stream(resp, within=3)
         assert b"event:" not in rest
 

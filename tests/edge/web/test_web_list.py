@@ -11,10 +11,12 @@ from edge.web._views_lookup import PAGE_SIZE
 
 
 def _fill(store, n: int) -> list[str]:
-    with store.transaction():
+    def drafts(_conn) -> None:  # one write for them all
         for i in range(n):
             store.create_draft(procedure_code="1.004222", applicant={**APPLICANT, "id_number": f"0011900{i:05d}"},
                                actor="clerk")
+
+    store.write(drafts)
     return [r.id for r in store.list(limit=10_000)]
 
 

@@ -8,6 +8,7 @@ import threading
 
 import aiohttp
 import pytest
+import sqlite_utils
 from web_helpers import APPLICANT, PASSWORDS, PNG
 
 from edge.web import _dbutil, accounts
@@ -18,12 +19,15 @@ class _Aborted(Exception):
 
 
 def _sync_like_write_that_rolls_back(store, started: threading.Event, release: threading.Event) -> None:
-    """A sync-client-style write in a worker thread: open a transaction, write, then fail and roll back."""
-    with pytest.raises(_Aborted), store.transaction() as conn:
+    """A sync-client-style write in a worker thread: write, hold the writer, then fail and roll back."""
+    def write(conn) -> None:
         conn.execute("INSERT INTO meta(key, value) VALUES ('test.sync_cursor', '42')")
         started.set()
         release.wait(1.5)
         raise _Aborted
+
+    with pytest.raises(_Aborted):
+        store.write(write)
 
 
 async def test_logins_while_other_threads_write_keep_every_write(server, store):
@@ -73,9 +77,17 @@ async def test_logins_while_other_threads_write_keep_every_write(server, store):
 
 
 def test_the_web_refuses_a_bare_database_connection(store):
-    """No fallback to ``db.atomic()``: outside a transaction of its owner, a bare database is refused."""
-    with pytest.raises(TypeError, match="Store"):
-        accounts.set_disabled(store.db, "clerk", True)
+    """No fallback to ``db.atomic()``: a bare database or connection is refused, only the store's
+    single writer writes."""
+    bare = sqlite_utils.Database(store.root / "motcua.db")
+    try:
+        for target in (bare, bare.conn):
+            with pytest.raises(TypeError, match="Store"):
+                accounts.set_disabled(target, "clerk", True)
+            with pytest.raises(TypeError, match="Store"):
+                _dbutil.write(target, lambda conn: conn.execute("DELETE FROM web_sessions"))
+            with pytest.raises(TypeError, match="Store"):
+                asyncio.run(_dbutil.awrite(target, lambda conn: conn.execute("DELETE FROM web_sessions")))
+    finally:
+        bare.close()
     assert accounts.get_account(store, "clerk").disabled is False
-    with pytest.raises(TypeError, match="Store"), _dbutil.tx(store.db):
-        pass

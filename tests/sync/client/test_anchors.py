@@ -63,8 +63,9 @@ async def test_a_new_city_key_is_refused_while_the_hub_holds_partly_sent_dossier
         await enroll_async(store, proxy.url, hub.add_station("HN-0403"), station_id="HN-0403")
         dossier_id = add_dossier(store, pages=1, page_bytes=1000)
         store.station_signing_key()
-        with store.transaction() as conn:  # what a push cut after the hub's create answer leaves
-            conn.execute("UPDATE outbox SET state = 'created' WHERE dossier_id = ?", (dossier_id,))
+        # what a push cut after the hub's create answer leaves
+        await store.awrite(lambda conn: conn.execute("UPDATE outbox SET state = 'created' WHERE dossier_id = ?",
+                                                     (dossier_id,)))
         before = _everything(store)
         other = hub_factory("sqlite")
         from faultproxy import FaultProxy

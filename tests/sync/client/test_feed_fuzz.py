@@ -57,8 +57,7 @@ def _item_partition(index, size) -> FeedItem:
 def apply(store: Store, item: FeedItem) -> PullReport:
     applier = FeedApplier(store, station_id=STATION, receipt_key=b"\x01" * 32, now=time.time)
     report = PullReport()
-    with store.transaction() as conn:
-        applier.apply(conn, item, report)
+    store.write(lambda conn: applier.apply(conn, item, report))
     return report
 
 

@@ -33,8 +33,9 @@ async def test_push_fires_when_connectivity_returns(tmp_path, hub, proxy):
         assert await _poll(lambda: sched.runs["push"] >= 1 and sched.runs["heartbeat"] >= 1
                            and client.status().counts.get("retry_wait") == 1, 15)
         assert not client.status().online
-        with store.transaction() as conn:  # a long backoff, as after many failures
-            conn.execute("UPDATE outbox SET attempts = 9, next_attempt_at = '2999-01-01T00:00:00Z'")
+        # a long backoff, as after many failures
+        await store.awrite(lambda conn: conn.execute(
+            "UPDATE outbox SET attempts = 9, next_attempt_at = '2999-01-01T00:00:00Z'"))
         scheduled_pushes = sched.runs["push"]
         # The push job runs only hourly. The network returns; a heartbeat notices and pushes:
         proxy.set_mode("pass")

@@ -62,8 +62,8 @@ async def test_tampered_stored_receipt_is_never_trusted(box):
     row = store.query("SELECT receipt FROM outbox WHERE dossier_id = ?", (dossier_id,))[0]
     answer = json.loads(row["receipt"])
     answer["receipt"]["manifest_sha256"] = "0" * 64  # altered after the fact
-    with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET receipt = ? WHERE dossier_id = ?", (json.dumps(answer), dossier_id))
+    store.write(lambda conn: conn.execute("UPDATE outbox SET receipt = ? WHERE dossier_id = ?",
+                                          (json.dumps(answer), dossier_id)))
     report = client.retention()
     assert report.shredded == [] and report.refused == [dossier_id]
     assert _status(store, dossier_id)["status"] == "finalized"
@@ -73,8 +73,8 @@ async def test_receipt_signed_by_another_key_is_refused(box, hub):
     """A hub (or a man in the middle) whose receipt does not verify gets no shredding, ever."""
     settings, store, client = box
     impostor = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
-    with store.transaction() as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'sync.receipt_key'", (b64e(impostor),))
+    store.write(lambda conn: conn.execute("UPDATE meta SET value = ? WHERE key = 'sync.receipt_key'",
+                                          (b64e(impostor),)))
     dossier_id = add_dossier(store, pages=1)
     status = await client.sync_once()
     state = _status(store, dossier_id)
@@ -85,9 +85,8 @@ async def test_receipt_signed_by_another_key_is_refused(box, hub):
     assert client.retention().shredded == []
     assert _status(store, dossier_id)["status"] == "finalized"
     # IT fixes the key and a person asks to send it again: the same receipt now verifies.
-    with store.transaction() as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'sync.receipt_key'",
-                     (base64.b64encode(hub.keys.receipt_public_raw).decode(),))
+    store.write(lambda conn: conn.execute("UPDATE meta SET value = ? WHERE key = 'sync.receipt_key'",
+                                          (base64.b64encode(hub.keys.receipt_public_raw).decode(),)))
     client.retry_rejected(dossier_id, actor="supervisor")
     await client.sync_once()
     assert _status(store, dossier_id)["receipt_verified"] == 1
