@@ -149,8 +149,8 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         store = await _wait_for_passphrase(settings, host, port)
     report = store.startup_report
     if report.tmp_files_removed or report.orphan_blobs_removed:
-        store.audit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
-                                                                  "orphan_blobs": report.orphan_blobs_removed})
+        await store.aaudit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
+                                                                         "orphan_blobs": report.orphan_blobs_removed})
 
     devices = sync = runner = None
     try:
