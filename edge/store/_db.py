@@ -75,7 +75,7 @@ class Database:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.conn = conn  # the writer's connection: only ever used by the thread that holds the write
-        #: A sqlite-utils view of the writer's connection, for migrations (deprecated elsewhere).
+        #: A sqlite-utils view of the writer's connection, for the migrations at open (only).
         # No sqlite-utils plugins on the store's connection (and no scan of every installed
         # package's entry points at each open).
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -149,7 +149,7 @@ class Database:
 
     async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """:meth:`write` for the event loop: the loop goes on while the writer thread works."""
-        if self.in_write():  # a loop thread holding a lease (deprecated transaction()): inline
+        if self.in_write():  # a thread holding a lease (the store's own transaction()): inline
             return self.write(fn)
         import asyncio  # only the daemon awaits writes; the CLI never pays for the import
 
@@ -157,11 +157,11 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Deprecated outside ``edge.store``: use :meth:`write` / :meth:`awrite`.
+        """The store's own write block (``Store._transaction``; nothing outside ``edge.store``
+        reaches it: callers use :meth:`write` / :meth:`awrite`).
 
-        Kept as an alias of the writer path: the calling thread leases the writer (the writer
-        thread waits, so every write stays serialized), and the block runs in ``BEGIN IMMEDIATE``
-        (nested, a savepoint).
+        The calling thread leases the writer (the writer thread waits, so every write stays
+        serialized), and the block runs in ``BEGIN IMMEDIATE`` (nested, a savepoint).
         """
         if self.in_write():
             with self._transaction_here() as conn:
