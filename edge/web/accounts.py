@@ -270,21 +270,26 @@ def _login_name(username: str) -> str:
     return username
 
 
-def _count_attempt(username: str, *, max_attempts: int, lockout_minutes: int) -> Callable[[Any], LoginAttempt]:
-    """The write that counts one attempt and reads what its check needs (one transaction)."""
+def _count_attempt(username: str, *, max_attempts: int,
+                   lockout_minutes: int) -> Callable[[Any], LoginAttempt | float]:
+    """The write that counts one attempt and reads what its check needs (one transaction).
+
+    A refusal is *returned* (the time the lock ends), not raised: raising inside the write would
+    roll back the lock it has just set.
+    """
     now = time.time()
 
-    def count(conn: Any) -> LoginAttempt:
+    def count(conn: Any) -> LoginAttempt | float:
         prev = conn.execute("SELECT failures, locked_until FROM web_login_failures WHERE username = ?",
                             [username]).fetchone()
         if prev is not None and prev[1] is not None and prev[1] > now:
-            raise _locked_error(int(prev[1] - now) + 1)
+            return float(prev[1])
         # A lockout that ran out starts a fresh count.
         counted = 0 if prev is None or prev[1] is not None else prev[0]
         if counted >= max_attempts:
             until = now + lockout_minutes * 60
             conn.execute("UPDATE web_login_failures SET locked_until = ? WHERE username = ?", [until, username])
-            raise _locked_error(int(until - now) + 1)
+            return until
         conn.execute(
             "INSERT INTO web_login_failures (username, failures, last_failure, locked_until)"
             " VALUES (?, ?, ?, NULL) ON CONFLICT(username) DO UPDATE SET failures = excluded.failures,"
@@ -309,14 +314,21 @@ def begin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes:
     counted the account is locked and every further attempt is refused without a check.
     Blocks the calling thread; the event loop awaits :func:`abegin_login`.
     """
-    return write(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
-                                    lockout_minutes=lockout_minutes))
+    return _attempt_or_refuse(write(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
+                                                       lockout_minutes=lockout_minutes)))
 
 
 async def abegin_login(db: Store, username: str, *, max_attempts: int, lockout_minutes: int) -> LoginAttempt:
     """:func:`begin_login` awaited from the event loop (its write runs on the store's writer thread)."""
-    return await awrite(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
-                                           lockout_minutes=lockout_minutes))
+    return _attempt_or_refuse(await awrite(db, _count_attempt(_login_name(username), max_attempts=max_attempts,
+                                                              lockout_minutes=lockout_minutes)))
+
+
+def _attempt_or_refuse(outcome: LoginAttempt | float) -> LoginAttempt:
+    """The counted attempt, or the ``locked`` refusal once the lock is committed."""
+    if isinstance(outcome, LoginAttempt):
+        return outcome
+    raise _locked_error(int(outcome - time.time()) + 1)
 
 
 @contextlib.contextmanager

@@ -121,3 +121,19 @@ async def test_form_login_still_works_after_a_few_wrong_tries(server, store):
         async with session.get(f"{server}/dossiers/new") as resp:
             assert csrf_of(await resp.text())
     assert store.query("SELECT count(*) AS n FROM web_login_failures WHERE username = 'clerk'")[0]["n"] == 0
+
+
+async def test_attempts_counted_to_the_limit_lock_the_account_at_once(store, settings):
+    """Attempts still being checked have used up the count: the next attempt is refused and the
+    lock it sets is committed (it lasts from now), before any of them finishes."""
+    limits = {"max_attempts": 3, "lockout_minutes": 1}
+    for _ in range(3):  # three attempts in flight, none finished yet
+        accounts.begin_login(store, "clerk", **limits)
+    assert accounts.locked_for(store, "clerk") == 0
+    with pytest.raises(accounts.AuthError) as err:
+        accounts.begin_login(store, "clerk", **limits)
+    assert err.value.code == "locked"
+    assert accounts.locked_for(store, "clerk") > 0
+    with pytest.raises(accounts.AuthError) as err:
+        await accounts.abegin_login(store, "clerk", **limits)
+    assert err.value.code == "locked"
