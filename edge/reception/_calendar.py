@@ -83,7 +83,7 @@ class OfficeHours:
 
     @classmethod
     def from_config(cls, cfg: Any) -> OfficeHours:
-        """From a :class:`edge.config.ReceptionConfig`."""
+        """From a :class:`edge.reception.ReceptionConfig`."""
         return cls(morning_open=_parse_time(cfg.morning_open, "morning_open"),
                    morning_close=_parse_time(cfg.morning_close, "morning_close"),
                    afternoon_open=_parse_time(cfg.afternoon_open, "afternoon_open"),

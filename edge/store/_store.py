@@ -2,7 +2,7 @@
 
 The store knows nothing of the outbox (``edge.outbox`` owns that table): the steps that must
 commit together with a finalize or a shred are given by the caller (``then=``), or registered
-once by the package that owns them (:meth:`Store.register_step`).
+once by the package that owns them (``registry.add_store_step`` in its ``_extension``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ T = TypeVar("T")
 FinalizeStep = Callable[[Any, str], None]
 #: A step committed in the same transaction as a shred: ``step(conn, dossier_id, forced=...)``.
 ShredStep = Callable[..., None]
-_STEPS: dict[str, list[Callable[..., None]]] = {"finalize": [], "shred": []}
 
 
 def _canonical(obj: Any) -> str:
@@ -284,19 +283,10 @@ class Store(DossierReads):
     # --- generic ------------------------------------------------------------------------------
 
     @staticmethod
-    def register_step(kind: str, step: Callable[..., None]) -> None:
-        """Register a step that commits with every ``finalize`` (and ``ingest``) or ``shred`` that
-        is not given its own ``then=`` (the outbox registers its enqueue and its shred mark)."""
-        if kind not in _STEPS:
-            raise ValueError(f"unknown store step kind {kind!r} (known: {', '.join(_STEPS)})")
-        if step not in _STEPS[kind]:
-            _STEPS[kind].append(step)
-
-    @staticmethod
     def _steps(kind: str, then: Callable[..., None] | None) -> list[Callable[..., None]]:
         if then is not None:
             return [then]
-        steps = [*_STEPS[kind], *(s for s in REGISTRY.store_steps[kind] if s not in _STEPS[kind])]
+        steps = list(REGISTRY.store_steps[kind])  # registered once, by the outbox's _extension
         if kind == "finalize" and not steps:
             raise StoreError("no outbox step is registered: a finalized dossier would never be sent; "
                              "finalize through edge.outbox (finalize_and_enqueue / ingest_and_enqueue)",
