@@ -13,7 +13,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from web_helpers import make_settings, open_store
+from web_helpers import card_stack, make_settings, open_store
 
 from edge.web import create_app
 
@@ -103,24 +103,10 @@ async def browser():
 
 # --------------------------------------------------------------------------- CCCD chip (pcscd + vpcd)
 
-CCCD_TESTS = Path(__file__).resolve().parents[1] / "devices" / "cccd"
-
-
-def _card_stack():
-    """The card emulator, its test card files and the pcscd helper of tests/edge/devices/cccd."""
-    if str(CCCD_TESTS) not in sys.path:
-        sys.path.insert(0, str(CCCD_TESTS))
-    import cccd_cardfiles
-    import emrtd_emulator
-    import pcsc_stack
-
-    return cccd_cardfiles, emrtd_emulator, pcsc_stack
-
-
 @pytest.fixture(scope="session")
 def web_pcscd(tmp_path_factory):
     """A real pcscd with the vpcd virtual reader (shared with the device tests of this process)."""
-    _cardfiles, _emulator, pcsc_stack = _card_stack()
+    _cardfiles, _emulator, pcsc_stack = card_stack()
     reason = pcsc_stack.missing_reason()
     if reason:
         pytest.skip(reason)
@@ -131,7 +117,7 @@ def web_pcscd(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def card_pki():
-    cardfiles, _emulator, _stack = _card_stack()
+    cardfiles, _emulator, _stack = card_stack()
     return cardfiles.make_pki()
 
 
@@ -145,7 +131,7 @@ def card_csca_dir(card_pki, tmp_path_factory) -> Path:
 @pytest.fixture
 def insert_card(web_pcscd, card_pki):
     """insert_card(**card_options) puts the emulated CCCD on vpcd's first reader."""
-    cardfiles, emulator_mod, pcsc_stack = _card_stack()
+    cardfiles, emulator_mod, pcsc_stack = card_stack()
     from edge.devices.cccd import MrzKey
 
     key = MrzKey.from_fields(cardfiles.ID_NUMBER, cardfiles.DOB, cardfiles.EXPIRY)

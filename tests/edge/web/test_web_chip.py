@@ -11,15 +11,14 @@ import logging
 import re
 
 import pytest
-from conftest import _card_stack
-from web_helpers import login
+from web_helpers import card_stack, login
 
 from edge.web import create_app
 from tests.plaintext import find_plaintext
 
 pytestmark = pytest.mark.pcsc
 
-cardfiles, emulator_mod, pcsc_stack = _card_stack()
+cardfiles, emulator_mod, pcsc_stack = card_stack()
 NAME = cardfiles.DG13_VALUES[2]
 ADDRESS = cardfiles.DG13_VALUES[9]
 MRZ = {"chip_doc": cardfiles.ID_NUMBER, "chip_dob": "1990-02-15", "chip_expiry": "2030-02-15"}

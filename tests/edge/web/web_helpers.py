@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from edge import reception
@@ -72,3 +73,18 @@ async def finalized_via_form(client, csrf: str, store, *, applicant: dict | None
                              allow_redirects=False)
     assert resp.status == 303, await resp.text()
     return dossier_id, store.summary(dossier_id).code
+
+
+CCCD_TESTS = Path(__file__).resolve().parents[1] / "devices" / "cccd"
+
+
+def card_stack():
+    """The card emulator, its test card files and the pcscd helper of tests/edge/devices/cccd
+    (imported by their own unique module names: never through a module called ``conftest``)."""
+    if str(CCCD_TESTS) not in sys.path:
+        sys.path.insert(0, str(CCCD_TESTS))
+    import cccd_cardfiles
+    import emrtd_emulator
+    import pcsc_stack
+
+    return cccd_cardfiles, emrtd_emulator, pcsc_stack
