@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from edge.outbox import LABELS_VI, PUSHABLE, RECEIPTED, UNSYNCED, OutboxState, can_move
+
     from ._backoff import Backoff, is_transient_status, parse_retry_after
     from ._bucket import TokenBucket
     from ._client import SyncClient, status_json
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
         describe_vi,
     )
     from ._scheduler import JobSpec, SyncScheduler
-    from ._states import LABELS_VI, PUSHABLE, RECEIPTED, UNSYNCED, OutboxState, can_move
     from ._status import DossierSyncState, SyncStatus
     from ._transport import HubTransport, check_hub_url, pinned_ssl_context
 
@@ -53,12 +54,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "describe_vi": ("._errors", "describe_vi"),
     "JobSpec": ("._scheduler", "JobSpec"),
     "SyncScheduler": ("._scheduler", "SyncScheduler"),
-    "LABELS_VI": ("._states", "LABELS_VI"),
-    "PUSHABLE": ("._states", "PUSHABLE"),
-    "RECEIPTED": ("._states", "RECEIPTED"),
-    "UNSYNCED": ("._states", "UNSYNCED"),
-    "OutboxState": ("._states", "OutboxState"),
-    "can_move": ("._states", "can_move"),
+    "LABELS_VI": ("edge.outbox", "LABELS_VI"),
+    "PUSHABLE": ("edge.outbox", "PUSHABLE"),
+    "RECEIPTED": ("edge.outbox", "RECEIPTED"),
+    "UNSYNCED": ("edge.outbox", "UNSYNCED"),
+    "OutboxState": ("edge.outbox", "OutboxState"),
+    "can_move": ("edge.outbox", "can_move"),
     "DossierSyncState": ("._status", "DossierSyncState"),
     "SyncStatus": ("._status", "SyncStatus"),
     "HubTransport": ("._transport", "HubTransport"),

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._states import LABELS_VI, OutboxState
+from edge.outbox import LABELS_VI, OutboxState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
