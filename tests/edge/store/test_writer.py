@@ -11,6 +11,7 @@ import time
 import pytest
 
 from edge.store import Store
+from tests.looplag import LoopLagProbe
 
 
 def _meta(conn, key: str, value: str) -> None:
@@ -28,16 +29,7 @@ async def test_a_long_write_does_not_block_the_event_loop(box_store: Store) -> N
         time.sleep(0.8)
         return "done"
 
-    lags: list[float] = []
-    stop = asyncio.Event()
-
-    async def probe() -> None:
-        while not stop.is_set():
-            before = time.monotonic()
-            await asyncio.sleep(0.01)
-            lags.append(time.monotonic() - before - 0.01)
-
-    prober = asyncio.create_task(probe())
+    probe = LoopLagProbe().start()
     writing = asyncio.create_task(box_store.awrite(long_write))
     await asyncio.to_thread(started.wait, 5)
     # Meanwhile: a second write queues behind it, and a read from the loop does not wait at all.
@@ -47,12 +39,11 @@ async def test_a_long_write_does_not_block_the_event_loop(box_store: Store) -> N
     read_took = time.monotonic() - t0
     assert await writing == "done"
     await queued
-    stop.set()
-    await prober
+    await probe.stop()
     assert box_store.meta_get("t.long") == "1" and box_store.meta_get("t.second") == "2"
     assert read_took < 0.2
-    assert len(lags) > 30  # the loop kept running during the write
-    assert max(lags) < 0.2, f"the event loop stalled {max(lags):.3f} s during a write"
+    assert len(probe.lags) > 30  # the loop kept running during the write
+    assert max(probe.lags) < 0.2, f"the event loop stalled {max(probe.lags):.3f} s during a write"
 
 
 async def test_the_old_path_would_block_the_loop(box_store: Store) -> None:

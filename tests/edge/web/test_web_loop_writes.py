@@ -10,6 +10,8 @@ import time
 
 from web_helpers import PASSWORDS, api_token
 
+from tests.looplag import LoopLagProbe
+
 
 async def _while_the_writer_is_held(store, request) -> tuple[int, float]:
     """Run ``request()`` (a coroutine making one HTTP request) while another thread holds the
@@ -22,30 +24,20 @@ async def _while_the_writer_is_held(store, request) -> tuple[int, float]:
 
     holder = threading.Thread(target=store.write, args=(hold,))
     holder.start()
-    lags: list[float] = []
-    stop = asyncio.Event()
-
-    async def probe() -> None:
-        while not stop.is_set():
-            before = time.monotonic()
-            await asyncio.sleep(0.01)
-            lags.append(time.monotonic() - before - 0.01)
-
     try:
         assert await asyncio.to_thread(started.wait, 5)
-        prober = asyncio.create_task(probe())
+        probe = LoopLagProbe().start()
         sent = asyncio.create_task(request())
         await asyncio.sleep(0.6)
         assert not sent.done(), "the request should be waiting for the writer"
         release.set()
         status = await sent
-        stop.set()
-        await prober
+        await probe.stop()
     finally:
         release.set()
         await asyncio.to_thread(holder.join, 5)
-    assert len(lags) > 20
-    return status, max(lags)
+    assert len(probe.lags) > 20
+    return status, max(probe.lags)
 
 
 async def test_a_login_waiting_for_the_writer_leaves_the_loop_running(client, store):

@@ -11,6 +11,7 @@ from boxkit import add_dossier, make_box
 
 from edge.outbox import OutboxState
 from sync.client import SyncClient
+from tests.looplag import LoopLagProbe
 
 
 async def test_client_writes_wait_off_the_loop(tmp_path) -> None:
@@ -24,19 +25,10 @@ async def test_client_writes_wait_off_the_loop(tmp_path) -> None:
             holding.set()
             time.sleep(0.6)
 
-        lags: list[float] = []
-        stop = asyncio.Event()
-
-        async def probe() -> None:
-            while not stop.is_set():
-                before = time.monotonic()
-                await asyncio.sleep(0.01)
-                lags.append(time.monotonic() - before - 0.01)
-
         blocker = threading.Thread(target=store.write, args=(long_write,))
         blocker.start()
         await asyncio.to_thread(holding.wait, 5)
-        prober = asyncio.create_task(probe())
+        probe = LoopLagProbe().start()
         started = time.monotonic()
         await asyncio.gather(
             client._mark_attempt(),
@@ -44,11 +36,10 @@ async def test_client_writes_wait_off_the_loop(tmp_path) -> None:
             client.outbox.aapply(dossier_id, "created"),
         )
         waited = time.monotonic() - started
-        stop.set()
-        await prober
+        await probe.stop()
         blocker.join()
         assert waited >= 0.3  # they did wait for the writer…
-        assert max(lags) < 0.2, f"…but the loop stalled {max(lags):.3f} s"  # …off the loop
+        assert max(probe.lags) < 0.2, f"…but the loop stalled {max(probe.lags):.3f} s"  # …off the loop
         assert client.outbox.row(dossier_id)["state"] == OutboxState.CREATED
         assert client.state.get("sync.last_attempt_at")
     finally:
