@@ -12,9 +12,7 @@ import pytest
 from edge.app._server import unlock_app
 from edge.app._unlock_guard import FILE_NAME, LOCKOUT_AFTER, LOCKOUT_SECONDS
 from edge.store import Store
-from tests.conftest import AGENCY, make_settings
-
-PASSPHRASE = "mật khẩu buổi sáng"
+from tests.edge.app.conftest import PASSPHRASE
 
 
 class Clock:
@@ -23,13 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def locked_settings(tmp_path):
-    settings = make_settings(tmp_path / "box", store={"key_provider": "passphrase"})
-    Store.init(settings, agency_code=AGENCY, passphrase=PASSPHRASE)
-    return settings
 
 
 @pytest.fixture

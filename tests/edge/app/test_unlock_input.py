@@ -8,16 +8,7 @@ import pytest
 
 from edge.app._server import unlock_app
 from edge.store import Store
-from tests.conftest import AGENCY, make_settings
-
-PASSPHRASE = "mật khẩu buổi sáng"
-
-
-@pytest.fixture
-def locked_settings(tmp_path):
-    settings = make_settings(tmp_path / "box", store={"key_provider": "passphrase"})
-    Store.init(settings, agency_code=AGENCY, passphrase=PASSPHRASE)
-    return settings
+from tests.edge.app.conftest import PASSPHRASE
 
 
 @pytest.fixture
