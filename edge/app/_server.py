@@ -164,7 +164,7 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         if settings.sync.enabled and settings.sync.hub_url:
             from sync.client import SyncClient
 
-            sync = SyncClient(settings=settings, store=store)
+            sync = SyncClient(settings=settings, store=store, devices=devices)
             await sync.start()
 
         from edge.web import create_app

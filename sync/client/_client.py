@@ -27,6 +27,7 @@ from ._clock import SKEW_ENV, HubClock, os_time
 from ._enroll import receipt_key_of
 from ._errors import NotEnrolledError, SyncLockedError, describe_vi
 from ._feed import FeedApplier, PullReport, pull, record_command
+from ._health import ErrorCounts, device_summary, disk_total_bytes
 from ._push import Pusher, PushReport
 from ._retention import RetentionReport, disk_free_mb, run_retention
 from ._scheduler import JobSpec, SyncScheduler
@@ -42,7 +43,8 @@ METERED_FACTOR = 4
 class SyncClient:
     """Push, pull, heartbeat, retention and WAL checkpoints for one store."""
 
-    def __init__(self, *, settings, store, rng: random.Random | None = None) -> None:
+    def __init__(self, *, settings, store, rng: random.Random | None = None,
+                 devices: Any = None) -> None:
         self.settings = settings
         self.store = store
         self.cfg = settings.sync
@@ -66,6 +68,8 @@ class SyncClient:
         self.last_push: PushReport | None = None
         self.last_pull: PullReport | None = None
         self.last_retention: RetentionReport | None = None
+        self.devices = devices  # a DeviceManager (its snapshot()): each kind's worst state goes in the heartbeat
+        self.errors = ErrorCounts()  # failed calls by error code, for the heartbeat
 
     # --- identity ------------------------------------------------------------------------------
     @property
@@ -278,7 +282,11 @@ class SyncClient:
             "versions": {"motcua": _version()},
             "feed_seq": int(self.state.get("sync.feed_since") or 0),
             "clock_offset_ms": round(self.clock.state.offset * 1000),
+            "disk_total_bytes": disk_total_bytes(self.store.root),
+            "sync_errors": self.errors.snapshot(),
         }
+        if self.devices is not None:
+            body["devices"] = device_summary(self.devices.snapshot())
         try:
             resp = await self.transport().call("POST", "/v1/heartbeat", json_body=body)
         except ApiError as exc:
@@ -382,6 +390,7 @@ class SyncClient:
         await self._record_error(exc)
 
     async def _record_error(self, exc: BaseException) -> None:
+        self.errors.add(exc)
         await self.state.aset_many({"sync.last_error": str(exc)[:500], "sync.last_error_vi": describe_vi(exc),
                                     "sync.last_error_at": iso(self.clock.now())})
 

@@ -57,6 +57,8 @@ from ._blobs import Appender, BlobFiles, BlobLocked
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
+from ._metrics import install_metrics
+from .fleet import install_fleet
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
@@ -707,4 +709,6 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
     r.add_get("/v1/feed", hub.feed, allow_head=False)
     r.add_post("/v1/heartbeat", hub.heartbeat)
+    install_metrics(app, hub, data_dir=Path(data_dir))  # GET /metrics (sync/hub/_metrics.py)
+    install_fleet(app, hub)  # the fleet page for IT at /fleet/ (sync/hub/fleet/)
     return app

@@ -17,6 +17,7 @@ from sync.errors import HubError
 from ._app import HUB_KEY, Hub, create_hub_app
 from ._keys import HubKeys, read_config
 from ._limits import ConnectionGate, HubLimits
+from ._metrics import watch_certificate
 from .storage import HubStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def serve_forever(data_dir: Path, *, host: str, port: int, db: str | None, tls_c
 
     async def main() -> None:
         app = create_hub_app(storage, keys, data_dir=data_dir, limits=limits)
+        watch_certificate(app, tls_cert)  # its expiry in /metrics
         running = await start_hub(app, host=host, port=port, ssl_context=ctx)
         logger.warning("hub serving on %s (data %s)", running.url, data_dir)
         if ready_file is not None:

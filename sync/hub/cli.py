@@ -500,3 +500,13 @@ def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display
                            "password_hash": PasswordHasher().hash(password), "active": not disable})
     (seq,) = _push(data_dir, db, [(FeedType.CLERK_ACCOUNT, account)], _agency(agency))
     click.echo(f"clerk {username} ({role}) on the feed at seq {seq}")
+
+
+def _fleet_commands() -> None:
+    from ._cli_fleet import admin, metrics_token
+
+    hub.add_command(admin)
+    hub.add_command(metrics_token)
+
+
+_fleet_commands()

@@ -242,7 +242,7 @@ def parse_commit(body: Any) -> str:
 # --- heartbeat ------------------------------------------------------------------------------
 
 HEARTBEAT_FIELDS = ("pending", "oldest_unsynced_age_s", "disk_free_bytes", "versions", "devices",
-                    "feed_seq", "clock_offset_ms")
+                    "feed_seq", "clock_offset_ms", "disk_total_bytes", "sync_errors")
 
 
 def parse_heartbeat(body: Any) -> dict[str, Any]:
@@ -254,6 +254,15 @@ def parse_heartbeat(body: Any) -> dict[str, Any]:
         _int(obj["disk_free_bytes"], "disk_free_bytes")
     if obj.get("feed_seq") is not None:
         _int(obj["feed_seq"], "feed_seq")
+    if obj.get("disk_total_bytes") is not None:
+        _int(obj["disk_total_bytes"], "disk_total_bytes")
+    errors = obj.get("sync_errors")
+    if errors is not None:  # failures of this box's sync calls since it started, by error code
+        if not isinstance(errors, dict) or len(errors) > 64:
+            raise ProtocolError("sync_errors", "must be an object of at most 64 counts")
+        for k, v in errors.items():
+            _str(k, "sync_errors key", max_len=64)
+            _int(v, f"sync_errors.{k}")
     if obj.get("clock_offset_ms") is not None:
         _int(obj["clock_offset_ms"], "clock_offset_ms", minimum=-(2**62), maximum=2**62)
     for key in ("versions", "devices"):

@@ -17,6 +17,7 @@ from typing import Any
 from sync.errors import ApiError, HubError
 from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, ms_to_rfc3339
 
+from . import _fleet as fleet
 from . import _partitions as parts
 from .base import (
     DEFAULT_PARTITION_SIZE,
@@ -108,6 +109,7 @@ SCHEMA = (
     "INSERT INTO hub_counters (name, value) VALUES ('feed', 0) ON CONFLICT (name) DO NOTHING",
     "INSERT INTO hub_counters (name, value) VALUES ('receipt', 0) ON CONFLICT (name) DO NOTHING",
     *parts.SCHEMA,
+    *fleet.SCHEMA,
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
@@ -154,7 +156,7 @@ def _station(row: tuple) -> StationRecord:
         last_seen_at=seen, last_heartbeat=_json(heartbeat), created_at=created)
 
 
-class SqlStorage(HubStorage):
+class SqlStorage(fleet.FleetSql, HubStorage):
     """Common logic; subclasses provide connections, transactions and the dialect."""
 
     for_update = ""
@@ -393,6 +395,7 @@ class SqlStorage(HubStorage):
             else:
                 tx.run("UPDATE stations SET last_seen_at = ?, last_heartbeat = ? WHERE station_id = ?",
                        (now, _dump({**heartbeat, "received_at": ms_to_rfc3339(now)}), station_id))
+                fleet.record_heartbeat(tx, station_id, now=now, heartbeat=heartbeat)
 
     # --- nonces -------------------------------------------------------------------------------
 

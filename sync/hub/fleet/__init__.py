@@ -1,0 +1,8 @@
+"""The fleet page for IT (``/fleet/`` on the hub) and the rows it shares with ``/metrics``."""
+
+from __future__ import annotations
+
+from ._rows import FleetRow, fleet_rows, newest_version
+from ._views import create_fleet_app, install_fleet
+
+__all__ = ["FleetRow", "create_fleet_app", "fleet_rows", "install_fleet", "newest_version"]

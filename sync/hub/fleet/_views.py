@@ -1,0 +1,374 @@
+"""The fleet page for IT, mounted at ``/fleet/`` on the hub's own port (and its HTTPS).
+
+Server-rendered (Jinja2), Vietnamese, no script: every box with its state and filters, a page per
+box with its 30-day chart and the CLI's actions (revoke, send a command, issue a replacement box's
+token) behind a login, CSRF tokens and a same-origin check. The rollout's progress has its place
+reserved (``/fleet/rollout`` and the ``rollout`` template blocks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from core.vntime import VN_TZ
+from sync.errors import HubError
+
+from . import _auth
+from ._chart import chart_svg
+from ._rows import DEVICE_VI, KIND_VI, STATE_VI, FleetRow, duration_vi, fleet_rows, newest_version
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+PREFIX = "/fleet"
+HUB: web.AppKey[Any] = web.AppKey("motcua_fleet_hub")
+ADMIN = web.RequestKey("motcua_fleet_admin", object)
+TOKEN = web.RequestKey("motcua_fleet_token", str)
+COMMAND_KINDS = {"resync": "Gửi lại toàn bộ hồ sơ chưa có biên nhận", "rotate_key": "Đổi khoá trạm",
+                 "wipe": "Xoá an toàn toàn bộ dữ liệu trên trạm"}
+REPLACEMENT_TOKEN_DAYS = 7
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
+       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+_PUBLIC = frozenset({"login", "login_post", "static"})
+
+
+class FleetError(Exception):
+    """A request to the fleet page is refused; the page shows ``message_vi``."""
+
+    def __init__(self, status: int, message_vi: str) -> None:
+        super().__init__(message_vi)
+        self.status = status
+        self.message_vi = message_vi
+
+
+def _time_vi(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y")
+
+
+def _bytes_vi(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}".replace(".", ",")
+    return f"{n // 1024} KB"
+
+
+def _hub(request: web.Request) -> Any:
+    return request.app[HUB]
+
+
+def _resume_body(request: web.Request) -> None:
+    """The hub's middleware holds every body until its request is authenticated: release it."""
+    from .._app import Hub
+
+    hub = _hub(request)
+    hub._authenticated(request)
+    Hub._resume(request)
+
+
+def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,
+           status: int = 200) -> web.Response:
+    admin = request.get(ADMIN)
+    token = request.get(TOKEN)
+    base = {"admin": admin, "csrf_token": _auth.csrf_for(token) if token else "", "path": request.path,
+            "prefix": PREFIX, "state_vi": STATE_VI, "kind_vi": KIND_VI, "device_vi": DEVICE_VI}
+    return aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
+
+
+# --- middleware ------------------------------------------------------------------------------
+
+
+@web.middleware
+async def fleet_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response = await _guarded(request, handler)
+    except FleetError as err:
+        response = render("error.html", request, {"message": err.message_vi}, status=err.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            _headers(request, exc.headers, "text/html")
+            raise
+        message = {404: "Không có trang này.", 405: "Thao tác không hợp lệ cho trang này."}.get(
+            exc.status, "Yêu cầu không hợp lệ.")
+        response = render("error.html", request, {"message": message}, status=exc.status)
+    _headers(request, response.headers, response.content_type)
+    return response
+
+
+async def _guarded(request: web.Request, handler: Any) -> web.StreamResponse:
+    hub = _hub(request)
+    route = request.match_info.route.name
+    token = request.cookies.get(_auth.COOKIE_NAME)
+    admin = None
+    if token and len(token) <= 128:
+        admin = await hub.db(hub.storage.resolve_admin_session, _auth.token_hash(token), now=hub.clock(),
+                             idle_ms=_auth.IDLE_MINUTES * 60_000)
+    if admin is not None:
+        request[ADMIN] = admin
+        request[TOKEN] = token or ""
+    if request.method not in ("GET", "HEAD"):
+        if not _same_origin(request):
+            raise FleetError(403, "Yêu cầu không đến từ trang quản trị của hub; đã từ chối.")
+        _resume_body(request)
+    if route in _PUBLIC:
+        return await handler(request)
+    if admin is None:
+        raise web.HTTPSeeOther(f"{PREFIX}/login?next={request.rel_url.path}" + ("&expired=1" if token else ""))
+    if request.method not in ("GET", "HEAD"):
+        form = await request.post()
+        candidate = form.get("csrf_token")
+        if not _auth.csrf_valid(token, candidate if isinstance(candidate, str) else None):
+            raise FleetError(403, "Phiên làm việc không hợp lệ (thiếu mã chống giả mạo). Tải lại trang và thử lại.")
+    return await handler(request)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not sent by this browser for a same-origin form; the CSRF token still guards it
+    return origin != "null" and origin.split("://", 1)[-1] == request.headers.get("Host", "")
+
+
+def _headers(request: web.Request, headers: Any, content_type: str) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if "/static/" not in request.path:
+        headers.setdefault("Cache-Control", "no-store")
+    if content_type == "text/html":
+        headers.setdefault("Content-Security-Policy", CSP)
+
+
+# --- login -----------------------------------------------------------------------------------
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return render("login.html", request, {"next": _next(request.query.get("next")), "username": "",
+                                          "error": None, "expired": request.query.get("expired") == "1"})
+
+
+def _next(value: Any) -> str:
+    value = value if isinstance(value, str) else ""
+    return value if value.startswith(PREFIX + "/") and not value.startswith("//") and "\\" not in value else PREFIX + "/"
+
+
+async def login(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:_auth.USERNAME_MAX]
+    password = str(form.get("password", ""))
+    nxt = _next(form.get("next"))
+    now = hub.clock()
+    attempt = await hub.db(hub.storage.reserve_login, username, now=now, max_attempts=_auth.MAX_ATTEMPTS,
+                           lock_ms=_auth.LOCK_MINUTES * 60_000)
+    ok = await hub.run(_auth.verify, attempt.password_hash, password)
+    if attempt.locked or not ok:
+        message = (f"Tài khoản tạm khoá sau {_auth.MAX_ATTEMPTS} lần sai; thử lại sau {_auth.LOCK_MINUTES} phút."
+                   if attempt.locked else "Tên đăng nhập hoặc mật khẩu không đúng.")
+        return render("login.html", request, {"next": nxt, "username": username, "expired": False,
+                                              "error": message}, status=401)
+    session = _auth.new_session()
+    await hub.db(hub.storage.login_succeeded, username, token_hash=session.token_hash, now=hub.clock())
+    await hub.db(hub.storage.admin_audit, username, "login", now=hub.clock())
+    response = web.HTTPSeeOther(nxt)
+    response.set_cookie(_auth.COOKIE_NAME, session.token, httponly=True, samesite="Strict", path=PREFIX,
+                        secure=request.secure)
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    await hub.db(hub.storage.end_admin_session, _auth.token_hash(request[TOKEN]))
+    response = web.HTTPSeeOther(f"{PREFIX}/login")
+    response.del_cookie(_auth.COOKIE_NAME, path=PREFIX)
+    raise response
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+FILTERS = ("agency", "kind", "state", "behind", "device", "q")
+
+
+def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
+    agency = query.get("agency", "")
+    kind = query.get("kind", "")
+    state = query.get("state", "")
+    behind = query.get("behind") == "1"
+    device = query.get("device") == "1"
+    text = query.get("q", "").strip().casefold()
+    out = []
+    for r in rows:
+        if agency and r.agency_code != agency:
+            continue
+        if kind and r.kind != kind:
+            continue
+        if state and r.state != state:
+            continue
+        if behind and not r.behind:
+            continue
+        if device and not r.device_problem:
+            continue
+        if text and text not in r.station_id.casefold() and text not in r.name.casefold():
+            continue
+        out.append(r)
+    return out
+
+
+async def fleet_list(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    now = hub.clock()
+    rows = fleet_rows(await hub.db(hub.storage.list_stations), now_ms=now)
+    shown = apply_filters(rows, request.query)
+    counts = {s: 0 for s in STATE_VI}
+    for r in rows:
+        counts[r.state] += 1
+    return render("fleet.html", request, {
+        "rows": shown, "total": len(rows), "counts": counts, "now": now,
+        "agencies": sorted({r.agency_code for r in rows}), "newest": newest_version(rows),
+        "behind_count": sum(r.behind for r in rows), "device_count": sum(r.device_problem for r in rows),
+        "f": {k: request.query.get(k, "") for k in FILTERS},
+        "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi})
+
+
+# --- one box -----------------------------------------------------------------------------------
+
+
+async def _row_of(request: web.Request) -> tuple[Any, FleetRow, list[FleetRow]]:
+    hub = _hub(request)
+    sid = request.match_info["station_id"]
+    stations = await hub.db(hub.storage.list_stations)
+    st = next((s for s in stations if s.station_id == sid), None)
+    if st is None:
+        raise FleetError(404, f"Không có trạm {sid}.")
+    rows = fleet_rows(stations, now_ms=hub.clock())
+    return st, next(r for r in rows if r.station_id == sid), rows
+
+
+async def station_page(request: web.Request, *, notice: str = "", token: str = "", status: int = 200,
+                       error: str = "") -> web.Response:
+    hub = _hub(request)
+    st, row, rows = await _row_of(request)
+    now = hub.clock()
+    history = await hub.db(hub.storage.station_history, st.station_id, since=now - 31 * 86400_000)
+    audit = list(await hub.db(hub.storage.admin_audit_entries, station_id=st.station_id, limit=20))
+    return render("station.html", request, {
+        "st": st, "r": row, "chart": chart_svg(history, now_ms=now), "history_hours": len(history),
+        "newest": newest_version(rows), "commands": COMMAND_KINDS, "notice": notice, "error": error,
+        "token": token, "audit": audit, "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi,
+        "token_days": REPLACEMENT_TOKEN_DAYS}, status=status)
+
+
+async def station_get(request: web.Request) -> web.Response:
+    return await station_page(request)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    from .._core import wipe_builder
+
+    hub = _hub(request)
+    form = await request.post()
+    sid = request.match_info["station_id"]
+    reason = str(form.get("reason", "")).strip()[:200]
+    if str(form.get("confirm", "")).strip() != sid:
+        return await station_page(request, status=400, error="Gõ đúng mã trạm vào ô xác nhận để thu hồi.")
+    if not reason:
+        return await station_page(request, status=400, error="Cần ghi lý do thu hồi.")
+    await _row_of(request)
+    st = await hub.db(hub.storage.revoke, sid, reason=reason, now=hub.clock(), command_id=uuid.uuid4().hex,
+                      build_command=wipe_builder(hub.keys, reason))
+    await _audit(request, "revoke", sid, reason)
+    logger.warning("station %s revoked from the fleet page by %s", sid, request[ADMIN].username)
+    return await station_page(request, notice=f"Đã thu hồi trạm {st.station_id}. Lần liên lạc tới, trạm sẽ nhận "
+                                              "lệnh xoá an toàn.")
+
+
+async def send_command(request: web.Request) -> web.Response:
+    from sync.protocol import FeedType
+
+    from .._core import signed_command
+
+    hub = _hub(request)
+    form = await request.post()
+    sid = request.match_info["station_id"]
+    kind = str(form.get("kind", ""))
+    if kind not in COMMAND_KINDS:
+        return await station_page(request, status=400, error="Chọn một lệnh trong danh sách.")
+    if kind == "wipe" and str(form.get("confirm", "")).strip() != sid:
+        return await station_page(request, status=400, error="Lệnh xoá dữ liệu cần gõ đúng mã trạm vào ô xác nhận.")
+    st, _, _ = await _row_of(request)
+    if st.revoked_at is not None:
+        return await station_page(request, status=409, error="Trạm đã bị thu hồi; không gửi thêm lệnh.")
+    command = signed_command(hub.keys, station_id=sid, kind=kind, now=hub.clock())
+    row = await hub.db(hub.storage.append_feed, FeedType.COMMAND, command, now=hub.clock(), station_id=sid)
+    await _audit(request, f"command.{kind}", sid, command["command"]["command_id"])
+    return await station_page(request, notice=f"Đã gửi lệnh “{COMMAND_KINDS[kind]}” (số {row.seq}); trạm thực hiện "
+                                              "ở lần lấy tin tới.")
+
+
+async def replace(request: web.Request) -> web.Response:
+    from sync.protocol import new_token, token_sha256
+
+    from ..storage import NewStation
+
+    hub = _hub(request)
+    form = await request.post()
+    sid = request.match_info["station_id"]
+    st, _, _ = await _row_of(request)
+    if str(form.get("confirm", "")).strip() != sid:
+        return await station_page(request, status=400, error="Gõ đúng mã trạm vào ô xác nhận để cấp máy thay thế.")
+    if st.revoked_at is not None:
+        return await station_page(request, status=409, error="Trạm đã bị thu hồi; không thể cấp máy thay thế.")
+    token = new_token()
+    now = hub.clock()
+    try:
+        await hub.db(hub.storage.add_station, NewStation(
+            station_id=st.station_id, agency_code=st.agency_code, name=st.name, kind=st.kind, address=st.address),
+            token_sha256=token_sha256(token), token_expires_at=now + REPLACEMENT_TOKEN_DAYS * 86400_000, now=now)
+    except HubError as exc:
+        return await station_page(request, status=409, error=f"Không cấp được máy thay thế: {exc}")
+    await _audit(request, "replace", sid, "replacement token issued")
+    return await station_page(request, token=token, notice="Đã cấp mã đăng ký cho máy thay thế. Mã chỉ hiện một lần.")
+
+
+async def _audit(request: web.Request, action: str, station_id: str, detail: str) -> None:
+    hub = _hub(request)
+    await hub.db(hub.storage.admin_audit, request[ADMIN].username, action, now=hub.clock(), station_id=station_id,
+                 detail=detail)
+
+
+async def rollout(request: web.Request) -> web.Response:
+    return render("rollout.html", request)
+
+
+def create_fleet_app(hub: Any) -> web.Application:
+    app = web.Application(middlewares=[fleet_middleware], client_max_size=64 * 1024)
+    app[HUB] = hub
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    r = app.router
+    r.add_get("/login", login_form, name="login")
+    r.add_post("/login", login, name="login_post")
+    r.add_post("/logout", logout, name="logout")
+    r.add_get("/", fleet_list, name="list")
+    r.add_get("/stations/{station_id}", station_get, name="station")
+    r.add_post("/stations/{station_id}/revoke", revoke, name="revoke")
+    r.add_post("/stations/{station_id}/command", send_command, name="command")
+    r.add_post("/stations/{station_id}/replace", replace, name="replace")
+    r.add_get("/rollout", rollout, name="rollout")
+    r.add_static("/static/", HERE / "static", name="static")
+    return app
+
+
+def install_fleet(app: web.Application, hub: Any) -> None:
+    """Mount the fleet page at /fleet/ on the hub application."""
+    app.add_subapp(PREFIX, create_fleet_app(hub))
