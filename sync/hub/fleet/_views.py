@@ -317,7 +317,7 @@ async def send_command(request: web.Request) -> web.Response:
 
 
 async def replace(request: web.Request) -> web.Response:
-    from sync.protocol import new_token, token_sha256
+    from sync.protocol import format_token, new_token, token_sha256
 
     from ..storage import NewStation
 
@@ -338,7 +338,7 @@ async def replace(request: web.Request) -> web.Response:
     except HubError as exc:
         return await station_page(request, status=409, error=f"Không cấp được máy thay thế: {exc}")
     await _audit(request, "replace", sid, "replacement token issued")
-    return await station_page(request, token=token, notice="Đã cấp mã đăng ký cho máy thay thế. Mã chỉ hiện một lần.")
+    return await station_page(request, token=format_token(token), notice="Đã cấp mã đăng ký cho máy thay thế. Mã chỉ hiện một lần.")
 
 
 async def _audit(request: web.Request, action: str, station_id: str, detail: str) -> None:
