@@ -1,8 +1,8 @@
-"""The per-box 30-day chart as inline SVG: the backlog per hour above, the hours with contact below.
+"""The per-box 30-day chart as inline SVG: the backlog per hour (bars) above, the hours with contact below.
 
 No script and no style attribute (the page's CSP allows neither): shapes carry classes styled by
-``fleet.css``. Hours without a heartbeat break the backlog line and leave the contact strip empty,
-so a silent stretch shows as a gap in both.
+``fleet.css``. Hours without a heartbeat have no bar and leave the contact strip empty, so a silent
+stretch shows as a gap in both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from markupsafe import Markup
 from ..storage._fleet import HOUR_MS, HistoryPoint
 
 DAY_MS = 24 * HOUR_MS
-LEFT, RIGHT, TOP = 44, 8, 10
+LEFT, RIGHT, TOP = 44, 20, 10
 PLOT_H, STRIP_H, GAP, AXIS_H = 120, 14, 10, 18
 
 
@@ -41,15 +41,11 @@ def chart_svg(points: Sequence[HistoryPoint], *, now_ms: int, days: int = 30) ->
     for v in (0, scale // 2, scale):
         out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + hours}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         out.append(f'<text class="label" x="{LEFT - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
-    # backlog line, broken where hours are missing
-    path: list[str] = []
-    prev = None
-    for h in sorted(by_hour):
-        cmd = "L" if prev is not None and h == prev + 1 else "M"
-        path.append(f"{cmd}{LEFT + h + 0.5:.1f},{y(by_hour[h].pending_max):.1f}")
-        prev = h
-    if path:
-        out.append(f'<path class="backlog" d="{" ".join(path)}"/>')
+    # backlog: one bar per hour with a heartbeat (an hour without one has none)
+    bars = [f"M{LEFT + h},{y(p.pending_max):.1f}V{y(0):.1f}h1V{y(p.pending_max):.1f}z"
+            for h, p in sorted(by_hour.items()) if p.pending_max > 0]
+    if bars:
+        out.append(f'<path class="backlog" d="{"".join(bars)}"/>')
     # contact strip: runs of consecutive hours with a heartbeat
     strip_y = TOP + PLOT_H + GAP
     out.append(f'<rect class="strip" x="{LEFT}" y="{strip_y}" width="{hours}" height="{STRIP_H}"/>')
