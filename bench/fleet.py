@@ -148,6 +148,8 @@ def run(quick: bool = False, stations: int = 200, **_: Any) -> BenchResult:
     details["lost"] = sqlite["lost"] + postgres.get("lost", 0)
     details["duplicated"] = sqlite["duplicated"] + postgres.get("duplicated", 0)
     details["p95_commit_latency_ms"] = sqlite["p95_commit_latency_ms"]
+    from bench._fleet_ops import measure  # hub CPU per heartbeat, fleet page p95 with 1,000 boxes
+    details["fleet_ops"] = measure(stations=1000, quick=quick)
     value = sqlite["dossiers_per_s"]
     baseline = postgres.get("dossiers_per_s", 0.0)
     return BenchResult(name="fleet", metric=f"dossiers/s, {stations} boxes at once (SQLite hub)", value=value,
