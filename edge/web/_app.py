@@ -13,7 +13,7 @@ from aiohttp import web
 
 from edge import services
 
-from . import _api, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
+from . import _api, _metrics, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
 from ._events import EventHub
@@ -59,6 +59,7 @@ def create_app(*, settings: Settings, store: Store, devices: DeviceManager | Non
     _views_panels.setup(app)
     _views_admin.setup(app)
     _api.setup(app)
+    _metrics.setup(app)  # GET /metrics: loopback, or an admin's session
     app.on_startup.append(_start)
     # On shutdown (before aiohttp waits for open handlers): the event streams end at once.
     app.on_shutdown.append(_stop)

@@ -76,7 +76,7 @@ def from_exception(exc: BaseException) -> HttpError:
 
 
 def is_api(request: web.Request) -> bool:
-    return (request.path.startswith("/api/") or request.path == "/healthz"
+    return (request.path.startswith("/api/") or request.path in ("/healthz", "/metrics")
             or request.content_type == "application/json")
 
 

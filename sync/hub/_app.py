@@ -55,10 +55,10 @@ from sync.protocol import (
 
 from ._blobs import Appender, BlobFiles, BlobLocked
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
+from ._fleet import install_fleet
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
 from ._metrics import install_metrics
-from .fleet import install_fleet
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)

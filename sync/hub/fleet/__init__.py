@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from ._rows import FleetRow, fleet_rows, newest_version
-from ._views import create_fleet_app, install_fleet
+from ._views import PREFIX, create_fleet_app
 
-__all__ = ["FleetRow", "create_fleet_app", "fleet_rows", "install_fleet", "newest_version"]
+__all__ = ["PREFIX", "FleetRow", "create_fleet_app", "fleet_rows", "newest_version"]

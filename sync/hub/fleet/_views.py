@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREFIX = "/fleet"
 HUB: web.AppKey[Any] = web.AppKey("motcua_fleet_hub")
+# The hub's command builders (sync.hub._core), handed in so this package imports nothing above it.
+COMMANDS: web.AppKey[Any] = web.AppKey("motcua_fleet_commands")
 ADMIN = web.RequestKey("motcua_fleet_admin", object)
 TOKEN = web.RequestKey("motcua_fleet_token", str)
 COMMAND_KINDS = {"resync": "Gửi lại toàn bộ hồ sơ chưa có biên nhận", "rotate_key": "Đổi khoá trạm",
@@ -70,11 +72,9 @@ def _hub(request: web.Request) -> Any:
 
 def _resume_body(request: web.Request) -> None:
     """The hub's middleware holds every body until its request is authenticated: release it."""
-    from .._app import Hub
-
     hub = _hub(request)
     hub._authenticated(request)
-    Hub._resume(request)
+    type(hub)._resume(request)
 
 
 def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,
@@ -274,9 +274,8 @@ async def station_get(request: web.Request) -> web.Response:
 
 
 async def revoke(request: web.Request) -> web.Response:
-    from .._core import wipe_builder
-
     hub = _hub(request)
+    wipe_builder = request.app[COMMANDS].wipe_builder
     form = await request.post()
     sid = request.match_info["station_id"]
     reason = str(form.get("reason", "")).strip()[:200]
@@ -296,9 +295,8 @@ async def revoke(request: web.Request) -> web.Response:
 async def send_command(request: web.Request) -> web.Response:
     from sync.protocol import FeedType
 
-    from .._core import signed_command
-
     hub = _hub(request)
+    signed_command = request.app[COMMANDS].signed_command
     form = await request.post()
     sid = request.match_info["station_id"]
     kind = str(form.get("kind", ""))
@@ -351,9 +349,12 @@ async def rollout(request: web.Request) -> web.Response:
     return render("rollout.html", request)
 
 
-def create_fleet_app(hub: Any) -> web.Application:
+def create_fleet_app(hub: Any, *, commands: Any) -> web.Application:
+    """The fleet page as an aiohttp sub-application; ``commands`` has ``signed_command`` and
+    ``wipe_builder`` (sync.hub._core)."""
     app = web.Application(middlewares=[fleet_middleware], client_max_size=64 * 1024)
     app[HUB] = hub
+    app[COMMANDS] = commands
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
     r = app.router
     r.add_get("/login", login_form, name="login")
@@ -367,8 +368,3 @@ def create_fleet_app(hub: Any) -> web.Application:
     r.add_get("/rollout", rollout, name="rollout")
     r.add_static("/static/", HERE / "static", name="static")
     return app
-
-
-def install_fleet(app: web.Application, hub: Any) -> None:
-    """Mount the fleet page at /fleet/ on the hub application."""
-    app.add_subapp(PREFIX, create_fleet_app(hub))
