@@ -117,15 +117,17 @@ async def _guarded(request: web.Request, handler: Any) -> web.StreamResponse:
     if admin is not None:
         request[ADMIN] = admin
         request[TOKEN] = token or ""
-    if request.method not in ("GET", "HEAD"):
-        if not _same_origin(request):
-            raise FleetError(403, "Yêu cầu không đến từ trang quản trị của hub; đã từ chối.")
-        _resume_body(request)
+    unsafe = request.method not in ("GET", "HEAD")
+    if unsafe and not _same_origin(request):
+        raise FleetError(403, "Yêu cầu không đến từ trang quản trị của hub; đã từ chối.")
     if route in _PUBLIC:
+        if unsafe:
+            _resume_body(request)  # the login form
         return await handler(request)
     if admin is None:
         raise web.HTTPSeeOther(f"{PREFIX}/login?next={request.rel_url.path}" + ("&expired=1" if token else ""))
-    if request.method not in ("GET", "HEAD"):
+    if unsafe:
+        _resume_body(request)  # a logged-in admin's form: only now is its body read
         form = await request.post()
         candidate = form.get("csrf_token")
         if not _auth.csrf_valid(token, candidate if isinstance(candidate, str) else None):

@@ -51,6 +51,9 @@ async def test_the_page_needs_a_login(fleet_hub):
         assert r.status == 303 and r.headers["Location"].startswith("/fleet/login")
         r = await s.get(f"{hub.url}/fleet/stations/st-0001", allow_redirects=False)
         assert r.status == 303
+        r = await s.post(f"{hub.url}/fleet/stations/st-0001/revoke", data={"reason": "x", "confirm": "st-0001"},
+                         allow_redirects=False)
+        assert r.status == 303 and hub.storage.get_station("st-0001").revoked_at is None
         r = await login(s, hub.url, password="sai-mat-khau-roi")
         assert r.status == 401 and "Tên đăng nhập hoặc mật khẩu không đúng" in await r.text()
         r = await login(s, hub.url)
