@@ -35,7 +35,7 @@ def beat(**over) -> dict:
 def enroll(storage: HubStorage, station_id: str, *, agency: str, kind: str, now: int, index: int) -> None:
     token = new_token()
     storage.add_station(NewStation(station_id=station_id, agency_code=agency, name=f"Điểm tiếp nhận số {index}",
-                                   kind=kind, partition_index=index // len(AGENCIES), partition_size=40),
+                                   kind=kind, partition_index=index // len(AGENCIES), partition_size=20),
                         token_sha256=token_sha256(token), token_expires_at=now + 86400_000, now=now)
     pub = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     storage.enroll(station_id, token_sha256=token_sha256(token), public_key=pub, key_id=key_id(pub), now=now)
