@@ -97,6 +97,8 @@ def fleet_rows(stations: Iterable[StationRecord], *, now_ms: int) -> list[FleetR
     versions = [r.version for r in rows if r.version and r.state != "revoked"]
     newest = max(versions, key=version_key) if versions else None
     for r in rows:
+        if r.state == "revoked":
+            continue  # a revoked box is not updated any more: never "behind"
         if newest is not None and r.version and version_key(r.version) < version_key(newest):
             r.behind = True
             r.problems.append(f"phiên bản {r.version} cũ hơn {newest}")
