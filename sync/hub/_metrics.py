@@ -228,10 +228,9 @@ def install_metrics(app: web.Application, hub: Any, *, data_dir: Path) -> HubMet
                                       "retryable": False}}, status=403, headers={"X-Motcua-Error": "forbidden"})
         hub._authenticated(request)
         now = hub.clock()
-        stations = await hub.db(hub.storage.list_stations)
         provider = request.app.get(UPDATE_STATUS)
         updates = provider() if provider is not None else {}
-        body = await hub.run(metrics.render, fleet_rows(stations, now_ms=now), updates, now)
+        body = await hub.run(lambda: metrics.render(fleet_rows(hub.storage.list_stations(), now_ms=now), updates, now))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
     app.on_response_prepare.append(on_prepare)

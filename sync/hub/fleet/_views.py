@@ -77,13 +77,16 @@ def _resume_body(request: web.Request) -> None:
     type(hub)._resume(request)
 
 
-def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,
-           status: int = 200) -> web.Response:
+async def render(template: str, request: web.Request, context: dict[str, Any] | None = None, *,
+                 status: int = 200) -> web.Response:
+    """Render off the event loop: a page of a thousand boxes must not hold up the sync protocol."""
     admin = request.get(ADMIN)
     token = request.get(TOKEN)
     base = {"admin": admin, "csrf_token": _auth.csrf_for(token) if token else "", "path": request.path,
             "prefix": PREFIX, "state_vi": STATE_VI, "kind_vi": KIND_VI, "device_vi": DEVICE_VI}
-    return aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
+    tpl = aiohttp_jinja2.get_env(request.app).get_template(template)
+    html = await _hub(request).run(tpl.render, {**base, **(context or {})})
+    return web.Response(text=html, status=status, content_type="text/html")
 
 
 # --- middleware ------------------------------------------------------------------------------
@@ -94,14 +97,14 @@ async def fleet_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         response = await _guarded(request, handler)
     except FleetError as err:
-        response = render("error.html", request, {"message": err.message_vi}, status=err.status)
+        response = await render("error.html", request, {"message": err.message_vi}, status=err.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             _headers(request, exc.headers, "text/html")
             raise
         message = {404: "Không có trang này.", 405: "Thao tác không hợp lệ cho trang này."}.get(
             exc.status, "Yêu cầu không hợp lệ.")
-        response = render("error.html", request, {"message": message}, status=exc.status)
+        response = await render("error.html", request, {"message": message}, status=exc.status)
     _headers(request, response.headers, response.content_type)
     return response
 
@@ -156,7 +159,7 @@ def _headers(request: web.Request, headers: Any, content_type: str) -> None:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return render("login.html", request, {"next": _next(request.query.get("next")), "username": "",
+    return await render("login.html", request, {"next": _next(request.query.get("next")), "username": "",
                                           "error": None, "expired": request.query.get("expired") == "1"})
 
 
@@ -178,7 +181,7 @@ async def login(request: web.Request) -> web.Response:
     if attempt.locked or not ok:
         message = (f"Tài khoản tạm khoá sau {_auth.MAX_ATTEMPTS} lần sai; thử lại sau {_auth.LOCK_MINUTES} phút."
                    if attempt.locked else "Tên đăng nhập hoặc mật khẩu không đúng.")
-        return render("login.html", request, {"next": nxt, "username": username, "expired": False,
+        return await render("login.html", request, {"next": nxt, "username": username, "expired": False,
                                               "error": message}, status=401)
     session = _auth.new_session()
     await hub.db(hub.storage.login_succeeded, username, token_hash=session.token_hash, now=hub.clock())
@@ -227,15 +230,20 @@ def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
     return out
 
 
+def _filtered(hub: Any, now: int, query: dict[str, str]) -> tuple[list[FleetRow], list[FleetRow]]:
+    """(thread) Every box's row, and the ones the filters keep."""
+    rows = _load(hub, now)[1]
+    return rows, apply_filters(rows, query)
+
+
 async def fleet_list(request: web.Request) -> web.Response:
     hub = _hub(request)
     now = hub.clock()
-    rows = fleet_rows(await hub.db(hub.storage.list_stations), now_ms=now)
-    shown = apply_filters(rows, request.query)
+    rows, shown = await hub.run(_filtered, hub, now, dict(request.query))
     counts = {s: 0 for s in STATE_VI}
     for r in rows:
         counts[r.state] += 1
-    return render("fleet.html", request, {
+    return await render("fleet.html", request, {
         "rows": shown, "total": len(rows), "counts": counts, "now": now,
         "agencies": sorted({r.agency_code for r in rows}), "newest": newest_version(rows),
         "behind_count": sum(r.behind for r in rows), "device_count": sum(r.device_problem for r in rows),
@@ -246,14 +254,20 @@ async def fleet_list(request: web.Request) -> web.Response:
 # --- one box -----------------------------------------------------------------------------------
 
 
+def _load(hub: Any, now: int) -> tuple[list[Any], list[FleetRow]]:
+    """(thread) The stations and their rows."""
+    stations = hub.storage.list_stations()
+    return stations, fleet_rows(stations, now_ms=now)
+
+
 async def _row_of(request: web.Request) -> tuple[Any, FleetRow, list[FleetRow]]:
     hub = _hub(request)
     sid = request.match_info["station_id"]
-    stations = await hub.db(hub.storage.list_stations)
+    now = hub.clock()
+    stations, rows = await hub.run(_load, hub, now)
     st = next((s for s in stations if s.station_id == sid), None)
     if st is None:
         raise FleetError(404, f"Không có trạm {sid}.")
-    rows = fleet_rows(stations, now_ms=hub.clock())
     return st, next(r for r in rows if r.station_id == sid), rows
 
 
@@ -264,7 +278,7 @@ async def station_page(request: web.Request, *, notice: str = "", token: str = "
     now = hub.clock()
     history = await hub.db(hub.storage.station_history, st.station_id, since=now - 31 * 86400_000)
     audit = list(await hub.db(hub.storage.admin_audit_entries, station_id=st.station_id, limit=20))
-    return render("station.html", request, {
+    return await render("station.html", request, {
         "st": st, "r": row, "chart": chart_svg(history, now_ms=now), "history_hours": len(history),
         "newest": newest_version(rows), "commands": COMMAND_KINDS, "notice": notice, "error": error,
         "token": token, "audit": audit, "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi,
@@ -348,7 +362,7 @@ async def _audit(request: web.Request, action: str, station_id: str, detail: str
 
 
 async def rollout(request: web.Request) -> web.Response:
-    return render("rollout.html", request)
+    return await render("rollout.html", request)
 
 
 def create_fleet_app(hub: Any, *, commands: Any) -> web.Application:
