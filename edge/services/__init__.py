@@ -35,6 +35,7 @@ from ._intake import (
     parse_applicant,
     parse_channel,
     procedure_or_none,
+    recorded_procedure,
     remove_page,
     update_draft,
 )
@@ -53,7 +54,7 @@ __all__ = [
     "applicant_values", "appointment", "check_component", "checklist", "create_draft", "documents_of", "dossier_view",
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
-    "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
+    "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now", "recorded_procedure",
     "record_payment", "remove_page", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

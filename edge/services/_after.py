@@ -13,7 +13,7 @@ from edge.errors import StoreError, ValidationError
 from edge.store import DossierSummary, Store
 
 from ._fees import fee_status
-from ._intake import checklist, procedure_or_none
+from ._intake import checklist, recorded_procedure
 
 COMMENT_LIMIT = 1000
 
@@ -75,7 +75,7 @@ def find(store: Store, *, code: str = "", id_number: str = "", name: str = "") -
 def dossier_view(store: Store, dossier_id: str) -> dict[str, Any]:
     """One dossier as the API shows it (personal data opened for an authorized clerk)."""
     dossier = store.get(dossier_id)
-    procedure = procedure_or_none(store, dossier.procedure_code)
+    procedure = recorded_procedure(store, dossier)
     items = [i.to_dict() for i in checklist(dossier, procedure)] if procedure else []
     return {
         "id": dossier.id, "code": dossier.code, "procedure_code": dossier.procedure_code,
@@ -85,6 +85,7 @@ def dossier_view(store: Store, dossier_id: str) -> dict[str, Any]:
         "applicant": dossier.applicant.to_dict() if dossier.applicant else None,
         "channel": dossier.form.get("channel", "direct"),
         "pages": [dataclasses.asdict(p) for p in dossier.pages],
+        "procedure_version": (procedure.version_ref() if procedure else None),
         "checklist": items, "fee": fee_status(dossier) if dossier.status != "draft" else None,
         "satisfaction": ({"rating": dossier.meta["satisfaction"]["rating"]}
                          if dossier.meta.get("satisfaction") else None),

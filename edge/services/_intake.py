@@ -53,15 +53,25 @@ def list_procedures(store: Store, search: str | None = None) -> list[reception.P
     return reception.list_procedures(store, search=search or None)
 
 
-def get_procedure(store: Store, code: str, *, field: str = "procedure_code") -> reception.Procedure:
+def get_procedure(store: Store, code: str, *, field: str = "procedure_code", at: Any = None) -> reception.Procedure:
+    """The version of ``code`` in force at ``at`` (default: now by the store's clock)."""
     code = (code or "").strip()
     if not code:
         raise ValidationError(field, "is required", message_vi="Vui lòng chọn thủ tục hành chính.")
     try:
-        return reception.get_procedure(store, code)
+        return reception.get_procedure(store, code, at=at)
+    except reception.NotInForceError as exc:
+        raise ValidationError(field, str(exc), message_vi=exc.message_vi) from None
     except (NotFoundError, ValidationError, KeyError, LookupError):
         raise ValidationError(field, f"unknown procedure {code!r}",
                               message_vi=f"Không có thủ tục mã “{code}” trong danh mục của trạm.") from None
+
+
+def recorded_procedure(store: Store, dossier: Dossier) -> reception.Procedure | None:
+    """The version a received dossier was received under, even after the catalog changed; for a
+    draft, the version in force now."""
+    return reception.recorded_version(store, dossier)
+
 
 
 def documents_of(procedure: reception.Procedure, *, provided: frozenset[str] = frozenset()) -> list[dict[str, Any]]:

@@ -141,10 +141,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     dossier = store.get(dossier_id)
-    try:
-        procedure = services.get_procedure(store, dossier.procedure_code)
-    except ValidationError:
-        procedure = None
+    procedure = services.recorded_procedure(store, dossier)  # the version it was received under
     items = services.checklist(dossier, procedure) if procedure else []
     channel = dossier.form.get("channel", "direct")
     quote = services.fee_quote(procedure, channel) if procedure else None
