@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.codes import is_ascii_digits, normalize_digits
+from core.codes import CodeError, is_ascii_digits, normalize_digits, parse_dossier_code
 from edge import reception
 from edge.errors import NotFoundError, StoreError, ValidationError
 from edge.store import Applicant, Dossier, Store
@@ -133,13 +133,57 @@ def intake_form(channel: str, note: str = "") -> dict[str, Any]:
 
 
 def create_draft(store: Store, *, actor: str, procedure_code: str, applicant: Mapping[str, Any],
-                 channel: str = "direct", note: str = "") -> str:
-    """Validate everything first (nothing is written when a field is wrong), then create."""
+                 channel: str = "direct", note: str = "", supplement_of: str = "") -> str:
+    """Validate everything first (nothing is written when a field is wrong), then create.
+
+    ``supplement_of``: the code of the form 02 this draft completes (recorded in its meta; the
+    dossier is received under a new code)."""
     procedure = get_procedure(store, procedure_code)
     person = parse_applicant(applicant, today=store.now().date())
     channel = parse_channel(channel, procedure)
-    return store.create_draft(procedure_code=procedure.code, applicant=person, form=intake_form(channel, note),
-                              actor=actor, documents=documents_of(procedure))
+    earlier = check_supplement_of(store, supplement_of, procedure.code) if supplement_of else ""
+
+    def run(_conn: Any) -> str:
+        dossier_id = store.create_draft(procedure_code=procedure.code, applicant=person,
+                                        form=intake_form(channel, note), actor=actor,
+                                        documents=documents_of(procedure))
+        if earlier:
+            store.set_meta(dossier_id, actor=actor, supplement_of=earlier)
+        return dossier_id
+
+    return store.write(run)
+
+
+def outcome_of(dossier: Dossier) -> str:
+    """received, refused or supplement_requested (a draft: "")."""
+    if dossier.status == "draft":
+        return ""
+    return (dossier.meta or {}).get("outcome", "received")
+
+
+def check_supplement_of(store: Store, code: Any, procedure_code: str) -> str:
+    """The code of form 02 a new draft completes. Any box takes a well-formed code (the first one
+    may be elsewhere and offline); a code this box issued must be its request for the same
+    procedure."""
+    text = normalize_digits(code.strip()) if isinstance(code, str) else ""
+    try:
+        text = reception.code_from_scan(text)
+        parse_dossier_code(text)
+    except (ValidationError, CodeError):
+        raise ValidationError("supplement_of", f"{code!r} is not a dossier code",
+                              message_vi=f"“{code}” không phải mã hồ sơ của phiếu yêu cầu bổ sung "
+                                         "(dạng 000.00.06.H56-270203-0007).") from None
+    found = store.find_by_code(text)
+    if found is not None:
+        earlier = store.get(found.id)
+        if outcome_of(earlier) != "supplement_requested":
+            raise ValidationError("supplement_of", f"{text} is not a request to supplement",
+                                  message_vi=f"Hồ sơ {text} không phải hồ sơ đã yêu cầu bổ sung.")
+        if earlier.procedure_code != procedure_code:
+            raise ValidationError("supplement_of", f"{text} is a dossier of {earlier.procedure_code}",
+                                  message_vi=f"Hồ sơ {text} thuộc thủ tục {earlier.procedure_code}, "
+                                             f"không phải thủ tục {procedure_code}.")
+    return text
 
 
 def require_draft(dossier: Dossier) -> None:

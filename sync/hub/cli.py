@@ -245,6 +245,24 @@ def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | N
                    f"status {v['status'] or '-'}")
 
 
+@hub.command("outcomes")
+@data_dir_option
+@click.option("--agency", default=None, help="Only dossiers of this agency.")
+@click.option("--json", "as_json", is_flag=True)
+def outcomes_cmd(data_dir: Path, db: str | None, agency: str | None, as_json: bool) -> None:
+    """Count the dossiers the city holds by counter outcome: received, refused, supplement requested."""
+    storage, _ = _open(data_dir, db)
+    try:
+        counts = storage.outcome_counts(agency_code=agency)
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    for outcome, n in counts.items():
+        click.echo(f"{outcome:<22} {n}")
+
+
 @hub.command("set-status")
 @data_dir_option
 @click.argument("dossier")

@@ -152,6 +152,8 @@ class Manifest:
     #: The code's date (yyMMdd, a Vietnam calendar day) and daily number NNNN.
     code_date: dt.date
     code_number: int
+    #: What happened at the counter: received, refused or supplement_requested.
+    outcome: str = "received"
 
 
 def manifest_sha256(manifest: dict[str, Any]) -> str:
@@ -191,6 +193,8 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
         rfc3339_to_ms(obj["finalized_at"], "finalized_at")
     if "cipher" in obj:
         _str(obj["cipher"], "cipher", max_len=32)
+    if "outcome" in obj and obj["outcome"] not in _wire.OUTCOMES:
+        raise ProtocolError("outcome", f"must be one of {', '.join(_wire.OUTCOMES)}")
     if "documents" in obj:
         docs = obj["documents"]
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs) or len(docs) > MAX_BLOBS:
@@ -230,7 +234,7 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     return Manifest(dossier_id=did, station_id=sid, agency_code=agency, code=code,
                     procedure_code=procedure, received_at=obj["received_at"], due_at=obj["due_at"],
                     kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj,
-                    code_date=parsed.day, code_number=parsed.number)
+                    code_date=parsed.day, code_number=parsed.number, outcome=obj.get("outcome", "received"))
 
 
 
