@@ -64,6 +64,9 @@ def receipt_for_dossier(store: Store, dossier_id: str, *, clerk_name: str) -> Re
     if dossier.applicant is None:
         raise ValidationError("applicant", "the dossier's personal data has been shredded",
                               message_vi="Dữ liệu cá nhân của hồ sơ đã được hủy, không thể in lại giấy hẹn.")
+    if (dossier.meta or {}).get("outcome", "received") != "received":
+        raise ValidationError("outcome", "a refused or sent-back dossier has no receipt",
+                              message_vi="Hồ sơ bị từ chối hoặc yêu cầu bổ sung không có giấy tiếp nhận: in phiếu 02/03.")
     settings = store.settings
     meta = dossier.meta or {}
     channel = meta.get("channel", "direct")

@@ -30,6 +30,8 @@ NOTICES = {
     "scanned": "Đã quét và lưu các trang (đã mã hóa), kèm bản PDF của thành phần hồ sơ.",
     "page_removed": "Đã xóa trang tài liệu.",
     "finalized": "Đã tiếp nhận hồ sơ. Giao giấy tiếp nhận và hẹn trả kết quả cho người nộp.",
+    "refused": "Đã lập phiếu từ chối tiếp nhận. In phiếu (mẫu 03) và giao cho người nộp.",
+    "supplement_requested": "Đã lập phiếu yêu cầu bổ sung. In phiếu (mẫu 02) và giao cho người nộp.",
     "printed": "Đã gửi giấy tiếp nhận tới máy in.",
     "paid": "Đã ghi nhận nộp lệ phí.",
     "rated": "Cảm ơn ông/bà đã đánh giá chất lượng phục vụ.",
@@ -169,6 +171,9 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "max_upload_mb": services.upload_limit_mb(settings),
         "satisfaction": dossier.meta.get("satisfaction"),
         "fee_form": None,  # the fee fields as typed, set when a finalize is refused
+        "counter_form": None,  # a refusal's / request's fields as typed, set when one is refused
+        "outcome": services.outcome_of(dossier) or "draft",
+        "outcome_vi": services.OUTCOME_VI.get(services.outcome_of(dossier), ""),
     }
 
 
