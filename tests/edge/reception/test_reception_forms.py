@@ -48,12 +48,12 @@ def test_the_shipped_templates_carry_their_legal_basis_and_version():
     numbers = {t.number: t for t in templates()}
     assert set(numbers) >= {"01", "02", "03"}
     for t in numbers.values():
-        assert "Thông tư số 03/2025/TT-VPCP" in t.legal_basis and t.effective_from == dt.date(2025, 7, 1)
+        assert "Thông tư số 03/2025/TT-VPCP" in t.legal_basis and t.effective_from == dt.date(2025, 9, 15)
         assert len(t.copies) == 2
     assert form_template("03", at=dt.date(2027, 1, 1)).title == "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ"
     with pytest.raises(ValidationError) as err:
-        form_template("02", at=dt.date(2025, 6, 30))
-    assert "Chưa có mẫu số 02 có hiệu lực vào ngày 30/06/2025" in err.value.message_vi
+        form_template("02", at=dt.date(2025, 9, 14))
+    assert "Chưa có mẫu số 02 có hiệu lực vào ngày 14/09/2025" in err.value.message_vi
 
 
 def test_a_later_circular_is_a_data_change():
