@@ -90,6 +90,24 @@ def m003_procedure_versions(db: Database) -> None:
                    (digest, row["code"], row["data"], row["imported_at"]))
 
 
+@migrations()
+def m004_admin_units(db: Database) -> None:
+    """Two-tier administrative units (province, commune) with their codes, from the hub's feed."""
+    db.execute(
+        """
+        CREATE TABLE admin_units (
+            level TEXT NOT NULL CHECK (level IN ('province', 'commune')),
+            code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            parent TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            imported_at TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (level, code)
+        )
+        """
+    )
+
+
 def ensure_schema(db: Database) -> None:
     """Apply the reception migrations (idempotent)."""
     migrations.apply(db)

@@ -17,7 +17,7 @@ from edge.errors import NotFoundError, StoreError, ValidationError
 from edge.store import Applicant, Dossier, Store
 
 APPLICANT_FIELDS = ("full_name", "id_number", "old_id_number", "date_of_birth", "gender", "address",
-                    "phone", "email")
+                    "phone", "email", "current_province", "current_commune", "current_street")
 CHANNELS = ("direct", "online", "postal")
 NOTE_LIMIT = 1000
 
@@ -96,9 +96,16 @@ def applicant_values(data: Any) -> dict[str, str]:
 _DIGIT_FIELDS = ("id_number", "old_id_number", "date_of_birth", "phone")
 
 
-def parse_applicant(values: Mapping[str, Any], *, today: Any) -> Applicant:
-    """Validate what a person typed; raises ValidationError naming the field, in Vietnamese."""
+def parse_applicant(values: Mapping[str, Any], *, today: Any, store: Store | None = None) -> Applicant:
+    """Validate what a person typed; raises ValidationError naming the field, in Vietnamese.
+
+    ``address`` is kept as printed on the card; with ``store``, the structured current address
+    (province, commune of it, street) is checked against the administrative units."""
     cleaned = {k: v for k, v in values.items() if k in APPLICANT_FIELDS}
+    if store is not None:
+        cleaned.update(reception.check_address(
+            store, **{k.removeprefix("current_"): v if isinstance(v := cleaned.get(k, ""), str) else ""
+                      for k in ("current_province", "current_commune", "current_street")}))
     for key in _DIGIT_FIELDS:
         if isinstance(cleaned.get(key), str):
             cleaned[key] = normalize_digits(cleaned[key])
@@ -139,7 +146,7 @@ def create_draft(store: Store, *, actor: str, procedure_code: str, applicant: Ma
     ``supplement_of``: the code of the form 02 this draft completes (recorded in its meta; the
     dossier is received under a new code)."""
     procedure = get_procedure(store, procedure_code)
-    person = parse_applicant(applicant, today=store.now().date())
+    person = parse_applicant(applicant, today=store.now().date(), store=store)
     channel = parse_channel(channel, procedure)
     earlier = check_supplement_of(store, supplement_of, procedure.code) if supplement_of else ""
 
@@ -197,7 +204,7 @@ def update_draft(store: Store, dossier_id: str, *, actor: str, procedure_code: s
     dossier = store.get(dossier_id)
     require_draft(dossier)
     procedure = get_procedure(store, procedure_code or dossier.procedure_code)
-    person = parse_applicant(applicant, today=store.now().date()) if applicant is not None else None
+    person = parse_applicant(applicant, today=store.now().date(), store=store) if applicant is not None else None
     form = dict(dossier.form)
     if channel is not None:
         form["channel"] = parse_channel(channel, procedure)

@@ -45,7 +45,11 @@ _APPLICANT = {
         "old_id_number": {"type": "string", "description": "old CMND, 9 or 12 digits"},
         "date_of_birth": {"type": "string", "format": "date", "description": "not in the future"},
         "gender": {"type": "string", "enum": ["", "Nam", "Nữ", "Khác"]},
-        "address": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"},
+        "address": {"type": "string", "description": "the permanent address exactly as printed on the card"},
+        "phone": {"type": "string"}, "email": {"type": "string"},
+        "current_province": {"type": "string", "pattern": "^([0-9]{2})?$", "description": "province code (admin units)"},
+        "current_commune": {"type": "string", "pattern": "^([0-9]{5})?$", "description": "commune code, of that province"},
+        "current_street": {"type": "string", "maxLength": 300, "description": "house number, street or hamlet"},
     },
 }
 

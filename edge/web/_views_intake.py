@@ -53,6 +53,11 @@ def _dossier_id(request: web.Request) -> str:
 # --------------------------------------------------------------------------- new dossier
 
 
+def _units(store) -> dict[str, Any]:
+    """The administrative units the current-address selects offer (data from the hub's feed)."""
+    return {"provinces": reception.provinces(store), "communes": reception.communes(store)}
+
+
 def _new_context(request: web.Request, *, values: dict[str, str] | None = None, procedure_code: str = "",
                  channel: str = "direct", errors: dict[str, str] | None = None, search: str = "",
                  qr_payload: str = "", chip: dict[str, str] | None = None,
@@ -61,6 +66,7 @@ def _new_context(request: web.Request, *, values: dict[str, str] | None = None, 
     procedures = services.list_procedures(store)
     return {
         "values": values or dict.fromkeys(services.APPLICANT_FIELDS, ""),
+        **_units(store),
         "procedures": procedures, "procedure_code": procedure_code, "channel": channel,
         "errors": errors or {}, "search": search, "qr_payload": qr_payload,
         "notice": notice(request), "qr_seq": request.app[EVENTS].seq,
@@ -164,6 +170,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "dossier": dossier, "procedure": procedure, "checklist": items,
         "missing": services.missing_required(items), "channel": channel,
         "values": values or {k: applicant.get(k, "") for k in services.APPLICANT_FIELDS},
+        **_units(store),
         "procedures": services.list_procedures(store) if dossier.status == "draft" else [],
         "errors": errors or {}, "notice": status_notice or notice(request), "quote": quote, "fee": fee,
         "vietqr_payload": vietqr_payload, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),

@@ -465,6 +465,24 @@ def catalog_push(data_dir: Path, db: str | None, file: Path, agency: str | None)
     click.echo(f"catalog version {doc['version']} ({len(doc['procedures'])} procedures) on the feed at seq {seq}")
 
 
+@hub.group("units")
+def units() -> None:
+    """Two-tier administrative units (province, commune) sent to the boxes."""
+
+
+@units.command("push")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--agency", default=None, help="Only boxes of this agency (default: all).")
+def units_push(data_dir: Path, db: str | None, file: Path, agency: str | None) -> None:
+    """Publish an administrative units JSON file {version, units: [...]} on the feed."""
+    from sync.protocol import FeedType, parse_admin_units
+
+    doc = parse_admin_units(_load_json(file))
+    (seq,) = _push(data_dir, db, [(FeedType.ADMIN_UNITS, doc)], _agency(agency))
+    click.echo(f"administrative units version {doc['version']} ({len(doc['units'])} units) on the feed at seq {seq}")
+
+
 @hub.group("calendar")
 def calendar() -> None:
     """Holiday and make-up working day tables sent to the boxes."""

@@ -322,6 +322,19 @@ def parse_catalog(obj: Any) -> dict[str, Any]:
     return o
 
 
+def parse_admin_units(obj: Any) -> dict[str, Any]:
+    """``{version, units: [{level, code, name, parent}]}``: the box validates the units in full."""
+    o = _object(obj, "$", required=("version", "units"), optional=("published_at", "format", "description"))
+    _str(str(o["version"]) if isinstance(o["version"], int) else o["version"], "version", max_len=64)
+    if not isinstance(o["units"], list) or not o["units"]:
+        raise ProtocolError("units", "must be a non-empty list")
+    for i, unit in enumerate(o["units"]):
+        if not isinstance(unit, dict) or not isinstance(unit.get("code"), str) or not isinstance(unit.get("name"), str):
+            raise ProtocolError(f"units[{i}]", "must be an object with at least code and name")
+    canonical_json(o)
+    return o
+
+
 def parse_calendar_entry(obj: Any, name: str = "$") -> dict[str, str]:
     import datetime as dt
 
