@@ -24,7 +24,11 @@ VERSION = 1
 REQUIRED_KEYS = ("version", "dossier_id", "station_id", "agency_code", "code", "procedure_code",
                  "received_at", "due_at", "counter", "hlc", "clock_anchored", "dek", "personal",
                  "blobs")
-OPTIONAL_KEYS = ("meta", "documents", "finalized_at", "cipher")
+OPTIONAL_KEYS = ("meta", "documents", "finalized_at", "cipher", "outcome")
+#: What happened at the counter (docs/sync-protocol.md §6.1): a manifest without ``outcome`` is a
+#: dossier received; a refusal (form 03) and a request to supplement (form 02) are sealed and sent
+#: the same way, with no appointment (``due_at`` null).
+OUTCOMES = ("received", "refused", "supplement_requested")
 DEK_KEYS = ("kem", "ciphertext")
 PERSONAL_KEYS = ("applicant", "form")
 BLOB_KEYS = ("index", "sha256", "size", "component", "media_type")
@@ -50,7 +54,7 @@ def wire_manifest(*, dossier_id: str, station_id: str, agency_code: str, code: s
                   kem: str, sealed_dek: bytes, sealed_applicant: bytes, sealed_form: bytes,
                   blobs: Iterable[Mapping[str, Any]], finalized_at: str | None = None,
                   cipher: str | None = None, meta: dict[str, Any] | None = None,
-                  documents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  documents: list[dict[str, Any]] | None = None, outcome: str | None = None) -> dict[str, Any]:
     """The manifest of a finalized dossier, from the store's data.
 
     ``blobs`` are the dossier's pages (``index``, ``sha256``, ``size``, ``component``,
@@ -83,6 +87,8 @@ def wire_manifest(*, dossier_id: str, station_id: str, agency_code: str, code: s
         out["meta"] = no_floats(meta)
     if documents:
         out["documents"] = no_floats(documents)
+    if outcome and outcome != "received":
+        out["outcome"] = outcome
     return out
 
 

@@ -153,6 +153,10 @@ def _demo_data(store: Store, *, fresh: bool) -> None:
     if not list_procedures(store):
         import_catalog(store, load_catalog_json(data / "demo_catalog.json"), source="demo")
         import_overrides(store, load_overrides_json(data / "demo_calendar_overrides.json"), source="demo")
+    from edge.reception import import_units, load_units_json, provinces
+
+    if not provinces(store):
+        import_units(store, load_units_json(data / "demo_units.json"), source="demo")
     if accounts.count_accounts(store) == 0:
         for username, name, role in DEMO_ACCOUNTS:
             accounts.create_account(store, username, name, role, DEMO_PASSWORD)

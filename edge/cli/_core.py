@@ -81,17 +81,28 @@ def _load_applicant(path: Path) -> dict:
               help="A page file (image or PDF); repeat for more pages.")
 @click.option("--component", default="", help="Component code the pages belong to.")
 @click.option("--actor", default="cli", help="Who is recording this (audit log).")
+@click.option("--draft", is_flag=True, help="Leave the dossier a draft (to refuse, send back or finalize later); prints {\"id\"}.")
+@click.option("--supplement-of", default="", metavar="CODE", help="The code of the form 02 this dossier completes.")
 @pass_ctx
-def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str, actor: str) -> None:
+def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str,
+                   actor: str, draft: bool, supplement_of: str) -> None:
     """Create and finalize a dossier in one step; prints {"id", "code"}.
 
     The dossier has the shape of one received at the counter (checklist, fee to be collected
     later, appointment). Required components without pages are recorded as accepted by ACTOR.
+    With --draft it stays a draft (pages attached) and only {"id"} is printed.
     """
     from edge import services
     from edge.store import PageSource
 
     applicant = _load_applicant(applicant_file)
+    if draft or supplement_of:
+        from ._counter import create_draft
+
+        with ctx.open_store() as store:
+            _echo_json(create_draft(store, procedure=procedure, applicant=applicant, pages=pages, component=component,
+                                    actor=actor, supplement_of=supplement_of, finalize=not draft, settings=ctx.settings))
+        return
     with ctx.open_store() as store:
         if not services.has_catalog(store):
             click.echo("warning: the procedure catalog is empty (motcua catalog import FILE): no appointment date computed",
@@ -191,6 +202,39 @@ def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str) -> 
         store.audit("dossier.receipt", actor="cli", dossier_id=did)
     out.write_bytes(pdf)
     click.echo(str(out))
+
+
+@dossier_group.command("refuse")
+@click.argument("dossier_id")
+@click.option("--reason", default="", help="Why the dossier is refused (printed on form 03).")
+@click.option("--legal-basis", default="", help="The provision the refusal rests on (form 03's legal basis field).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file of form 03.")
+@click.option("--clerk", default="", help="Name of the clerk printed on the form (default: ACTOR).")
+@click.option("--actor", default="cli", help="Who is refusing (audit log).")
+@pass_ctx
+def dossier_refuse(ctx: CliContext, dossier_id: str, reason: str, legal_basis: str, out: Path, clerk: str,
+                   actor: str) -> None:
+    """Refuse a draft (form 03 "Phiếu từ chối"): sealed and sent to the city; writes the form."""
+    from ._counter import close_draft
+
+    _echo_json(close_draft(ctx, dossier_id, out=out, clerk=clerk or actor, actor=actor, reason=reason,
+                           legal_basis=legal_basis))
+
+
+@dossier_group.command("request-supplement")
+@click.argument("dossier_id")
+@click.option("--item", "items", multiple=True, metavar="COMPONENT:TEXT",
+              help="A component of the procedure and what is missing or wrong with it; repeat for more.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file of form 02.")
+@click.option("--clerk", default="", help="Name of the clerk printed on the form (default: ACTOR).")
+@click.option("--actor", default="cli", help="Who is asking (audit log).")
+@pass_ctx
+def dossier_request_supplement(ctx: CliContext, dossier_id: str, items: tuple[str, ...], out: Path, clerk: str,
+                               actor: str) -> None:
+    """Send a draft back for supplements (form 02, by component): sealed and sent to the city."""
+    from ._counter import close_draft
+
+    _echo_json(close_draft(ctx, dossier_id, out=out, clerk=clerk or actor, actor=actor, items=list(items)))
 
 
 @click.command("check")

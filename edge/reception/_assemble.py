@@ -10,7 +10,7 @@ from core.vntime import VN_TZ
 from edge.errors import NotFoundError, ValidationError
 
 from ._calendar import DueResult, WorkCalendar
-from ._catalog import Procedure, get_procedure
+from ._catalog import Procedure, archived_procedure, get_procedure
 from ._fees import payment_of
 from ._receipt import ReceiptComponent, ReceiptData
 
@@ -40,6 +40,21 @@ def _local(value: str | None, what: str) -> dt.datetime:
     return moment.astimezone(VN_TZ).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def recorded_version(store: Store, dossier) -> Procedure | None:
+    """The procedure version a dossier was received under: by the fingerprint in its meta (kept
+    in the archive even after the catalog changes), else the version in force on its day."""
+    ref = (dossier.meta or {}).get("procedure_version") or {}
+    if ref.get("sha256"):
+        found = archived_procedure(store, ref["sha256"])
+        if found is not None:
+            return found
+    at = dt.datetime.fromisoformat(dossier.received_at) if dossier.received_at else None
+    try:
+        return get_procedure(store, dossier.procedure_code, at=at)
+    except NotFoundError:
+        return None
+
+
 def receipt_for_dossier(store: Store, dossier_id: str, *, clerk_name: str) -> ReceiptData:
     """Everything the receipt of a finalized dossier prints (for reprints too)."""
     dossier = store.get(dossier_id)
@@ -49,13 +64,13 @@ def receipt_for_dossier(store: Store, dossier_id: str, *, clerk_name: str) -> Re
     if dossier.applicant is None:
         raise ValidationError("applicant", "the dossier's personal data has been shredded",
                               message_vi="Dữ liệu cá nhân của hồ sơ đã được hủy, không thể in lại giấy hẹn.")
+    if (dossier.meta or {}).get("outcome", "received") != "received":
+        raise ValidationError("outcome", "a refused or sent-back dossier has no receipt",
+                              message_vi="Hồ sơ bị từ chối hoặc yêu cầu bổ sung không có giấy tiếp nhận: in phiếu 02/03.")
     settings = store.settings
     meta = dossier.meta or {}
     channel = meta.get("channel", "direct")
-    try:
-        procedure: Procedure | None = get_procedure(store, dossier.procedure_code)
-    except NotFoundError:
-        procedure = None
+    procedure = recorded_version(store, dossier)
     documents = [d for d in store.documents(dossier_id) if d.get("provided")] or store.documents(dossier_id)
     if documents:
         components = tuple(ReceiptComponent(name=d["name"], kind=d["kind"], count=d["count"]) for d in documents)

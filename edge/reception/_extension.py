@@ -1,4 +1,4 @@
-"""What the reception package contributes: catalog/calendar/fee commands, its tables, two feeds,
+"""What the reception package contributes: catalog/calendar/fee commands, its tables, three feeds,
 ``[reception]``."""
 
 from __future__ import annotations
@@ -42,6 +42,16 @@ def _calendar_feed(store, conn, item) -> None:
     import_overrides(store, [entry], source=f"hub:feed:{item.seq}")
 
 
+def _units_feed(store, conn, item) -> None:
+    """The two-tier administrative units pushed by the hub replace the stored list."""
+    from sync.protocol import parse_admin_units
+
+    from ._units import import_units
+
+    doc = parse_admin_units(item.data)
+    import_units(store, doc["units"], source=f"hub:feed:{item.seq}:v{doc['version']}")
+
+
 def register(registry) -> None:
     from ._config import ReceptionConfig
 
@@ -52,3 +62,4 @@ def register(registry) -> None:
     registry.add_migrations("reception", _migrations)
     registry.add_feed_handler("procedure_catalog", _catalog_feed)
     registry.add_feed_handler("calendar_override", _calendar_feed)
+    registry.add_feed_handler("admin_units", _units_feed)

@@ -52,6 +52,62 @@ def m002_calendar_overrides(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_procedure_versions(db: Database) -> None:
+    """Versions of a procedure (effective dates) and the archive of every version ever seen."""
+    import hashlib
+    import json
+
+    db.execute(
+        """
+        CREATE TABLE procedure_versions (
+            code TEXT NOT NULL,
+            effective_from TEXT NOT NULL DEFAULT '',   -- '' : since always
+            effective_end TEXT NOT NULL DEFAULT '9999-12-31',  -- the last day in force
+            data TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (code, effective_from)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE procedure_archive (
+            sha256 TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            effective_from TEXT NOT NULL,
+            data TEXT NOT NULL,
+            first_seen TEXT NOT NULL
+        )
+        """
+    )
+    for row in list(db.query("SELECT code, data, imported_at FROM procedures")):
+        record = json.loads(row["data"])
+        digest = hashlib.sha256(json.dumps(record, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        db.execute("INSERT INTO procedure_versions(code, data, sha256) VALUES (?, ?, ?)",
+                   (row["code"], row["data"], digest))
+        db.execute("INSERT OR IGNORE INTO procedure_archive VALUES (?, ?, '', ?, ?)",
+                   (digest, row["code"], row["data"], row["imported_at"]))
+
+
+@migrations()
+def m004_admin_units(db: Database) -> None:
+    """Two-tier administrative units (province, commune) with their codes, from the hub's feed."""
+    db.execute(
+        """
+        CREATE TABLE admin_units (
+            level TEXT NOT NULL CHECK (level IN ('province', 'commune')),
+            code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            parent TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            imported_at TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (level, code)
+        )
+        """
+    )
+
+
 def ensure_schema(db: Database) -> None:
     """Apply the reception migrations (idempotent)."""
     migrations.apply(db)

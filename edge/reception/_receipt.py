@@ -170,7 +170,12 @@ class _Styles:
         self.cell = ParagraphStyle("cell", parent=base, fontSize=9, leading=11.5)
 
 
-def _header(r: ReceiptData, copy_label: str, s: _Styles, width: float) -> list:
+def _header(r: ReceiptData, copy_label: str, s: _Styles, width: float, *,
+            title: str = "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ") -> list:
+    """Agency, motto, date line, the form's title, the dossier code as Code 39 and as QR.
+
+    ``r`` is any record with ``agency_name``, ``station_name``, ``place``, ``received_at`` (the
+    date line), ``code`` and ``tracking_url`` (the receipt, or another form of ``_forms``)."""
     left = [Paragraph(_t(r.agency_name.upper()), s.center),
             Paragraph("<b>BỘ PHẬN TIẾP NHẬN VÀ TRẢ KẾT QUẢ</b>", s.center),
             Paragraph(_t(r.station_name), s.center_small)]
@@ -184,7 +189,7 @@ def _header(r: ReceiptData, copy_label: str, s: _Styles, width: float) -> list:
                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     barcode = createBarcodeDrawing("Standard39", value=r.code.upper(), barWidth=0.68, barHeight=26,
                                    humanReadable=False, checksum=0, quiet=0)
-    title = [Paragraph("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ", s.title),
+    title = [Paragraph(_t(title), s.title),
              Spacer(1, 2),
              Paragraph(f"Mã hồ sơ: <b>{_t(r.code)}</b>", s.center),
              Spacer(1, 3), barcode,
@@ -275,6 +280,13 @@ def _body(r: ReceiptData, s: _Styles, width: float) -> list:
     return out
 
 
+def _check_text(r, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not str(getattr(r, name) or "").strip():
+            raise ValidationError(name, "is required on the form",
+                                  message_vi=f"Thiếu thông tin '{name}' để in phiếu.")
+
+
 def _check(r: ReceiptData) -> None:
     for name in ("agency_name", "station_name", "code", "applicant_name", "procedure_name", "clerk_name"):
         if not str(getattr(r, name) or "").strip():
@@ -290,8 +302,13 @@ def _vn_local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(VN_TZ).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def render_receipt(*, receipt: ReceiptData) -> bytes:
-    """The receipt as PDF bytes: two copies, one per page. Aware times are shown in Vietnam time."""
+def render_receipt(*, receipt: ReceiptData, template=None) -> bytes:
+    """The receipt as PDF bytes: the copies of form 01 (two), one per page. Aware times are shown
+    in Vietnam time. ``template``: the form 01 template (``_forms``); default the one in force on
+    the day received."""
+    from ._forms import form_template
+
+    template = template or form_template("01", at=_vn_local(receipt.received_at).date())
     receipt = dataclasses.replace(receipt, received_at=_vn_local(receipt.received_at),
                                   due_at=_vn_local(receipt.due_at))
     _check(receipt)
@@ -300,14 +317,15 @@ def render_receipt(*, receipt: ReceiptData) -> bytes:
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm,
-                            title=f"Giấy tiếp nhận hồ sơ và hẹn trả kết quả {receipt.code}",
+                            title=f"{template.title.capitalize()} {receipt.code}",
                             author=receipt.agency_name, creator="motcua")
     story: list = []
-    for i, label in enumerate(COPIES):
+    for i, label in enumerate(template.copies):
         if i:
             story.append(PageBreak())
-        story += _header(receipt, label, styles, doc.width)
+        story += _header(receipt, label, styles, doc.width, title=template.title)
         story += _body(receipt, styles, doc.width)
+        story.append(Paragraph(_t(template.legal_basis), styles.center_small))
     doc.build(story)
     return buf.getvalue()
 

@@ -14,7 +14,14 @@ from edge.context import CliContext, pass_ctx
 from edge.errors import StoreError
 
 from ._calendar import Override, WorkCalendar, import_overrides, load_overrides, load_overrides_json
-from ._catalog import CHANNEL_VI, get_procedure, import_catalog, list_procedures, load_catalog_json
+from ._catalog import (
+    CHANNEL_VI,
+    get_procedure,
+    import_catalog,
+    list_procedures,
+    load_catalog_json,
+    parse_day,
+)
 from ._fees import quote_fee
 from ._vietqr import DEFAULT_PURPOSE_MAX, build_vietqr, parse_vietqr, vietqr_png
 
@@ -41,7 +48,7 @@ def catalog_import(ctx: CliContext, file: Path) -> None:
         result = import_catalog(store, procedures, source=f"file:{file.name}")
         store.audit("catalog.import", actor="cli", details={"count": result.count, "sha256": result.sha256,
                                                              "source": result.source})
-    click.echo(f"imported {result.count} procedures (sha256 {result.sha256[:16]}…)")
+    click.echo(f"imported {result.count} procedures, {result.versions} versions (sha256 {result.sha256[:16]}…)")
 
 
 @catalog_group.command("list")
@@ -63,11 +70,13 @@ def catalog_list(ctx: CliContext, as_json: bool, field: str | None, search: str 
 
 @catalog_group.command("show")
 @click.argument("code")
+@click.option("--at", "at", metavar="YYYY-MM-DD", help="The version in force on this day (default: today).")
 @pass_ctx
-def catalog_show(ctx: CliContext, code: str) -> None:
-    """Print one procedure as JSON."""
+def catalog_show(ctx: CliContext, code: str, at: str | None) -> None:
+    """Print one procedure (the version in force today, or on the day --at) as JSON."""
+    day = parse_day(at, "--at", "at") if at is not None else None
     with ctx.open_store() as store:
-        _echo_json(get_procedure(store, code).to_dict())
+        _echo_json(get_procedure(store, code, at=day).to_dict())
 
 
 # ---------------------------------------------------------------- calendar

@@ -8,6 +8,14 @@ Vietnamese message naming the field.
 """
 
 from ._after import dossier_view, find, hand_over, rate
+from ._counter import (
+    OUTCOME_VI,
+    counter_form,
+    parse_items,
+    parse_reason,
+    refuse,
+    request_supplement,
+)
 from ._fees import (
     FEE_METHODS,
     fee_meta,
@@ -25,6 +33,7 @@ from ._intake import (
     ChecklistItem,
     applicant_values,
     check_component,
+    check_supplement_of,
     checklist,
     create_draft,
     documents_of,
@@ -32,9 +41,11 @@ from ._intake import (
     has_catalog,
     list_procedures,
     missing_required,
+    outcome_of,
     parse_applicant,
     parse_channel,
     procedure_or_none,
+    recorded_procedure,
     remove_page,
     update_draft,
 )
@@ -49,11 +60,13 @@ from ._pages import (
 )
 
 __all__ = [
+    "OUTCOME_VI", "check_supplement_of", "counter_form", "outcome_of", "parse_items", "parse_reason", "refuse",
+    "request_supplement",
     "APPLICANT_FIELDS", "CHANNELS", "FEE_METHODS", "MAGIC", "SNIFF_BYTES", "ChecklistItem", "Received",
     "applicant_values", "appointment", "check_component", "checklist", "create_draft", "documents_of", "dossier_view",
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
-    "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
+    "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now", "recorded_procedure",
     "record_payment", "remove_page", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

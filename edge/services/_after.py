@@ -13,7 +13,7 @@ from edge.errors import StoreError, ValidationError
 from edge.store import DossierSummary, Store
 
 from ._fees import fee_status
-from ._intake import checklist, procedure_or_none
+from ._intake import checklist, recorded_procedure
 
 COMMENT_LIMIT = 1000
 
@@ -45,7 +45,11 @@ def rate(store: Store, dossier_id: str, *, actor: str, rating: Any, comment: str
 
 
 def hand_over(store: Store, dossier_id: str, *, actor: str) -> None:
-    """The result was handed back to the citizen."""
+    """The result was handed back to the citizen (a refused or sent-back dossier has none)."""
+    meta = store.get(dossier_id).meta or {}
+    if meta.get("outcome", "received") != "received":
+        raise StoreError("a refused or sent-back dossier has no result to hand over",
+                         message_vi="Hồ sơ đã bị từ chối hoặc yêu cầu bổ sung: không có kết quả để trả.")
     store.mark_handed_over(dossier_id, actor=actor)
 
 
@@ -75,16 +79,18 @@ def find(store: Store, *, code: str = "", id_number: str = "", name: str = "") -
 def dossier_view(store: Store, dossier_id: str) -> dict[str, Any]:
     """One dossier as the API shows it (personal data opened for an authorized clerk)."""
     dossier = store.get(dossier_id)
-    procedure = procedure_or_none(store, dossier.procedure_code)
+    procedure = recorded_procedure(store, dossier)
     items = [i.to_dict() for i in checklist(dossier, procedure)] if procedure else []
     return {
         "id": dossier.id, "code": dossier.code, "procedure_code": dossier.procedure_code,
-        "status": dossier.status, "city_status": dossier.city_status, "sync_state": dossier.sync_state,
+        "status": dossier.status, "outcome": (dossier.meta or {}).get("outcome", "received")
+        if dossier.status != "draft" else None, "city_status": dossier.city_status, "sync_state": dossier.sync_state,
         "created_at": dossier.created_at, "finalized_at": dossier.finalized_at,
         "received_at": dossier.received_at, "due_at": dossier.due_at,
         "applicant": dossier.applicant.to_dict() if dossier.applicant else None,
         "channel": dossier.form.get("channel", "direct"),
         "pages": [dataclasses.asdict(p) for p in dossier.pages],
+        "procedure_version": (procedure.version_ref() if procedure else None),
         "checklist": items, "fee": fee_status(dossier) if dossier.status != "draft" else None,
         "satisfaction": ({"rating": dossier.meta["satisfaction"]["rating"]}
                          if dossier.meta.get("satisfaction") else None),

@@ -64,7 +64,8 @@ def _finalize_meta(settings: Settings, procedure: reception.Procedure, *, channe
                    items: list[ChecklistItem], missing: list[ChecklistItem], override_by: str | None,
                    fee: Mapping[str, Any] | None, received: dt.datetime) -> dict[str, Any]:
     meta = fee_meta(settings, fee_quote(procedure, channel), dict(fee) if fee is not None else None, now=received)
-    meta.update({"channel": channel, "clerk": actor, "components": [i.to_dict() for i in items]})
+    meta.update({"channel": channel, "clerk": actor, "components": [i.to_dict() for i in items],
+                 "procedure_version": procedure.version_ref()})
     if missing:
         meta["override"] = {"by": override_by, "missing": [i.code for i in missing]}
     return meta
@@ -91,12 +92,12 @@ def finalize(store: Store, settings: Settings, dossier_id: str, *, actor: str, f
         dossier = store.get(dossier_id)
         if dossier.status != "draft":
             raise StoreError("dossier is already finalized", message_vi="Hồ sơ đã được tiếp nhận trước đó.")
-        procedure = get_procedure(store, dossier.procedure_code)
+        received = received_now(store)
+        procedure = get_procedure(store, dossier.procedure_code, at=received)  # the version in force now
         channel = dossier.form.get("channel", "direct")
         items = checklist(dossier, procedure)
         missing = missing_required(items)
         _refuse_missing(missing, override_by)
-        received = received_now(store)
         meta = _finalize_meta(settings, procedure, channel=channel, actor=actor, items=items, missing=missing,
                               override_by=override_by, fee=fee, received=received)
         due = appointment(store, procedure, received, channel=channel)
@@ -130,7 +131,7 @@ def receive(store: Store, settings: Settings, *, procedure_code: str, applicant:
             form=intake_form(channel or "direct", note), received_at=received, due_at=None,
             meta={"channel": channel or "direct", "clerk": actor})
         return Received(dossier_id=dossier_id, code=code, due_at=None)
-    procedure = get_procedure(store, procedure_code)
+    procedure = get_procedure(store, procedure_code, at=received)
     channel = parse_channel(channel, procedure)
     counts: dict[str, int] = {}
     for page in pages:

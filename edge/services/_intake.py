@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.codes import is_ascii_digits, normalize_digits
+from core.codes import CodeError, is_ascii_digits, normalize_digits, parse_dossier_code
 from edge import reception
 from edge.errors import NotFoundError, StoreError, ValidationError
 from edge.store import Applicant, Dossier, Store
 
 APPLICANT_FIELDS = ("full_name", "id_number", "old_id_number", "date_of_birth", "gender", "address",
-                    "phone", "email")
+                    "phone", "email", "current_province", "current_commune", "current_street")
 CHANNELS = ("direct", "online", "postal")
 NOTE_LIMIT = 1000
 
@@ -53,15 +53,25 @@ def list_procedures(store: Store, search: str | None = None) -> list[reception.P
     return reception.list_procedures(store, search=search or None)
 
 
-def get_procedure(store: Store, code: str, *, field: str = "procedure_code") -> reception.Procedure:
+def get_procedure(store: Store, code: str, *, field: str = "procedure_code", at: Any = None) -> reception.Procedure:
+    """The version of ``code`` in force at ``at`` (default: now by the store's clock)."""
     code = (code or "").strip()
     if not code:
         raise ValidationError(field, "is required", message_vi="Vui lòng chọn thủ tục hành chính.")
     try:
-        return reception.get_procedure(store, code)
+        return reception.get_procedure(store, code, at=at)
+    except reception.NotInForceError as exc:
+        raise ValidationError(field, str(exc), message_vi=exc.message_vi) from None
     except (NotFoundError, ValidationError, KeyError, LookupError):
         raise ValidationError(field, f"unknown procedure {code!r}",
                               message_vi=f"Không có thủ tục mã “{code}” trong danh mục của trạm.") from None
+
+
+def recorded_procedure(store: Store, dossier: Dossier) -> reception.Procedure | None:
+    """The version a received dossier was received under, even after the catalog changed; for a
+    draft, the version in force now."""
+    return reception.recorded_version(store, dossier)
+
 
 
 def documents_of(procedure: reception.Procedure, *, provided: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -86,9 +96,16 @@ def applicant_values(data: Any) -> dict[str, str]:
 _DIGIT_FIELDS = ("id_number", "old_id_number", "date_of_birth", "phone")
 
 
-def parse_applicant(values: Mapping[str, Any], *, today: Any) -> Applicant:
-    """Validate what a person typed; raises ValidationError naming the field, in Vietnamese."""
+def parse_applicant(values: Mapping[str, Any], *, today: Any, store: Store | None = None) -> Applicant:
+    """Validate what a person typed; raises ValidationError naming the field, in Vietnamese.
+
+    ``address`` is kept as printed on the card; with ``store``, the structured current address
+    (province, commune of it, street) is checked against the administrative units."""
     cleaned = {k: v for k, v in values.items() if k in APPLICANT_FIELDS}
+    if store is not None:
+        cleaned.update(reception.check_address(
+            store, **{k.removeprefix("current_"): v if isinstance(v := cleaned.get(k, ""), str) else ""
+                      for k in ("current_province", "current_commune", "current_street")}))
     for key in _DIGIT_FIELDS:
         if isinstance(cleaned.get(key), str):
             cleaned[key] = normalize_digits(cleaned[key])
@@ -123,13 +140,57 @@ def intake_form(channel: str, note: str = "") -> dict[str, Any]:
 
 
 def create_draft(store: Store, *, actor: str, procedure_code: str, applicant: Mapping[str, Any],
-                 channel: str = "direct", note: str = "") -> str:
-    """Validate everything first (nothing is written when a field is wrong), then create."""
+                 channel: str = "direct", note: str = "", supplement_of: str = "") -> str:
+    """Validate everything first (nothing is written when a field is wrong), then create.
+
+    ``supplement_of``: the code of the form 02 this draft completes (recorded in its meta; the
+    dossier is received under a new code)."""
     procedure = get_procedure(store, procedure_code)
-    person = parse_applicant(applicant, today=store.now().date())
+    person = parse_applicant(applicant, today=store.now().date(), store=store)
     channel = parse_channel(channel, procedure)
-    return store.create_draft(procedure_code=procedure.code, applicant=person, form=intake_form(channel, note),
-                              actor=actor, documents=documents_of(procedure))
+    earlier = check_supplement_of(store, supplement_of, procedure.code) if supplement_of else ""
+
+    def run(_conn: Any) -> str:
+        dossier_id = store.create_draft(procedure_code=procedure.code, applicant=person,
+                                        form=intake_form(channel, note), actor=actor,
+                                        documents=documents_of(procedure))
+        if earlier:
+            store.set_meta(dossier_id, actor=actor, supplement_of=earlier)
+        return dossier_id
+
+    return store.write(run)
+
+
+def outcome_of(dossier: Dossier) -> str:
+    """received, refused or supplement_requested (a draft: "")."""
+    if dossier.status == "draft":
+        return ""
+    return (dossier.meta or {}).get("outcome", "received")
+
+
+def check_supplement_of(store: Store, code: Any, procedure_code: str) -> str:
+    """The code of form 02 a new draft completes. Any box takes a well-formed code (the first one
+    may be elsewhere and offline); a code this box issued must be its request for the same
+    procedure."""
+    text = normalize_digits(code.strip()) if isinstance(code, str) else ""
+    try:
+        text = reception.code_from_scan(text)
+        parse_dossier_code(text)
+    except (ValidationError, CodeError):
+        raise ValidationError("supplement_of", f"{code!r} is not a dossier code",
+                              message_vi=f"“{code}” không phải mã hồ sơ của phiếu yêu cầu bổ sung "
+                                         "(dạng 000.00.06.H56-270203-0007).") from None
+    found = store.find_by_code(text)
+    if found is not None:
+        earlier = store.get(found.id)
+        if outcome_of(earlier) != "supplement_requested":
+            raise ValidationError("supplement_of", f"{text} is not a request to supplement",
+                                  message_vi=f"Hồ sơ {text} không phải hồ sơ đã yêu cầu bổ sung.")
+        if earlier.procedure_code != procedure_code:
+            raise ValidationError("supplement_of", f"{text} is a dossier of {earlier.procedure_code}",
+                                  message_vi=f"Hồ sơ {text} thuộc thủ tục {earlier.procedure_code}, "
+                                             f"không phải thủ tục {procedure_code}.")
+    return text
 
 
 def require_draft(dossier: Dossier) -> None:
@@ -143,7 +204,7 @@ def update_draft(store: Store, dossier_id: str, *, actor: str, procedure_code: s
     dossier = store.get(dossier_id)
     require_draft(dossier)
     procedure = get_procedure(store, procedure_code or dossier.procedure_code)
-    person = parse_applicant(applicant, today=store.now().date()) if applicant is not None else None
+    person = parse_applicant(applicant, today=store.now().date(), store=store) if applicant is not None else None
     form = dict(dossier.form)
     if channel is not None:
         form["channel"] = parse_channel(channel, procedure)

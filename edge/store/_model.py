@@ -11,7 +11,12 @@ from typing import Any
 from core.codes import is_ascii_digits, normalize_digits
 from edge.errors import ValidationError
 
-APPLICANT_KEYS = ("full_name", "id_number", "date_of_birth", "gender", "address", "phone", "email", "old_id_number")
+APPLICANT_KEYS = ("full_name", "id_number", "date_of_birth", "gender", "address", "phone", "email", "old_id_number",
+                  "current_province", "current_commune", "current_street")
+#: The structured current address (province and commune codes, the street part) the clerk
+#: confirms, beside ``address`` as printed on the card; checked against the units by the services.
+#: Left out of ``to_dict`` when empty, so an applicant without one reads as before.
+CURRENT_ADDRESS_KEYS = ("current_province", "current_commune", "current_street")
 _PHONE_RE = re.compile(r"^\+?[0-9 .-]{8,15}$")
 
 
@@ -32,6 +37,9 @@ class Applicant:
     phone: str = ""
     email: str = ""
     old_id_number: str = ""
+    current_province: str = ""
+    current_commune: str = ""
+    current_street: str = ""
 
     @classmethod
     def from_dict(cls, data: Any, *, today: dt.date | None = None) -> Applicant:
@@ -81,7 +89,8 @@ class Applicant:
         return cls(**values)
 
     def to_dict(self) -> dict[str, str]:
-        return {key: getattr(self, key) for key in APPLICANT_KEYS}
+        return {key: getattr(self, key) for key in APPLICANT_KEYS
+                if key not in CURRENT_ADDRESS_KEYS or getattr(self, key)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -139,5 +139,6 @@ class DossierReads:
             clock_anchored=bool(row["clock_anchored"]), cipher=row["cipher"], kem=row["city_kem"],
             sealed_dek=row["city_seal"], sealed_applicant=row["sealed_applicant"], sealed_form=row["sealed_form"],
             meta=json.loads(row["meta"]), documents=self.documents(dossier_id),
+            outcome=json.loads(row["meta"]).get("outcome"),
             blobs=[{"index": p.index, "component": p.component, "media_type": p.media_type, "sha256": p.blob,
                     "size": p.size} for p in self.pages(dossier_id)])

@@ -13,7 +13,16 @@ from aiohttp import web
 
 from edge import services
 
-from . import _api, _metrics, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
+from . import (
+    _api,
+    _metrics,
+    _views_admin,
+    _views_auth,
+    _views_counter,
+    _views_intake,
+    _views_lookup,
+    _views_panels,
+)
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
 from ._events import EventHub
@@ -55,6 +64,7 @@ def create_app(*, settings: Settings, store: Store, devices: DeviceManager | Non
     app.router.add_static("/static/", HERE / "static", name="static")
     _views_auth.setup(app)
     _views_intake.setup(app)
+    _views_counter.setup(app)
     _views_lookup.setup(app)
     _views_panels.setup(app)
     _views_admin.setup(app)

@@ -22,6 +22,9 @@ OPERATIONS: tuple[tuple[str, str, str, str, Any, int], ...] = (
     ("delete", "/dossiers/{id}/pages/{index}", "Remove a page of a draft", "dossier.write", None, 200),
     ("post", "/dossiers/{id}/finalize", "Finalize: code, appointment, seal, queue for sync", "dossier.write", "#/components/schemas/Finalize", 200),
     ("get", "/dossiers/{id}/receipt.pdf", "The receipt (two copies) as PDF", "dossier.read", None, 200),
+    ("post", "/dossiers/{id}/refuse", "Refuse a draft (form 03): code, seal, queue for sync; no appointment", "dossier.write", "#/components/schemas/Refuse", 200),
+    ("post", "/dossiers/{id}/request-supplement", "Send a draft back for supplements by component (form 02)", "dossier.write", "#/components/schemas/SupplementRequest", 200),
+    ("get", "/dossiers/{id}/form.pdf", "Form 02 or 03 of a refused or sent-back dossier, as PDF", "dossier.read", None, 200),
     ("post", "/dossiers/{id}/payment", "Record the fee payment after finalize", "dossier.write", "#/components/schemas/Payment", 200),
     ("post", "/dossiers/{id}/rating", "Satisfaction rating 1-5 with an optional comment", "dossier.write", "#/components/schemas/Rating", 200),
     ("post", "/dossiers/{id}/handover", "Mark the result handed over", "dossier.handover", None, 200),
@@ -42,7 +45,11 @@ _APPLICANT = {
         "old_id_number": {"type": "string", "description": "old CMND, 9 or 12 digits"},
         "date_of_birth": {"type": "string", "format": "date", "description": "not in the future"},
         "gender": {"type": "string", "enum": ["", "Nam", "Nữ", "Khác"]},
-        "address": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"},
+        "address": {"type": "string", "description": "the permanent address exactly as printed on the card"},
+        "phone": {"type": "string"}, "email": {"type": "string"},
+        "current_province": {"type": "string", "pattern": "^([0-9]{2})?$", "description": "province code (admin units)"},
+        "current_commune": {"type": "string", "pattern": "^([0-9]{5})?$", "description": "commune code, of that province"},
+        "current_street": {"type": "string", "maxLength": 300, "description": "house number, street or hamlet"},
     },
 }
 
@@ -52,6 +59,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                        "message_vi": {"type": "string", "description": "for the clerk, in Vietnamese"},
                        "field": {"type": ["string", "null"], "description": "the input field at fault"}}}}},
+    "Refuse": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "maxLength": 1000}, "legal_basis": {"type": "string", "maxLength": 1000}}},
+    "SupplementRequest": {"type": "object", "required": ["items"], "properties": {"items": {
+        "type": "array", "minItems": 1, "items": {"type": "object", "required": ["component", "note"], "properties": {
+            "component": {"type": "string", "description": "a component code of the procedure version"},
+            "note": {"type": "string", "maxLength": 500}}}}}},
     "Login": {"type": "object", "required": ["username", "password"],
               "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
     "Applicant": _APPLICANT,

@@ -30,6 +30,8 @@ NOTICES = {
     "scanned": "Đã quét và lưu các trang (đã mã hóa), kèm bản PDF của thành phần hồ sơ.",
     "page_removed": "Đã xóa trang tài liệu.",
     "finalized": "Đã tiếp nhận hồ sơ. Giao giấy tiếp nhận và hẹn trả kết quả cho người nộp.",
+    "refused": "Đã lập phiếu từ chối tiếp nhận. In phiếu (mẫu 03) và giao cho người nộp.",
+    "supplement_requested": "Đã lập phiếu yêu cầu bổ sung. In phiếu (mẫu 02) và giao cho người nộp.",
     "printed": "Đã gửi giấy tiếp nhận tới máy in.",
     "paid": "Đã ghi nhận nộp lệ phí.",
     "rated": "Cảm ơn ông/bà đã đánh giá chất lượng phục vụ.",
@@ -51,6 +53,11 @@ def _dossier_id(request: web.Request) -> str:
 # --------------------------------------------------------------------------- new dossier
 
 
+def _units(store) -> dict[str, Any]:
+    """The administrative units the current-address selects offer (data from the hub's feed)."""
+    return {"provinces": reception.provinces(store), "communes": reception.communes(store)}
+
+
 def _new_context(request: web.Request, *, values: dict[str, str] | None = None, procedure_code: str = "",
                  channel: str = "direct", errors: dict[str, str] | None = None, search: str = "",
                  qr_payload: str = "", chip: dict[str, str] | None = None,
@@ -59,6 +66,7 @@ def _new_context(request: web.Request, *, values: dict[str, str] | None = None, 
     procedures = services.list_procedures(store)
     return {
         "values": values or dict.fromkeys(services.APPLICANT_FIELDS, ""),
+        **_units(store),
         "procedures": procedures, "procedure_code": procedure_code, "channel": channel,
         "errors": errors or {}, "search": search, "qr_payload": qr_payload,
         "notice": notice(request), "qr_seq": request.app[EVENTS].seq,
@@ -141,10 +149,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     dossier = store.get(dossier_id)
-    try:
-        procedure = services.get_procedure(store, dossier.procedure_code)
-    except ValidationError:
-        procedure = None
+    procedure = services.recorded_procedure(store, dossier)  # the version it was received under
     items = services.checklist(dossier, procedure) if procedure else []
     channel = dossier.form.get("channel", "direct")
     quote = services.fee_quote(procedure, channel) if procedure else None
@@ -165,6 +170,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "dossier": dossier, "procedure": procedure, "checklist": items,
         "missing": services.missing_required(items), "channel": channel,
         "values": values or {k: applicant.get(k, "") for k in services.APPLICANT_FIELDS},
+        **_units(store),
         "procedures": services.list_procedures(store) if dossier.status == "draft" else [],
         "errors": errors or {}, "notice": status_notice or notice(request), "quote": quote, "fee": fee,
         "vietqr_payload": vietqr_payload, "vietqr_configured": bool(settings.reception.vietqr_bin and settings.reception.vietqr_account),
@@ -172,6 +178,9 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
         "max_upload_mb": services.upload_limit_mb(settings),
         "satisfaction": dossier.meta.get("satisfaction"),
         "fee_form": None,  # the fee fields as typed, set when a finalize is refused
+        "counter_form": None,  # a refusal's / request's fields as typed, set when one is refused
+        "outcome": services.outcome_of(dossier) or "draft",
+        "outcome_vi": services.OUTCOME_VI.get(services.outcome_of(dossier), ""),
     }
 
 

@@ -114,6 +114,8 @@ def station_admin_view(st: StationRecord) -> dict[str, Any]:
 def dossier_admin_view(d: DossierRecord) -> dict[str, Any]:
     return {"dossier_id": d.dossier_id, "code": d.code, "station_id": d.station_id, "agency_code": d.agency_code,
             "procedure_code": d.procedure_code, "state": d.state, "manifest_sha256": d.manifest_sha256,
+            "outcome": d.manifest.get("outcome", "received"),
+            "supplement_of": (d.manifest.get("meta") or {}).get("supplement_of"),
             "received_at": d.manifest.get("received_at"), "due_at": d.manifest.get("due_at"),
             "created_at": ms_to_rfc3339(d.created_at),
             "committed_at": ms_to_rfc3339(d.committed_at) if d.committed_at else None, "hub_seq": d.hub_seq,

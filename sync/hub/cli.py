@@ -245,6 +245,24 @@ def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | N
                    f"status {v['status'] or '-'}")
 
 
+@hub.command("outcomes")
+@data_dir_option
+@click.option("--agency", default=None, help="Only dossiers of this agency.")
+@click.option("--json", "as_json", is_flag=True)
+def outcomes_cmd(data_dir: Path, db: str | None, agency: str | None, as_json: bool) -> None:
+    """Count the dossiers the city holds by counter outcome: received, refused, supplement requested."""
+    storage, _ = _open(data_dir, db)
+    try:
+        counts = storage.outcome_counts(agency_code=agency)
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    for outcome, n in counts.items():
+        click.echo(f"{outcome:<22} {n}")
+
+
 @hub.command("set-status")
 @data_dir_option
 @click.argument("dossier")
@@ -445,6 +463,24 @@ def catalog_push(data_dir: Path, db: str | None, file: Path, agency: str | None)
     doc = parse_catalog(_load_json(file))
     (seq,) = _push(data_dir, db, [(FeedType.PROCEDURE_CATALOG, doc)], _agency(agency))
     click.echo(f"catalog version {doc['version']} ({len(doc['procedures'])} procedures) on the feed at seq {seq}")
+
+
+@hub.group("units")
+def units() -> None:
+    """Two-tier administrative units (province, commune) sent to the boxes."""
+
+
+@units.command("push")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--agency", default=None, help="Only boxes of this agency (default: all).")
+def units_push(data_dir: Path, db: str | None, file: Path, agency: str | None) -> None:
+    """Publish an administrative units JSON file {version, units: [...]} on the feed."""
+    from sync.protocol import FeedType, parse_admin_units
+
+    doc = parse_admin_units(_load_json(file))
+    (seq,) = _push(data_dir, db, [(FeedType.ADMIN_UNITS, doc)], _agency(agency))
+    click.echo(f"administrative units version {doc['version']} ({len(doc['units'])} units) on the feed at seq {seq}")
 
 
 @hub.group("calendar")

@@ -81,6 +81,7 @@ class FeedType:
     REVOCATION = "revocation"
     COMMAND = "command"
     CODE_PARTITION = "code_partition"
+    ADMIN_UNITS = "admin_units"
 
     ALL = ("dossier_status", "procedure_catalog", "clerk_account", "calendar_override",
-           "revocation", "command", "code_partition")
+           "revocation", "command", "code_partition", "admin_units")

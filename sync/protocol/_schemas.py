@@ -152,6 +152,8 @@ class Manifest:
     #: The code's date (yyMMdd, a Vietnam calendar day) and daily number NNNN.
     code_date: dt.date
     code_number: int
+    #: What happened at the counter: received, refused or supplement_requested.
+    outcome: str = "received"
 
 
 def manifest_sha256(manifest: dict[str, Any]) -> str:
@@ -191,6 +193,8 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
         rfc3339_to_ms(obj["finalized_at"], "finalized_at")
     if "cipher" in obj:
         _str(obj["cipher"], "cipher", max_len=32)
+    if "outcome" in obj and obj["outcome"] not in _wire.OUTCOMES:
+        raise ProtocolError("outcome", f"must be one of {', '.join(_wire.OUTCOMES)}")
     if "documents" in obj:
         docs = obj["documents"]
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs) or len(docs) > MAX_BLOBS:
@@ -230,7 +234,7 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
     return Manifest(dossier_id=did, station_id=sid, agency_code=agency, code=code,
                     procedure_code=procedure, received_at=obj["received_at"], due_at=obj["due_at"],
                     kem=dek["kem"], blobs=tuple(blobs), sha256=manifest_sha256(obj), raw=obj,
-                    code_date=parsed.day, code_number=parsed.number)
+                    code_date=parsed.day, code_number=parsed.number, outcome=obj.get("outcome", "received"))
 
 
 
@@ -323,6 +327,19 @@ def parse_catalog(obj: Any) -> dict[str, Any]:
         if not isinstance(proc, dict) or "code" not in proc or "name" not in proc:
             raise ProtocolError(f"procedures[{i}]", "must be an object with at least code and name")
         _match(proc["code"], f"procedures[{i}].code", PROCEDURE_CODE_RE, "procedure code (d.dddddd)")
+    canonical_json(o)
+    return o
+
+
+def parse_admin_units(obj: Any) -> dict[str, Any]:
+    """``{version, units: [{level, code, name, parent}]}``: the box validates the units in full."""
+    o = _object(obj, "$", required=("version", "units"), optional=("published_at", "format", "description"))
+    _str(str(o["version"]) if isinstance(o["version"], int) else o["version"], "version", max_len=64)
+    if not isinstance(o["units"], list) or not o["units"]:
+        raise ProtocolError("units", "must be a non-empty list")
+    for i, unit in enumerate(o["units"]):
+        if not isinstance(unit, dict) or not isinstance(unit.get("code"), str) or not isinstance(unit.get("name"), str):
+            raise ProtocolError(f"units[{i}]", "must be an object with at least code and name")
     canonical_json(o)
     return o
 

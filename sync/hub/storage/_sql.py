@@ -110,6 +110,16 @@ SCHEMA = (
     "INSERT INTO hub_counters (name, value) VALUES ('receipt', 0) ON CONFLICT (name) DO NOTHING",
     *parts.SCHEMA,
     *fleet.SCHEMA,
+    # What happened at the counter, one row per dossier created since this step (a dossier
+    # without a row was received): the city counts refusals and requests to supplement, and
+    # links a completed dossier to the request it completes (docs/sync-protocol.md §6.1).
+    """CREATE TABLE IF NOT EXISTS dossier_outcomes (
+        dossier_id TEXT PRIMARY KEY REFERENCES dossiers (dossier_id),
+        agency_code TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        supplement_of TEXT NOT NULL DEFAULT '',
+        code_day TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS dossier_outcomes_agency ON dossier_outcomes (agency_code, code_day)",
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
@@ -505,12 +515,32 @@ class SqlStorage(fleet.FleetSql, HubStorage):
             tx.run(f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, NULL, NULL, "
                    "NULL, NULL, NULL)", (m.dossier_id, m.station_id, m.agency_code, m.code, m.procedure_code,
                                          _dump(m.raw), m.sha256, now))
+            supplement_of = (m.raw.get("meta") or {}).get("supplement_of")
+            tx.run("INSERT INTO dossier_outcomes (dossier_id, agency_code, outcome, supplement_of, code_day) "
+                   "VALUES (?, ?, ?, ?, ?)", (m.dossier_id, m.agency_code, m.outcome,
+                                              supplement_of if isinstance(supplement_of, str) else "",
+                                              m.code_date.isoformat()))
             for b in m.blobs:
                 tx.run("INSERT INTO dossier_blobs (dossier_id, idx, sha256, size, component, media_type) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (m.dossier_id, b.index, b.sha256, b.size, b.component, b.media_type))
             record = self._get_dossier(tx, m.dossier_id)
         assert record is not None
         return True, record
+
+    def outcome_counts(self, *, agency_code: str | None = None, committed_only: bool = True) -> dict[str, int]:
+        sql = ("SELECT COALESCE(o.outcome, 'received'), COUNT(*) FROM dossiers d "
+               "LEFT JOIN dossier_outcomes o ON o.dossier_id = d.dossier_id WHERE 1 = 1")
+        params: list[Any] = []
+        if committed_only:
+            sql += " AND d.state = 'committed'"
+        if agency_code:
+            sql += " AND d.agency_code = ?"
+            params.append(agency_code)
+        with self._tx() as tx:
+            rows = tx.all(sql + " GROUP BY COALESCE(o.outcome, 'received')", params)
+        counts = {"received": 0, "refused": 0, "supplement_requested": 0}
+        counts.update({str(k): int(v) for k, v in rows})
+        return counts
 
     def mark_blob_complete(self, sha256: str, *, size: int, now: int) -> None:
         with self._tx() as tx:

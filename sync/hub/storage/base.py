@@ -211,6 +211,10 @@ class HubStorage(abc.ABC):
     def list_dossiers(self, *, station_id: str | None = None) -> list[DossierRecord]: ...
 
     @abc.abstractmethod
+    def outcome_counts(self, *, agency_code: str | None = None, committed_only: bool = True) -> dict[str, int]:
+        """Dossiers per counter outcome (received, refused, supplement_requested)."""
+
+    @abc.abstractmethod
     def mark_blob_complete(self, sha256: str, *, size: int, now: int) -> None: ...
 
     @abc.abstractmethod

@@ -37,7 +37,9 @@ async def test_every_item_type_is_applied_with_its_checkpoint(box, hub):
 
     report = await client.pull()
     assert int(store.meta_get("sync.feed_since")) == head == report.since
-    assert store.query("SELECT COUNT(*) AS n FROM procedures")[0]["n"] == len(catalog["procedures"])
+    # one row per procedure code, one version row per record (the demo has a future version)
+    assert store.query("SELECT COUNT(*) AS n FROM procedures")[0]["n"] == len({p["code"] for p in catalog["procedures"]})
+    assert store.query("SELECT COUNT(*) AS n FROM procedure_versions")[0]["n"] == len(catalog["procedures"])
     account = store.query("SELECT role, disabled, source FROM web_accounts WHERE username = 'lan.nt'")[0]
     assert account == {"role": "clerk", "disabled": 0, "source": "city"}
     overrides = {r["date"]: r["kind"] for r in store.query("SELECT date, kind FROM calendar_overrides")}
