@@ -57,6 +57,7 @@ from ._blobs import Appender, BlobFiles, BlobLocked
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
+from ._rollout import update_report
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
@@ -707,4 +708,5 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
     r.add_get("/v1/feed", hub.feed, allow_head=False)
     r.add_post("/v1/heartbeat", hub.heartbeat)
+    r.add_post("/v1/update-report", functools.partial(update_report, hub))
     return app

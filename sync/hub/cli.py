@@ -500,3 +500,12 @@ def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display
                            "password_hash": PasswordHasher().hash(password), "active": not disable})
     (seq,) = _push(data_dir, db, [(FeedType.CLERK_ACCOUNT, account)], _agency(agency))
     click.echo(f"clerk {username} ({role}) on the feed at seq {seq}")
+
+
+def _register_groups() -> None:
+    from ._rollout_cli import rollout
+
+    hub.add_command(rollout)
+
+
+_register_groups()

@@ -18,6 +18,7 @@ from sync.errors import ApiError, HubError
 from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, ms_to_rfc3339
 
 from . import _partitions as parts
+from . import _rollouts as rollouts
 from .base import (
     DEFAULT_PARTITION_SIZE,
     Admission,
@@ -108,6 +109,7 @@ SCHEMA = (
     "INSERT INTO hub_counters (name, value) VALUES ('feed', 0) ON CONFLICT (name) DO NOTHING",
     "INSERT INTO hub_counters (name, value) VALUES ('receipt', 0) ON CONFLICT (name) DO NOTHING",
     *parts.SCHEMA,
+    *rollouts.SCHEMA,
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
