@@ -22,7 +22,13 @@ from boxkit import add_dossier, make_box
 from edge.updater import StoreBox, Updater
 from sync.client import SyncClient, enroll_async
 from sync.errors import HubError
-from sync.hub._rollout import RolloutPlan, parse_waves, rollout_status, start_rollout, station_updates
+from sync.hub._rollout import (
+    RolloutPlan,
+    parse_waves,
+    rollout_status,
+    start_rollout,
+    station_updates,
+)
 
 
 class FakeInstaller:
@@ -159,7 +165,6 @@ async def test_healthy_waves_advance_and_a_bad_wave_rolls_back_and_halts(hub, fl
 
 
 async def test_a_forged_or_foreign_report_is_refused(hub, fleet):
-    from hubclient import Station  # noqa: F401  (the hub's test client; the box's transport is used here)
 
     from sync.errors import ApiError
 
