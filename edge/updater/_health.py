@@ -35,8 +35,9 @@ class SystemHealth:
         self.timeout, self.interval, self._run = timeout, interval, run
 
     def _as_user(self, *args: str) -> subprocess.CompletedProcess:
-        return self._run(["runuser", "-u", self.user, "--", self.motcua, *args], capture_output=True, text=True,
-                         timeout=600)
+        from ._runuser import as_user
+
+        return self._run(as_user(self.user, [self.motcua, *args]), capture_output=True, text=True, timeout=600)
 
     def _ready(self, since: str) -> str | None:
         out = self._run(["systemctl", "is-active", self.unit], capture_output=True, text=True, timeout=60)

@@ -1,7 +1,7 @@
 """The :class:`~edge.updater.Box` seen from root: the store is read and written by the service user.
 
 Root never opens the store itself (its files must stay the service user's); it runs
-``motcua update pending|record|report`` as that user and verifies the update command's signature
+``motcua update pending|record|report`` as that user (:func:`as_user`) and verifies the update command's signature
 itself, with the receipt key first boot wrote to ``/etc/motcua`` (root's own trust anchor).
 """
 
@@ -17,13 +17,22 @@ from ._box import PendingUpdate, verify_update
 from ._errors import UpdateError
 
 
+def as_user(user: str, argv: list[str]) -> list[str]:
+    """``argv`` run as ``user``: a transient unit of systemd (the updater's unit keeps no CAP_SETUID),
+    or ``runuser`` where systemd does not run (development)."""
+    if Path("/run/systemd/system").is_dir():
+        return ["systemd-run", "--quiet", "--pipe", "--wait", "--collect", f"--uid={user}", f"--gid={user}",
+                "--property=UMask=0077", "--", *argv]
+    return ["runuser", "-u", user, "--", *argv]
+
+
 class RunuserBox:
     def __init__(self, *, user: str, motcua: str, receipt_key_file: Path) -> None:
         self.user, self.motcua, self.receipt_key_file = user, motcua, receipt_key_file
         self._state: dict[str, Any] | None = None
 
     def _call(self, *args: str, stdin: str | None = None) -> str:
-        out = subprocess.run(["runuser", "-u", self.user, "--", self.motcua, "update", *args], input=stdin,
+        out = subprocess.run(as_user(self.user, [self.motcua, "update", *args]), input=stdin,
                              capture_output=True, text=True, timeout=300)
         if out.returncode != 0:
             raise UpdateError(f"motcua update {args[0]} failed: {out.stderr.strip()[-300:]}")
