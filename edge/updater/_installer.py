@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._errors import InstallError
 
 PACKAGE = "motcua"
+logger = logging.getLogger(__name__)
 
 
 class PackageInstaller(Protocol):
@@ -41,8 +44,10 @@ class DpkgInstaller:
     """``dpkg -i POOL/motcua_<version>_<arch>.deb``; ``root``/``admindir`` for a scratch root (tests)."""
 
     def __init__(self, pool: Path, *, root: Path | None = None, admindir: Path | None = None,
-                 arch: str | None = None, env: dict[str, str] | None = None) -> None:
+                 arch: str | None = None, env: dict[str, str] | None = None,
+                 options: tuple[str, ...] = ()) -> None:
         self.pool = Path(pool)
+        self.options = options  # e.g. --force-script-chrootless for an image tree
         self.root = root
         self.admindir = admindir
         self.arch = arch or deb_arch()
@@ -71,16 +76,57 @@ class DpkgInstaller:
         deb = self.pool / f"{PACKAGE}_{version}_{self.arch}.deb"
         if not deb.is_file():
             raise InstallError(f"no package {deb.name} in {self.pool}")
-        _run(["dpkg", *self._opts(), "--force-confold", "-i", str(deb)], env=self.env)
+        _run(["dpkg", *self._opts(), *self.options, "--force-confold", "-i", str(deb)], env=self.env)
 
 
-class AptInstaller:
-    """``apt-get install motcua=<version>`` from the signed city repository (downgrades allowed)."""
+class AptInstaller(DpkgInstaller):
+    """From the signed city repository with apt, keeping each installed version's .deb on the box.
 
-    def installed_version(self) -> str | None:
-        return DpkgInstaller(Path("/nonexistent")).installed_version()
+    Rolling back must not need the network, nor the repository to still list the old version
+    (reprepro keeps one version per distribution): before a new version is installed, the .deb of
+    the running one is kept in ``pool`` (from apt's cache, where apt left it when it installed it;
+    an image build puts the first one there), and a version found in ``pool`` is installed from it
+    with dpkg. The last ``keep`` versions stay.
+    """
+
+    def __init__(self, pool: Path = Path("/var/lib/motcua-updater/pool"), *,
+                 apt_cache: Path = Path("/var/cache/apt/archives"), keep: int = 3, **dpkg: Any) -> None:
+        super().__init__(pool, **dpkg)
+        self.apt_cache = apt_cache
+        self.keep = keep
+
+    def _cached(self, version: str) -> Path:
+        return self.apt_cache / f"{PACKAGE}_{version.replace(':', '%3a')}_{self.arch}.deb"
+
+    def keep_version(self, version: str) -> bool:
+        """Copy ``version``'s .deb from apt's cache into the pool (if apt still has it)."""
+        target = self.pool / f"{PACKAGE}_{version}_{self.arch}.deb"
+        if target.is_file():
+            return True
+        source = self._cached(version)
+        if not source.is_file():
+            return False
+        self.pool.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        return True
+
+    def _prune(self, running: str) -> None:
+        debs = sorted(self.pool.glob(f"{PACKAGE}_*_{self.arch}.deb"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in debs[self.keep:]:
+            if old.name != f"{PACKAGE}_{running}_{self.arch}.deb":
+                old.unlink(missing_ok=True)
 
     def install(self, version: str) -> None:
-        _run(["apt-get", "update", "-qq"])
-        _run(["apt-get", "install", "-y", "-qq", "--allow-downgrades", "-o", "Dpkg::Options::=--force-confold",
-              f"{PACKAGE}={version}"])
+        running = self.installed_version()
+        if running is not None and not self.keep_version(running):
+            logger.warning("no .deb of the running motcua %s on this box: a rollback will need the repository", running)
+        if (self.pool / f"{PACKAGE}_{version}_{self.arch}.deb").is_file():
+            super().install(version)
+        else:
+            _run(["apt-get", "update", "-qq"])
+            _run(["apt-get", "install", "-y", "-qq", "--allow-downgrades", "-o", "Dpkg::Options::=--force-confold",
+                  f"{PACKAGE}={version}"])
+            self.keep_version(version)
+        self._prune(version)

@@ -66,6 +66,9 @@ class RunuserBox:
     def last_result(self) -> dict[str, Any] | None:
         return self._pending().get("last_result")
 
+    def web_url(self) -> str:
+        return self._pending().get("web_url") or "http://127.0.0.1:8080/"
+
     def record(self, result: dict[str, Any]) -> None:
         self._call("record", stdin=json.dumps(result))
         self._pending()["last_result"] = result

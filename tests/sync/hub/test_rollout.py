@@ -177,3 +177,38 @@ async def test_a_forged_or_foreign_report_is_refused(hub, fleet):
     with pytest.raises(ApiError) as bad:
         await box.areport({"version": "0.2.0", "outcome": "exploded"})
     assert bad.value.status == 400
+
+
+def test_the_cli_starts_shows_and_aborts_a_rollout(hub_factory):
+    import json
+
+    from click.testing import CliRunner
+    from hubclient import Station
+
+    from edge.cli import cli
+
+    hub = hub_factory("sqlite")
+    dd = ["--data-dir", str(hub.data_dir)]
+
+    def run(*args, ok=True):
+        result = CliRunner().invoke(cli, ["hub", "rollout", *args, *dd])
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output + (str(result.exception) if result.exception and not ok else "")
+
+    assert "no rollout yet" in run("status")
+    assert "no enrolled" in run("start", "0.2.0", ok=False)  # nobody enrolled yet: refused, nothing stored
+    assert "no rollout yet" in run("status")
+    for i in range(4):
+        sid = f"HN-{i:04d}"
+        assert Station(hub.url, sid).enroll(hub.add_station(sid, partition_index=i)).status == 200
+    assert "last wave must be 100" in run("start", "0.2.0", "--waves", "1,10", ok=False)
+    assert "not a package version" in run("start", "0.2.0;rm", ok=False)
+    assert "not enrolled boxes" in run("start", "0.2.0", "--canary", "HN-0404", ok=False)
+    started = json.loads(run("start", "0.2.0", "--waves", "25,100", "--canary", "HN-0002", "--json"))
+    assert [w["boxes"] for w in started["waves"]] == [1, 3] and started["waves"][0]["sent"] == 1
+    text = run("status")
+    assert "version 0.2.0  running  wave 1/2  4 box(es)" in text and "wave 2 (100 %):    3 box(es)" in text
+    assert "still running" in run("start", "0.3.0", ok=False)
+    assert "aborted" in run("abort", started["rollout_id"])
+    assert json.loads(run("status", started["rollout_id"], "--json"))["state"] == "aborted"
+    assert "already aborted" in run("abort", started["rollout_id"], ok=False)
