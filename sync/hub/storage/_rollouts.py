@@ -115,7 +115,9 @@ def start(storage, plan: RolloutPlan, *, rollout_id: str, command_ids: Callable[
           build: UpdateCommandBuilder, now: int) -> dict[str, Any]:
     """Create the rollout, assign every matching enrolled box to a wave and send the first wave."""
     with storage._tx() as tx:
-        busy = tx.one("SELECT rollout_id, version FROM rollouts WHERE state = ?" + storage.for_update, (RUNNING,))
+        # One start at a time across hub workers: the feed counter's row lock (SQLite: the writer lock).
+        tx.one("SELECT value FROM hub_counters WHERE name = 'feed'" + storage.for_update)
+        busy = tx.one("SELECT rollout_id, version FROM rollouts WHERE state = ?", (RUNNING,))
         if busy is not None:
             raise HubError(f"rollout {busy[0]} of version {busy[1]} is still running: wait for it or "
                            f"`motcua hub rollout abort {busy[0]}`")
