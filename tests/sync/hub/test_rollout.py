@@ -204,7 +204,11 @@ def test_the_cli_starts_shows_and_aborts_a_rollout(hub_factory):
     assert "last wave must be 100" in run("start", "0.2.0", "--waves", "1,10", ok=False)
     assert "not a package version" in run("start", "0.2.0;rm", ok=False)
     assert "not enrolled boxes" in run("start", "0.2.0", "--canary", "HN-0404", ok=False)
-    started = json.loads(run("start", "0.2.0", "--waves", "25,100", "--canary", "HN-0002", "--json"))
+    assert "no enrolled" in run("start", "0.2.0", "--kind", "mobile", ok=False)  # all four are branches
+    assert "no enrolled" in run("start", "0.2.0", "--agency", "000.00.06.H99", ok=False)
+    assert "--kind must be one of" in run("start", "0.2.0", "--kind", "spaceship", ok=False)
+    started = json.loads(run("start", "0.2.0", "--waves", "25,100", "--canary", "HN-0002", "--kind", "branch",
+                             "--agency", "000.00.06.H56", "--json"))
     assert [w["boxes"] for w in started["waves"]] == [1, 3] and started["waves"][0]["sent"] == 1
     text = run("status")
     assert "version 0.2.0  running  wave 1/2  4 box(es)" in text and "wave 2 (100 %):    3 box(es)" in text
