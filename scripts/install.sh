@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install Trạm Một Cửa on Debian 12 / Raspberry Pi OS, as root. Safe to run again (idempotent).
+# For development and image trees from a checkout; releases ship as scripts/build-deb's package.
 #
 #   scripts/install.sh [--role edge|hub] [--source DIR|WHEEL] [--provisioning-pub FILE]
 #                      [--root DIR] [--no-apt] [--no-venv] [--no-enable]
@@ -40,7 +41,7 @@ while (($#)); do
     --no-apt) DO_APT=0; shift ;;
     --no-venv) DO_VENV=0; shift ;;
     --no-enable) DO_ENABLE=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -18,6 +18,7 @@ from edge.devices import _extension as devices_ext
 from edge.devices.cccd import _extension as cccd_ext
 from edge.outbox import _extension as outbox_ext
 from edge.reception import _extension as reception_ext
+from edge.updater import _extension as updater_ext
 from edge.web import _extension as web_ext
 from provisioning import _extension as provisioning_ext
 from sync.client import _extension as sync_client_ext
@@ -33,6 +34,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     cccd_ext,
     hub_ext,
     provisioning_ext,
+    updater_ext,
     bench_ext,
 )
 

@@ -11,14 +11,19 @@ from ._clock import VN_TZ, Clock
 from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
 from ._fsutil import fsync_dir, private_sqlite_files, write_file_atomic
+from ._migrations import SCHEMA_MIN_VERSION, app_version, require_version, version_key
 from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
 from ._store import DB_NAME, CheckReport, InitResult, PageSource, StartupReport, Store
 
 __all__ = [
     "DB_NAME",
+    "SCHEMA_MIN_VERSION",
     "CODE_RE",
     "VN_TZ",
     "Applicant",
+    "app_version",
+    "require_version",
+    "version_key",
     "CheckReport",
     "CityPrivateKey",
     "CityPublicKey",

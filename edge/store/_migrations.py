@@ -123,3 +123,55 @@ def apply_all(db) -> list[str]:
             migrations.apply(db)
             applied += [f"{migrations.name}:{n}" for n in pending]
     return applied
+
+
+# --- schema compatibility across a rollback (docs/deploy.md §7, "Migration policy") ----------
+#: meta key: the oldest release that may open this store. Expand steps (new tables, columns,
+#: indexes) leave it alone, so the release before still runs on the migrated store; a contract
+#: step (one release later) raises it with :func:`require_version`.
+SCHEMA_MIN_VERSION = "schema_min_version"
+
+
+def app_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("motcua")
+    except Exception:
+        return "0"
+
+
+def version_key(text: str) -> tuple[int, ...]:
+    """``0.2.0-1`` or ``0.2.0`` -> (0, 2, 0): the upstream version's leading numbers."""
+    upstream = text.split(":", 1)[-1].split("-", 1)[0]
+    parts = []
+    for piece in upstream.split("."):
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        parts.append(int(digits or 0))
+        if len(digits) != len(piece):
+            break
+    return tuple(parts)
+
+
+def require_version(db, version: str) -> None:
+    """For a contract step: the store may no longer be opened by a release older than ``version``."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [SCHEMA_MIN_VERSION]).fetchone()
+    if row is None or version_key(row[0]) < version_key(version):
+        db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   [SCHEMA_MIN_VERSION, version])
+
+
+def refuse_newer_schema(min_version: str | None, *, running: str | None = None) -> None:
+    """A release older than the store's ``schema_min_version`` refuses to open it, clearly."""
+    from edge.errors import StoreError
+
+    running = running or app_version()
+    if min_version and version_key(running) < version_key(min_version):
+        raise StoreError(f"this store was migrated for motcua {min_version} or newer and motcua {running} cannot "
+                         f"open it: install motcua {min_version} or newer (migrations are forward-only)",
+                         message_vi=f"Kho dữ liệu cần phiên bản motcua {min_version} trở lên; máy đang chạy "
+                                    f"{running}. Hãy cài lại phiên bản mới.")

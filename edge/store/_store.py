@@ -45,7 +45,7 @@ from ._crypto import (
 from ._db import Database
 from ._fsutil import fsync_dir, write_file_atomic
 from ._keys import KeyRing, create_kek, load_kek
-from ._migrations import apply_all
+from ._migrations import SCHEMA_MIN_VERSION, apply_all, refuse_newer_schema
 from ._model import Applicant, PageInfo, fold_name
 from ._reads import DossierReads
 
@@ -244,6 +244,12 @@ class Store(DossierReads):
             except (OSError, ValueError) as exc:
                 database.close()
                 raise StoreError(f"city public key is missing or damaged: {exc}") from None
+            floor = database.one("SELECT value FROM meta WHERE key = ?", (SCHEMA_MIN_VERSION,))
+            try:
+                refuse_newer_schema(floor["value"] if floor else None)
+            except StoreError:
+                database.close()
+                raise
             applied = tuple(apply_all(database.db)) if sole else ()
             blobs = BlobStore(root)
             blobs.ensure()

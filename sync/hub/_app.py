@@ -58,7 +58,8 @@ from ._core import Clock, dossier_state, receipt_builder, station_payload, syste
 from ._fleet import install_fleet
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
-from ._metrics import install_metrics
+from ._metrics import UPDATE_STATUS, install_metrics
+from ._rollout import station_updates, update_report
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
@@ -711,4 +712,7 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/heartbeat", hub.heartbeat)
     install_metrics(app, hub, data_dir=Path(data_dir))  # GET /metrics (sync/hub/_metrics.py)
     install_fleet(app, hub)  # the fleet page for IT at /fleet/ (sync/hub/fleet/)
+    r.add_post("/v1/update-report", functools.partial(update_report, hub))
+    # motcua_station_update_failed: each box's last update report (sync/hub/_rollout.py)
+    app[UPDATE_STATUS] = lambda: {u["station_id"]: u["update_failed"] for u in station_updates(storage)}
     return app

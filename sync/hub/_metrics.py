@@ -229,8 +229,8 @@ def install_metrics(app: web.Application, hub: Any, *, data_dir: Path) -> HubMet
         hub._authenticated(request)
         now = hub.clock()
         provider = request.app.get(UPDATE_STATUS)
-        updates = provider() if provider is not None else {}
-        body = await hub.run(lambda: metrics.render(fleet_rows(hub.storage.list_stations(), now_ms=now), updates, now))
+        body = await hub.run(lambda: metrics.render(fleet_rows(hub.storage.list_stations(), now_ms=now),
+                                                    provider() if provider is not None else {}, now))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
     app.on_response_prepare.append(on_prepare)

@@ -546,3 +546,10 @@ def _fleet_commands() -> None:
 
 
 _fleet_commands()
+def _register_groups() -> None:
+    from ._rollout_cli import rollout
+
+    hub.add_command(rollout)
+
+
+_register_groups()

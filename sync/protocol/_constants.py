@@ -55,7 +55,7 @@ TIMESTAMP_RE = re.compile(r"\A[0-9]{1,16}\Z", re.ASCII)
 STATION_KINDS = ("branch", "commune", "mobile", "popup")
 CLERK_ROLES = ("clerk", "supervisor", "admin")
 CALENDAR_KINDS = ("day_off", "working_day", "none")
-COMMAND_KINDS = ("wipe", "rotate_key", "resync")
+COMMAND_KINDS = ("wipe", "rotate_key", "resync", "update")
 
 # National one-stop status codes (REFERENCE.md).
 DOSSIER_STATUSES: dict[int, str] = {

@@ -19,6 +19,7 @@ from sync.protocol import DOSSIER_STATUSES, FeedType, Manifest, StationImport, m
 
 from . import _fleet as fleet
 from . import _partitions as parts
+from . import _rollouts as rollouts
 from .base import (
     DEFAULT_PARTITION_SIZE,
     Admission,
@@ -120,6 +121,7 @@ SCHEMA = (
         supplement_of TEXT NOT NULL DEFAULT '',
         code_day TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS dossier_outcomes_agency ON dossier_outcomes (agency_code, code_day)",
+    *rollouts.SCHEMA,
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
