@@ -81,13 +81,19 @@ def _load_applicant(path: Path) -> dict:
               help="A page file (image or PDF); repeat for more pages.")
 @click.option("--component", default="", help="Component code the pages belong to.")
 @click.option("--actor", default="cli", help="Who is recording this (audit log).")
+@click.option("--sign", is_flag=True, help="Sign the PDF pages with the [signing] token (ký số, PAdES).")
+@click.option("--pin-stdin", is_flag=True, help="With --sign: read the token PIN from the first line of stdin.")
 @pass_ctx
-def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str, actor: str) -> None:
+def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str, actor: str,
+                   sign: bool, pin_stdin: bool) -> None:
     """Create and finalize a dossier in one step; prints {"id", "code"}.
 
     The dossier has the shape of one received at the counter (checklist, fee to be collected
     later, appointment). Required components without pages are recorded as accepted by ACTOR.
+    With --sign the PDF pages are signed with the unit's token first (nothing is stored if
+    signing fails).
     """
+    pin = _sign_pin(ctx, sign, pin_stdin)
     from edge import services
     from edge.store import PageSource
 
@@ -101,12 +107,35 @@ def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages:
             sources = [PageSource(source=h, component=component,
                                   media_type=services.sniff_media_type(h.peek(services.SNIFF_BYTES)[:services.SNIFF_BYTES]))
                        for h in handles]
-            received = services.receive(store, ctx.settings, procedure_code=procedure, applicant=applicant,
-                                        pages=sources, actor=actor, fee={"method": "later"}, override_by=actor)
+            records: list = []
+            if pin is not None:
+                sources, records = services.sign_sources(store, ctx.settings, sources, pin)
+
+            def run(_conn) -> services.Received:
+                received = services.receive(store, ctx.settings, procedure_code=procedure, applicant=applicant,
+                                            pages=sources, actor=actor, fee={"method": "later"}, override_by=actor)
+                if records:  # in the receive's transaction: the manifest is built with them
+                    store.set_meta(received.dossier_id, actor=actor, signatures=records)
+                return received
+
+            received = store.write(run)
         finally:
             for h in handles:
                 h.close()
     _echo_json({"id": received.dossier_id, "code": received.code})
+
+
+def _sign_pin(ctx: CliContext, sign: bool, pin_stdin: bool) -> str | None:
+    """The token PIN for --sign: from stdin, or typed without echo; never printed or stored."""
+    if not sign:
+        if pin_stdin:
+            raise click.UsageError("--pin-stdin goes with --sign")
+        return None
+    if not ctx.settings.signing.configured:
+        raise click.UsageError("--sign needs the [signing] section: pkcs11_module, token_label, key_label")
+    if pin_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Mã PIN token ký số", hide_input=True)
 
 
 @dossier_group.command("show")
@@ -160,7 +189,8 @@ def dossier_list(ctx: CliContext, as_json: bool, limit: int, status: str | None)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the decrypted page.")
 @pass_ctx
 def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> None:
-    """Decrypt one page to a file (for an authorized local user)."""
+    """Decrypt one page to a file (for an authorized local user); a signed component is
+    written as the signed PDF, byte for byte."""
     tmp = out.with_name(out.name + ".part")
     with ctx.open_store() as store:
         did = _resolve(store, dossier_id)

@@ -1,0 +1,142 @@
+"""Signing through a real PKCS#11 module (SoftHSM2): PAdES checked by pyHanko and by poppler."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench._token import remove_token
+from edge.signing import SigningConfig, SigningError, sign_batch, token_status
+from tests.tokens import PIN, component_pdf, signing_section
+
+
+def _cfg(token, **extra) -> SigningConfig:
+    return SigningConfig(**{**signing_section(token), **extra})
+
+
+def _validate(data: bytes, roots_pem: bytes):
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = [asn1_x509.Certificate.load(der) for _t, _h, der in pem.unarmor(roots_pem, multiple=True)]
+    sig = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
+    return validate_pdf_signature(sig, ValidationContext(trust_roots=roots, allow_fetching=False))
+
+
+def _pdfsig(path: Path) -> str:
+    if shutil.which("pdfsig") is None:
+        pytest.skip("pdfsig is not installed (Debian package poppler-utils)")
+    return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False).stdout
+
+
+def test_signs_pades_bb_with_the_box_time_checked_by_pyhanko_and_pdfsig(token_factory, tmp_path: Path):
+    token = token_factory()
+    cfg = _cfg(token)
+    status = token_status(cfg)
+    assert status.state == "ok" and status.present and status.cert_subject.startswith("CN=Bộ phận Một cửa")
+    box_time = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=7)  # the corrected clock
+    original = component_pdf(10)
+    [signed] = sign_batch(cfg, PIN, [original], now=box_time)
+    assert signed.level == "B-B" and signed.signed_at == box_time.isoformat()
+    assert signed.cert_sha256 == status.cert_sha256
+    assert signed.data.startswith(original)  # an incremental update: the scanned bytes are kept
+
+    result = _validate(signed.data, token.ca.pem())
+    assert result.bottom_line and result.intact and result.valid and result.trusted
+    assert result.signer_reported_dt == box_time
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed.data)
+    report = _pdfsig(path)
+    assert "Signature is Valid" in report and "Bộ phận Một cửa Thử nghiệm" in report
+    assert "ETSI.CAdES.detached" in report  # the PAdES subfilter
+    assert "Total document signed" in report
+
+
+def test_altered_after_signing_fails_both_validators(token_factory, tmp_path: Path):
+    token = token_factory()
+    [signed] = sign_batch(_cfg(token), PIN, [component_pdf(2)], now=dt.datetime.now(dt.UTC))
+    data = bytearray(signed.data)
+    at = data.index(b"/Width")  # inside the first signed byte range
+    data[at + 7:at + 8] = b"9" if data[at + 7:at + 8] != b"9" else b"8"
+    result = _validate(bytes(data), token.ca.pem())
+    assert not result.intact and not result.bottom_line
+    path = tmp_path / "altered.pdf"
+    path.write_bytes(bytes(data))
+    assert "Signature is Valid" not in _pdfsig(path)
+
+
+def test_wrong_pin_is_refused_and_the_retry_counter_shows_it(token_factory):
+    token = token_factory()
+    cfg = _cfg(token)
+    with pytest.raises(SigningError) as err:
+        sign_batch(cfg, "000000-wrong", [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert err.value.status == "wrong_pin" and "PIN không đúng" in err.value.message_vi
+    status = token_status(cfg)
+    assert status.pin_count_low and status.state == "warning" and "nhập sai PIN" in status.message_vi
+    sign_batch(cfg, PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert not token_status(cfg).pin_count_low  # a right PIN resets the token's counter
+
+
+def test_absent_token_is_a_status_and_a_clear_refusal(token_factory):
+    token = token_factory()
+    cfg = _cfg(token)
+    remove_token(token)
+    status = token_status(cfg)
+    assert status.state == "absent" and not status.present and not status.can_sign
+    assert "Không tìm thấy thiết bị ký số" in status.message_vi
+    with pytest.raises(SigningError) as err:
+        sign_batch(cfg, PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert err.value.status == "absent"
+    missing_module = token_status(_cfg(token, pkcs11_module="/nonexistent/libp11.so"))
+    assert missing_module.state == "module" and "PKCS#11" in missing_module.message_vi
+
+
+def test_expired_certificate_is_refused_before_the_pin_is_tried(token_factory):
+    now = dt.datetime.now(dt.UTC)
+    token = token_factory(not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=2))
+    cfg = _cfg(token)
+    status = token_status(cfg)
+    assert status.state == "expired" and status.present and "hết hạn" in status.message_vi
+    with pytest.raises(SigningError) as err:
+        sign_batch(cfg, "not-even-tried", [component_pdf(1)], now=now)
+    assert err.value.status == "expired"
+    assert not token_status(cfg).pin_count_low  # the PIN never reached the token
+
+
+def test_certificate_expiring_within_30_days_warns(token_factory):
+    now = dt.datetime.now(dt.UTC)
+    token = token_factory(not_after=now + dt.timedelta(days=12, hours=1))
+    status = token_status(_cfg(token))
+    assert status.state == "warning" and status.can_sign and status.days_left == 12
+    assert "hết hạn sau 12 ngày" in status.message_vi
+
+
+def test_untrusted_certificate_on_the_token_is_refused(token_factory, tmp_path: Path):
+    from bench._token import make_ca
+
+    token = token_factory()
+    other = tmp_path / "other-roots.pem"
+    other.write_bytes(make_ca("Some other CA").pem())
+    cfg = _cfg(token, trust_roots=str(other))
+    assert token_status(cfg).state == "untrusted"
+    with pytest.raises(SigningError) as err:
+        sign_batch(cfg, PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert err.value.status == "untrusted"
+
+
+def test_unreachable_timestamping_service_falls_back_to_bb(token_factory, caplog):
+    token = token_factory()
+    cfg = _cfg(token, tsa_url="http://127.0.0.1:9/tsa", tsa_timeout_seconds=1.0)  # discard port: refused
+    with caplog.at_level(logging.DEBUG):
+        [signed] = sign_batch(cfg, PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert signed.level == "B-B" and _validate(signed.data, token.ca.pem()).bottom_line
+    assert PIN not in caplog.text
