@@ -46,8 +46,8 @@ def roots_path(data_dir: Path, override: Path | None) -> Path:
 
 def _check(data: bytes, roots: Sequence[Any], expected: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.general import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
