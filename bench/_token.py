@@ -136,6 +136,21 @@ def make_token(root: Path, *, ca: TestCA | None = None, token_label: str = "MOTC
                      so_pin=so_pin, ca=ca, cert=cert, key=key)
 
 
+def component_pdf(pages: int = 10, *, seed: int = 7) -> bytes:
+    """A component's PDF as the scanner assembles it: one grey A4-at-100-dpi image per page (img2pdf)."""
+    import io
+
+    import img2pdf
+    from PIL import Image
+
+    images = []
+    for i in range(pages):
+        out = io.BytesIO()
+        Image.new("L", (850, 1100), (seed * 17 + i * 9) % 256).save(out, format="PNG")
+        images.append(out.getvalue())
+    return img2pdf.convert(images)
+
+
 def remove_token(token: TestToken) -> None:
     """Pull the token out: delete it from SoftHSM2's token directory."""
     env = {**os.environ, "SOFTHSM2_CONF": str(token.conf)}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bench._token import TestToken, make_token, missing_tools
+from bench._token import TestToken, component_pdf, make_token, missing_tools
 
 PIN = "PinMarker-7391"  # a marker: searched for on disk and in logs
 
@@ -38,14 +37,4 @@ def signing_section(token: TestToken, roots: Path | None = None) -> dict:
             "trust_roots": str(roots or token.conf.parent / "roots.pem")}
 
 
-def component_pdf(pages: int = 10, *, seed: int = 7) -> bytes:
-    """A component's PDF as the scanner assembles it: one grey page image per page (img2pdf)."""
-    import img2pdf
-    from PIL import Image
-
-    images = []
-    for i in range(pages):
-        out = io.BytesIO()
-        Image.new("L", (850, 1100), (seed * 17 + i * 9) % 256).save(out, format="PNG")
-        images.append(out.getvalue())
-    return img2pdf.convert(images)
+__all__ = ["PIN", "component_pdf", "signing_section", "token_factory"]
