@@ -20,7 +20,7 @@ from edge.config import Settings
 from edge.errors import StoreError, ValidationError
 from edge.store import PageSource, Store
 
-PDF = "application/pdf"
+PDF = PDF_MEDIA_TYPE = "application/pdf"
 
 
 def signing_enabled(settings: Settings) -> bool:
@@ -114,4 +114,4 @@ def sign_sources(store: Store, settings: Settings, pages: Sequence[PageSource], 
     return out, records
 
 
-__all__ = ["sign_draft", "sign_sources", "signatures_of", "signing_enabled"]
+__all__ = ["PDF_MEDIA_TYPE", "sign_draft", "sign_sources", "signatures_of", "signing_enabled"]
