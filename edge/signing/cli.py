@@ -14,8 +14,9 @@ from edge.context import CliContext, pass_ctx
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def token_command(ctx: CliContext, as_json: bool) -> None:
-    """Show the signing token: present, label, certificate subject and expiry, PIN state. Exit 1
-    when it cannot sign."""
+    """Show the signing token (ký số): present, label, certificate subject and expiry, PIN state.
+
+    Exits 1 when the token cannot sign (absent, locked, expired or untrusted certificate)."""
     from ._token import token_status
 
     status = token_status(ctx.settings.signing)

@@ -195,4 +195,4 @@ def test_settings_are_immutable_and_replace_validates() -> None:
 def test_show_prints_every_section_in_order() -> None:
     text = show_settings(load_settings(None, env={}))
     assert [line for line in text.splitlines() if line.startswith("[")] == [
-        "[station]", "[store]", "[web]", "[reception]", "[sync]", "[devices]", "[log]"]
+        "[station]", "[store]", "[web]", "[reception]", "[sync]", "[devices]", "[signing]", "[log]"]
