@@ -210,14 +210,21 @@ def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> Non
 @click.argument("dossier_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
 @click.option("--clerk", default="", help="Name of the receiving clerk printed on the receipt.")
+@click.option("--sign", is_flag=True, help="Sign the receipt with the [signing] token (ký số, PAdES).")
+@click.option("--pin-stdin", is_flag=True, help="With --sign: read the token PIN from the first line of stdin.")
 @pass_ctx
-def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str) -> None:
+def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str, sign: bool, pin_stdin: bool) -> None:
     """Write the reception receipt (form 01) of a finalized dossier as a PDF."""
     from edge.reception import receipt_for_dossier, render_receipt
 
+    pin = _sign_pin(ctx, sign, pin_stdin)
     with ctx.open_store() as store:
         did = _resolve(store, dossier_id)
         pdf = render_receipt(receipt=receipt_for_dossier(store, did, clerk_name=clerk))
+        if pin is not None:
+            from edge import services
+
+            pdf = services.sign_receipt(store, ctx.settings, pdf, pin)
         store.audit("dossier.receipt", actor="cli", dossier_id=did)
     out.write_bytes(pdf)
     click.echo(str(out))

@@ -47,7 +47,14 @@ from ._pages import (
     sniff_media_type,
     upload_limit_mb,
 )
-from ._signing import PDF_MEDIA_TYPE, sign_draft, sign_sources, signatures_of, signing_enabled
+from ._signing import (
+    PDF_MEDIA_TYPE,
+    sign_draft,
+    sign_receipt,
+    sign_sources,
+    signatures_of,
+    signing_enabled,
+)
 
 __all__ = [
     "APPLICANT_FIELDS", "CHANNELS", "FEE_METHODS", "MAGIC", "SNIFF_BYTES", "ChecklistItem", "Received",
@@ -55,6 +62,6 @@ __all__ = [
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
     "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
-    "PDF_MEDIA_TYPE", "record_payment", "remove_page", "sign_draft", "sign_sources", "signatures_of", "signing_enabled", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
+    "PDF_MEDIA_TYPE", "record_payment", "remove_page", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

@@ -114,4 +114,10 @@ def sign_sources(store: Store, settings: Settings, pages: Sequence[PageSource], 
     return out, records
 
 
-__all__ = ["PDF_MEDIA_TYPE", "sign_draft", "sign_sources", "signatures_of", "signing_enabled"]
+def sign_receipt(store: Store, settings: Settings, pdf: bytes, pin: str) -> bytes:
+    """The reception receipt (a PDF drawn on demand) signed with the token, the box's time."""
+    [signed] = signing.sign_batch(settings.signing, pin, [pdf], now=store.now(), location=settings.station.name)
+    return signed.data
+
+
+__all__ = ["PDF_MEDIA_TYPE", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled"]

@@ -308,6 +308,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
 async def receipt_download(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     data, pdf = await render_receipt_for(request, dossier_id)
+    pdf = await _views_signing.sign_receipt(request, pdf)  # ký số when the unit signs receipts
     await audit(request, "receipt.download", dossier_id=dossier_id)
     return receipt_response(data.code, pdf)
 

@@ -107,6 +107,24 @@ async def sign_before_finalize(request: web.Request, dossier_id: str) -> None:
         raise ValidationError("signing", str(exc), message_vi=exc.message_vi) from None
 
 
+async def sign_receipt(request: web.Request, pdf: bytes) -> bytes:
+    """The receipt signed with the PIN held for this session when ``signing.documents`` includes
+    receipts; unsigned otherwise (a refusal is logged and the clerk still gets the receipt)."""
+    settings = request.app[SETTINGS]
+    if not services.signing_enabled(settings) or settings.signing.documents != "components_and_receipt":
+        return pdf
+    pin = request.app[PINS].get(_session_key(request))
+    if not pin:
+        return pdf
+    try:
+        return await off_loop(services.sign_receipt, request.app[STORE], settings, pdf, pin)
+    except signing.SigningError as exc:
+        logger.warning("receipt not signed: %s", exc.status)
+        if exc.status in ("wrong_pin", "pin_locked"):
+            request.app[PINS].forget(_session_key(request))
+        return pdf
+
+
 def forget_pin(request: web.Request) -> None:
     """On logout: the session's PIN goes."""
     request.app[PINS].forget(_session_key(request))

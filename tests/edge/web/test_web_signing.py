@@ -18,8 +18,8 @@ from tests.tokens import PIN, component_pdf, signing_section, token_factory  # n
 PROC = "1.004222"  # Đăng ký tạm trú: components CT01, CMCH
 
 
-def _signing_settings(settings, hsm):
-    return settings.replace("signing", **signing_section(hsm))
+def _signing_settings(settings, hsm, **extra):
+    return settings.replace("signing", **signing_section(hsm), **extra)
 
 
 def _validate(data: bytes, roots_pem: bytes) -> bool:
@@ -38,7 +38,7 @@ def _validate(data: bytes, roots_pem: bytes) -> bool:
 @pytest.fixture
 async def signing_client(aiohttp_client, settings, store, token_factory):  # noqa: F811
     hsm = token_factory()
-    settings = _signing_settings(settings, hsm)
+    settings = _signing_settings(settings, hsm, documents="components_and_receipt")
     client = await aiohttp_client(create_app(settings=settings, store=store))
     return client, hsm
 
@@ -78,6 +78,9 @@ async def test_wrong_pin_then_sign_shows_the_mark_and_stores_the_signed_pdf(sign
     assert resp.status == 303, await resp.text()
     [record] = store.export_manifest(dossier_id)["signatures"]
     assert record["index"] == page.index and record["component"] == "CMCH"
+    # The unit signs receipts too: the receipt downloads signed with the PIN held for the session.
+    receipt = await (await client.get(f"/dossiers/{dossier_id}/receipt.pdf")).read()
+    assert receipt.startswith(b"%PDF-") and await asyncio.to_thread(_validate, receipt, hsm.ca.pem())
 
 
 async def test_pulled_token_is_a_status_at_the_button_and_on_the_devices_panel(signing_client, store):

@@ -14,6 +14,7 @@ from hubclient import Station
 from bench._token import make_ca
 from edge.cli._main import cli
 from edge.store import Store
+from sync.hub._signatures import verify_pages
 from tests.plaintext import find_plaintext
 from tests.tokens import PIN, component_pdf, signing_section, token_factory  # noqa: F401
 
@@ -47,6 +48,43 @@ def city(tmp_path: Path, hub_process):
                            "--json"))["token"]
     url, _, _ = hub_process(data_dir)
     return data_dir, url, token
+
+
+def load_roots_pem(pem_bytes: bytes) -> list:
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
+    return [asn1_x509.Certificate.load(der) for _t, _h, der in pem.unarmor(pem_bytes, multiple=True)]
+
+
+def test_altered_or_substituted_pages_are_invalid_in_the_report(token_factory):  # noqa: F811
+    import datetime as dt
+
+    from edge.signing import SigningConfig, sign_batch
+
+    hsm = token_factory()
+    cfg = SigningConfig(**signing_section(hsm))
+    [signed] = sign_batch(cfg, PIN, [component_pdf(2)], now=dt.datetime.now(dt.UTC))
+    roots = load_roots_pem(hsm.ca.pem())
+    declared = {"index": 1, "component": "TK", "cert_sha256": signed.cert_sha256, "signed_at": signed.signed_at,
+                "level": "B-B"}
+    manifest = {"dossier_id": "d", "signatures": [declared]}
+    page = {"index": 1, "file": "page-001.pdf", "media_type": "application/pdf", "component": "TK"}
+    assert verify_pages(manifest, [page], lambda _p: signed.data, roots=roots)["state"] == "valid"
+    altered = bytearray(signed.data)
+    at = altered.index(b"/Width") + 7
+    altered[at:at + 1] = b"9" if altered[at:at + 1] != b"9" else b"8"
+    report = verify_pages(manifest, [page], lambda _p: bytes(altered), roots=roots)
+    assert report["state"] == "invalid"
+    assert any("altered" in f for f in report["pages"][0]["signatures"][0]["failed"])
+    appended = signed.data + b"\n% a change after signing\n"
+    report = verify_pages(manifest, [page], lambda _p: appended, roots=roots)
+    assert report["state"] == "invalid", report
+    other = {**declared, "cert_sha256": "0" * 64}  # the manifest names another signer
+    report = verify_pages({"dossier_id": "d", "signatures": [other]}, [page], lambda _p: signed.data, roots=roots)
+    assert report["state"] == "invalid" and "not the certificate" in json.dumps(report)
+    undeclared = verify_pages({"dossier_id": "d"}, [page], lambda _p: signed.data, roots=roots)
+    assert undeclared["state"] == "invalid" and "records no signature" in json.dumps(undeclared)
 
 
 def _box(tmp_path: Path, data_dir: Path, hsm) -> tuple[Path, dict]:
@@ -109,6 +147,9 @@ def test_signed_at_the_box_valid_at_the_city(tmp_path: Path, city, token_factory
     [record] = manifest["signatures"]
     assert record["index"] == 1 and record["component"] == "TK" and record["level"] == "B-B"
     assert "signatures" not in manifest.get("meta", {})
+
+    status = json.loads(run("--config", str(config), "token", "--json", env=env))  # the token's state
+    assert status["state"] == "ok" and status["cert_sha256"] == record["cert_sha256"]
 
     _push(config, created["id"], url, hub_token)
     (data_dir / "signing-roots.pem").write_bytes(hsm.ca.pem())
