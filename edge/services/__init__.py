@@ -54,6 +54,7 @@ from ._signing import (
     sign_sources,
     signatures_of,
     signing_enabled,
+    token_device_records,
 )
 
 __all__ = [
@@ -62,6 +63,6 @@ __all__ = [
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
     "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now",
-    "PDF_MEDIA_TYPE", "record_payment", "remove_page", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
+    "PDF_MEDIA_TYPE", "record_payment", "remove_page", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled", "token_device_records", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

@@ -114,10 +114,31 @@ def sign_sources(store: Store, settings: Settings, pages: Sequence[PageSource], 
     return out, records
 
 
+def token_device_records(settings: Settings) -> list[Any]:
+    """The signing token as a record of the device registry (a ``DeviceManager`` lister): ready,
+    error (expired, locked, untrusted …, with the Vietnamese message) or absent."""
+    from edge.devices import DeviceKind, DeviceRecord, DeviceStatus
+
+    if not signing_enabled(settings):
+        return []
+    status = signing.token_status(settings.signing)
+    state = (DeviceStatus.READY if status.can_sign else
+             DeviceStatus.ABSENT if status.state in ("absent", "module") else DeviceStatus.ERROR)
+    props = tuple((k, str(v)) for k, v in (("cert_subject", status.cert_subject),
+                                           ("cert_not_after", status.cert_not_after),
+                                           ("days_left", status.days_left), ("state", status.state),
+                                           ("pin_locked", status.pin_locked)) if v not in ("", None))
+    return [DeviceRecord(id=f"pkcs11:{settings.signing.token_label}", kind=DeviceKind.SIGNING_TOKEN,
+                         model="PKCS#11", name=settings.signing.token_label, transport="usb", source="pkcs11",
+                         status=state, last_error="" if status.state == "ok" else status.message_vi,
+                         properties=props)]
+
+
 def sign_receipt(store: Store, settings: Settings, pdf: bytes, pin: str) -> bytes:
     """The reception receipt (a PDF drawn on demand) signed with the token, the box's time."""
     [signed] = signing.sign_batch(settings.signing, pin, [pdf], now=store.now(), location=settings.station.name)
     return signed.data
 
 
-__all__ = ["PDF_MEDIA_TYPE", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled"]
+__all__ = ["PDF_MEDIA_TYPE", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled",
+           "token_device_records"]
