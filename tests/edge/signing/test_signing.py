@@ -140,3 +140,72 @@ def test_unreachable_timestamping_service_falls_back_to_bb(token_factory, caplog
         [signed] = sign_batch(cfg, PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
     assert signed.level == "B-B" and _validate(signed.data, token.ca.pem()).bottom_line
     assert PIN not in caplog.text
+
+
+@pytest.fixture
+def tsa(token_factory):
+    """An RFC 3161 timestamping service on 127.0.0.1 (pyHanko's TSA responder behind http.server),
+    its certificate issued by the token's test CA; stopped at teardown."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import tsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    hsm = token_factory()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
+            .issuer_name(hsm.ca.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .sign(hsm.ca.key, hashes.SHA256()))
+    der = serialization.Encoding.DER
+    responder = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(der)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(der, serialization.PrivateFormat.PKCS8,
+                                                                 serialization.NoEncryption())))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            body = responder.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hsm, f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_online_with_a_timestamping_service_signs_pades_bt(tsa, tmp_path: Path):
+    token, url = tsa
+    [signed] = sign_batch(_cfg(token, tsa_url=url), PIN, [component_pdf(1)], now=dt.datetime.now(dt.UTC))
+    assert signed.level == "B-T"
+    result = _validate(signed.data, token.ca.pem())
+    assert result.bottom_line and result.timestamp_validity is not None and result.timestamp_validity.trusted
+    from sync.hub._signatures import _check, load_roots
+
+    roots_file = tmp_path / "roots.pem"
+    roots_file.write_bytes(token.ca.pem())
+    [checked] = _check(signed.data, load_roots(roots_file), None)
+    assert checked["valid"] and checked["level"] == "B-T"
