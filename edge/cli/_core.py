@@ -133,6 +133,14 @@ def _sign_pin(ctx: CliContext, sign: bool, pin_stdin: bool) -> str | None:
         return None
     if not ctx.settings.signing.configured:
         raise click.UsageError("--sign needs the [signing] section: pkcs11_module, token_label, key_label")
+    from edge.signing import token_status
+
+    status = token_status(ctx.settings.signing)  # who signs, shown before the PIN is asked
+    if not status.can_sign:
+        raise click.ClickException(f"the signing token cannot sign ({status.state}): {status.message_vi}")
+    click.echo(f"ký số bằng chứng thư: {status.cert_subject} (hết hạn {status.cert_not_after[:10]})", err=True)
+    if status.message_vi:
+        click.echo(status.message_vi, err=True)
     if pin_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Mã PIN token ký số", hide_input=True)

@@ -51,6 +51,7 @@ def test_token_command_and_a_signed_receipt(box, tmp_path: Path):
     pdf.write_bytes(component_pdf(2))
     out = _ok(config, "dossier", "create", "--procedure", "1.004222", "--applicant", str(applicant), "--page",
               str(pdf), "--component", "CMCH", "--sign", "--pin-stdin", input=PIN + "\n")
+    assert "ký số bằng chứng thư: CN=Bộ phận Một cửa Thử nghiệm" in out  # the signer, before the PIN
     created = json.loads(out[out.index("{"):])
     receipt = tmp_path / "receipt.pdf"
     _ok(config, "dossier", "receipt", created["code"], "--out", str(receipt), "--clerk", "Nguyễn Thị Lan", "--sign", "--pin-stdin",
@@ -66,6 +67,11 @@ def test_token_command_and_a_signed_receipt(box, tmp_path: Path):
     remove_token(hsm)
     result = _run(config, "token", "--json")
     assert result.exit_code == 1 and json.loads(result.output)["state"] == "absent"
+    before = json.loads(_ok(config, "dossier", "list", "--json"))
+    result = _run(config, "dossier", "create", "--procedure", "1.004222", "--applicant", str(applicant), "--page",
+                  str(pdf), "--component", "CMCH", "--sign", "--pin-stdin", input=PIN + "\n")
+    assert result.exit_code != 0 and "Không tìm thấy thiết bị ký số" in str(result.exception)
+    assert json.loads(_ok(config, "dossier", "list", "--json")) == before  # nothing stored
 
 
 def test_sign_without_a_configured_token_is_a_usage_error(tmp_path: Path):
