@@ -44,7 +44,7 @@ def sign_batch(cfg: SigningConfig, pin: str, documents: Sequence[bytes], *, now:
             except Exception as exc:
                 if timestamper is None:
                     log.warning("signing failed: %s", type(exc).__name__)
-                    raise signing_error("failed", f"signing failed: {type(exc).__name__}") from None
+                    raise signing_error("failed", f"signing failed: {type(exc).__name__}") from exc
                 log.warning("timestamping service unreachable (%s): signing PAdES B-B", type(exc).__name__)
                 timestamper = None
                 out.append(sign_pdf(data, signer, signing_time=now, cert_sha256=fingerprint, location=location))

@@ -66,6 +66,9 @@ def sign_pdf(data: bytes, signer: Any, *, signing_time: dt.datetime, cert_sha256
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
+    from ._asn1 import complete_oid_maps
+
+    complete_oid_maps()
     if not data.startswith(b"%PDF-"):
         raise signing_error("not_pdf", "only a PDF can be signed")
     if signing_time.tzinfo is None:

@@ -209,3 +209,27 @@ def test_online_with_a_timestamping_service_signs_pades_bt(tsa, tmp_path: Path):
     roots_file.write_bytes(token.ca.pem())
     [checked] = _check(signed.data, load_roots(roots_file), None)
     assert checked["valid"] and checked["level"] == "B-T"
+
+
+def test_signing_after_the_chip_reader_parsed_cms_first(token_factory, tmp_path: Path):
+    """In a fresh interpreter, CMS parsed before pyHanko is imported (as a CCCD read does on the
+    box) fixes asn1crypto's name maps without tsp's names: signing must still work."""
+    import os
+    import sys
+
+    token = token_factory()
+    script = tmp_path / "after_cms.py"
+    script.write_text(
+        "import datetime as dt, sys\n"
+        "from asn1crypto import cms\n"
+        "cms.CMSAttributeType('message_digest')  # the reverse map is built here\n"
+        "from edge.signing import SigningConfig, sign_batch\n"
+        "from bench._token import component_pdf\n"
+        f"cfg = SigningConfig(pkcs11_module={token.module!r}, token_label={token.token_label!r},"
+        f" key_label={token.key_label!r}, trust_roots={str(token.conf.parent / 'roots.pem')!r})\n"
+        "[s] = sign_batch(cfg, sys.stdin.readline().strip(), [component_pdf(1)], now=dt.datetime.now(dt.UTC))\n"
+        "print(s.level)\n")
+    done = subprocess.run([sys.executable, str(script)], input=PIN + "\n", capture_output=True, text=True,
+                          env={**os.environ, "SOFTHSM2_CONF": str(token.conf)}, cwd=Path(__file__).parents[3],
+                          timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "B-B", done.stderr[-2000:]
