@@ -24,11 +24,13 @@ VERSION = 1
 REQUIRED_KEYS = ("version", "dossier_id", "station_id", "agency_code", "code", "procedure_code",
                  "received_at", "due_at", "counter", "hlc", "clock_anchored", "dek", "personal",
                  "blobs")
-OPTIONAL_KEYS = ("meta", "documents", "finalized_at", "cipher", "outcome")
+OPTIONAL_KEYS = ("meta", "documents", "finalized_at", "cipher", "outcome", "signatures")
 #: What happened at the counter (docs/sync-protocol.md §6.1): a manifest without ``outcome`` is a
 #: dossier received; a refusal (form 03) and a request to supplement (form 02) are sealed and sent
 #: the same way, with no appointment (``due_at`` null).
 OUTCOMES = ("received", "refused", "supplement_requested")
+# per signed page (ký số): its index, component, signer certificate SHA-256, claimed time, PAdES level
+SIGNATURE_KEYS = ("index", "component", "cert_sha256", "signed_at", "level")
 DEK_KEYS = ("kem", "ciphertext")
 PERSONAL_KEYS = ("applicant", "form")
 BLOB_KEYS = ("index", "sha256", "size", "component", "media_type")
@@ -54,7 +56,8 @@ def wire_manifest(*, dossier_id: str, station_id: str, agency_code: str, code: s
                   kem: str, sealed_dek: bytes, sealed_applicant: bytes, sealed_form: bytes,
                   blobs: Iterable[Mapping[str, Any]], finalized_at: str | None = None,
                   cipher: str | None = None, meta: dict[str, Any] | None = None,
-                  documents: list[dict[str, Any]] | None = None, outcome: str | None = None) -> dict[str, Any]:
+                  documents: list[dict[str, Any]] | None = None, outcome: str | None = None,
+                  signatures: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The manifest of a finalized dossier, from the store's data.
 
     ``blobs`` are the dossier's pages (``index``, ``sha256``, ``size``, ``component``,
@@ -89,6 +92,10 @@ def wire_manifest(*, dossier_id: str, station_id: str, agency_code: str, code: s
         out["documents"] = no_floats(documents)
     if outcome and outcome != "received":
         out["outcome"] = outcome
+    indexes = {b["index"] for b in out["blobs"]}
+    signed = [{k: s[k] for k in SIGNATURE_KEYS} for s in signatures if s.get("index") in indexes]
+    if signed:
+        out["signatures"] = sorted(signed, key=lambda s: s["index"])
     return out
 
 

@@ -158,8 +158,10 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
             await demo.start_hub(store)
         if settings.devices.enabled:
             from edge.devices import DeviceManager
+            from edge.services import token_device_records
 
-            devices = DeviceManager(settings=settings, store=store)
+            devices = DeviceManager(settings=settings, store=store,  # + the signing token (ký số)
+                                    listers={"pkcs11": lambda: token_device_records(settings)})
             await devices.start()
         if settings.sync.enabled and settings.sync.hub_url:
             from sync.client import SyncClient

@@ -83,15 +83,22 @@ def _load_applicant(path: Path) -> dict:
 @click.option("--actor", default="cli", help="Who is recording this (audit log).")
 @click.option("--draft", is_flag=True, help="Leave the dossier a draft (to refuse, send back or finalize later); prints {\"id\"}.")
 @click.option("--supplement-of", default="", metavar="CODE", help="The code of the form 02 this dossier completes.")
+@click.option("--sign", is_flag=True, help="Sign the PDF pages with the [signing] token (ký số, PAdES).")
+@click.option("--pin-stdin", is_flag=True, help="With --sign: read the token PIN from the first line of stdin.")
 @pass_ctx
 def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages: tuple[Path, ...], component: str,
-                   actor: str, draft: bool, supplement_of: str) -> None:
+                   actor: str, draft: bool, supplement_of: str, sign: bool, pin_stdin: bool) -> None:
     """Create and finalize a dossier in one step; prints {"id", "code"}.
 
     The dossier has the shape of one received at the counter (checklist, fee to be collected
     later, appointment). Required components without pages are recorded as accepted by ACTOR.
     With --draft it stays a draft (pages attached) and only {"id"} is printed.
+    With --sign the PDF pages are signed with the unit's token first (nothing is stored if
+    signing fails).
     """
+    if sign and (draft or supplement_of):
+        raise click.UsageError("--sign signs a dossier received in one step; sign a draft's pages on its web page")
+    pin = _sign_pin(ctx, sign, pin_stdin)
     from edge import services
     from edge.store import PageSource
 
@@ -112,12 +119,43 @@ def dossier_create(ctx: CliContext, procedure: str, applicant_file: Path, pages:
             sources = [PageSource(source=h, component=component,
                                   media_type=services.sniff_media_type(h.peek(services.SNIFF_BYTES)[:services.SNIFF_BYTES]))
                        for h in handles]
-            received = services.receive(store, ctx.settings, procedure_code=procedure, applicant=applicant,
-                                        pages=sources, actor=actor, fee={"method": "later"}, override_by=actor)
+            records: list = []
+            if pin is not None:
+                sources, records = services.sign_sources(store, ctx.settings, sources, pin)
+
+            def run(_conn) -> services.Received:
+                received = services.receive(store, ctx.settings, procedure_code=procedure, applicant=applicant,
+                                            pages=sources, actor=actor, fee={"method": "later"}, override_by=actor)
+                if records:  # in the receive's transaction: the manifest is built with them
+                    store.set_meta(received.dossier_id, actor=actor, signatures=records)
+                return received
+
+            received = store.write(run)
         finally:
             for h in handles:
                 h.close()
     _echo_json({"id": received.dossier_id, "code": received.code})
+
+
+def _sign_pin(ctx: CliContext, sign: bool, pin_stdin: bool) -> str | None:
+    """The token PIN for --sign: from stdin, or typed without echo; never printed or stored."""
+    if not sign:
+        if pin_stdin:
+            raise click.UsageError("--pin-stdin goes with --sign")
+        return None
+    if not ctx.settings.signing.configured:
+        raise click.UsageError("--sign needs the [signing] section: pkcs11_module, token_label, key_label")
+    from edge.signing import token_status
+
+    status = token_status(ctx.settings.signing)  # who signs, shown before the PIN is asked
+    if not status.can_sign:
+        raise click.ClickException(f"the signing token cannot sign ({status.state}): {status.message_vi}")
+    click.echo(f"ký số bằng chứng thư: {status.cert_subject} (hết hạn {status.cert_not_after[:10]})", err=True)
+    if status.message_vi:
+        click.echo(status.message_vi, err=True)
+    if pin_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Mã PIN token ký số", hide_input=True)
 
 
 @dossier_group.command("show")
@@ -171,7 +209,8 @@ def dossier_list(ctx: CliContext, as_json: bool, limit: int, status: str | None)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the decrypted page.")
 @pass_ctx
 def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> None:
-    """Decrypt one page to a file (for an authorized local user)."""
+    """Decrypt one page to a file (for an authorized local user); a signed component is
+    written as the signed PDF, byte for byte."""
     tmp = out.with_name(out.name + ".part")
     with ctx.open_store() as store:
         did = _resolve(store, dossier_id)
@@ -191,14 +230,21 @@ def dossier_page(ctx: CliContext, dossier_id: str, index: int, out: Path) -> Non
 @click.argument("dossier_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
 @click.option("--clerk", default="", help="Name of the receiving clerk printed on the receipt.")
+@click.option("--sign", is_flag=True, help="Sign the receipt with the [signing] token (ký số, PAdES).")
+@click.option("--pin-stdin", is_flag=True, help="With --sign: read the token PIN from the first line of stdin.")
 @pass_ctx
-def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str) -> None:
+def dossier_receipt(ctx: CliContext, dossier_id: str, out: Path, clerk: str, sign: bool, pin_stdin: bool) -> None:
     """Write the reception receipt (form 01) of a finalized dossier as a PDF."""
     from edge.reception import receipt_for_dossier, render_receipt
 
+    pin = _sign_pin(ctx, sign, pin_stdin)
     with ctx.open_store() as store:
         did = _resolve(store, dossier_id)
         pdf = render_receipt(receipt=receipt_for_dossier(store, did, clerk_name=clerk))
+        if pin is not None:
+            from edge import services
+
+            pdf = services.sign_receipt(store, ctx.settings, pdf, pin)
         store.audit("dossier.receipt", actor="cli", dossier_id=did)
     out.write_bytes(pdf)
     click.echo(str(out))

@@ -3,7 +3,7 @@
 Order matters where a contribution is ordered: the migration sets of a fresh database are
 applied in this order (``store`` is the store's own and always first, then ``outbox``,
 ``web``, ``reception``, ``sync``), and ``motcua config show`` prints the registered config
-sections in this order (``web``, ``reception``, ``sync``, ``devices``) between the configuration's
+sections in this order (``web``, ``reception``, ``sync``, ``devices``, ``signing``) between the configuration's
 own ``station``/``store`` and ``log``. Commands are listed by name.
 """
 
@@ -18,6 +18,7 @@ from edge.devices import _extension as devices_ext
 from edge.devices.cccd import _extension as cccd_ext
 from edge.outbox import _extension as outbox_ext
 from edge.reception import _extension as reception_ext
+from edge.signing import _extension as signing_ext
 from edge.updater import _extension as updater_ext
 from edge.web import _extension as web_ext
 from provisioning import _extension as provisioning_ext
@@ -32,6 +33,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     sync_client_ext,
     devices_ext,
     cccd_ext,
+    signing_ext,
     hub_ext,
     provisioning_ext,
     updater_ext,

@@ -14,6 +14,7 @@ class DeviceKind(StrEnum):
     QR_SCANNER = "qr_scanner"
     CARD_READER = "card_reader"
     PRINTER = "printer"
+    SIGNING_TOKEN = "signing_token"  # the unit's PKCS#11 token (ký số), listed by edge.app's lister
 
 
 class DeviceStatus(StrEnum):

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from edge.config import Settings
@@ -93,7 +93,10 @@ class DeviceManager:
                  context_factory: Callable[[], Any] | None = None,
                  sane_lister: Callable[[], list[DeviceRecord]] | None = None,
                  pcsc_lister: Callable[[], list[DeviceRecord]] | None = None,
-                 start_qr_readers: bool = True) -> None:
+                 start_qr_readers: bool = True,
+                 listers: Mapping[str, Callable[[], list[DeviceRecord]]] | None = None) -> None:
+        """``listers``: further enumeration sources by name (blocking, called on each rescan in
+        a worker thread and guarded like the others), e.g. the signing token's."""
         self.settings = settings
         self.config = settings.devices
         self.store = store
@@ -101,6 +104,7 @@ class DeviceManager:
         self._sane_lister = sane_lister or (lambda: _sane_records(self.config.scanner))
         self._pcsc_lister = pcsc_lister or _pcsc_records
         self._start_qr = start_qr_readers
+        self._listers = dict(listers or {})
         self._qr = QrMatcher.parse(self.config.qr_input_device)
         # What each device is (frozen, replaced only by a rescan) and how it is doing (the state the
         # registry changes: busy during a scan, error after a failure, absent when unplugged).
@@ -274,8 +278,9 @@ class DeviceManager:
             udev = self._guard("udev", lambda: enumerate_udev(self._context, qr=self._qr))
         sane = self._guard("sane", self._sane_lister)
         pcsc = self._guard("pcsc", self._pcsc_lister)
+        extra = [rec for name, lister in self._listers.items() for rec in self._guard(name, lister)]
         self.rescans += 1
-        return merge(udev, sane, pcsc)
+        return merge(udev, sane, pcsc) + extra
 
     def _guard(self, name: str, fn: Callable[[], list[DeviceRecord]]) -> list[DeviceRecord]:
         try:

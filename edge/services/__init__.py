@@ -58,6 +58,15 @@ from ._pages import (
     sniff_media_type,
     upload_limit_mb,
 )
+from ._signing import (
+    PDF_MEDIA_TYPE,
+    sign_draft,
+    sign_receipt,
+    sign_sources,
+    signatures_of,
+    signing_enabled,
+    token_device_records,
+)
 
 __all__ = [
     "OUTCOME_VI", "check_supplement_of", "counter_form", "outcome_of", "parse_items", "parse_reason", "refuse",
@@ -67,6 +76,8 @@ __all__ = [
     "fee_meta", "fee_quote", "fee_status", "finalize", "find", "get_procedure", "hand_over", "has_catalog",
     "list_procedures", "missing_required", "page_limit_bytes", "page_limit_mb", "parse_applicant",
     "parse_channel", "procedure_or_none", "qr_svg_document", "rate", "receive", "received_now", "recorded_procedure",
+    "PDF_MEDIA_TYPE", "sign_draft", "sign_receipt", "sign_sources", "signatures_of", "signing_enabled",
+    "token_device_records",
     "record_payment", "remove_page", "sniff", "sniff_media_type", "update_draft", "upload_limit_mb", "vietqr_configured",
     "vietqr_payload",
 ]

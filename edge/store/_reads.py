@@ -132,13 +132,16 @@ class DossierReads:
             raise NotFoundError(f"dossier {dossier_id} does not exist")
         if row["status"] not in ("finalized", "handed_over") or row["city_seal"] is None:
             raise StoreError(f"dossier {dossier_id} is {row['status']}: only a finalized dossier is sent to the city")
+        meta = json.loads(row["meta"])
+        meta.pop("signing_replaced", None)
+        signatures = meta.pop("signatures", [])  # its own manifest key (ký số)
         return wire_manifest(
             dossier_id=row["id"], station_id=self.station_id, agency_code=self.agency_code, code=row["code"],
             procedure_code=row["procedure_code"], received_at=row["received_at"], due_at=row["due_at"],
             finalized_at=row["finalized_at"], counter=row["counter"], hlc=row["hlc"],
             clock_anchored=bool(row["clock_anchored"]), cipher=row["cipher"], kem=row["city_kem"],
             sealed_dek=row["city_seal"], sealed_applicant=row["sealed_applicant"], sealed_form=row["sealed_form"],
-            meta=json.loads(row["meta"]), documents=self.documents(dossier_id),
-            outcome=json.loads(row["meta"]).get("outcome"),
+            meta=meta, documents=self.documents(dossier_id), signatures=signatures,
+            outcome=meta.get("outcome"),
             blobs=[{"index": p.index, "component": p.component, "media_type": p.media_type, "sha256": p.blob,
                     "size": p.size} for p in self.pages(dossier_id)])

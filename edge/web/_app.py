@@ -22,6 +22,7 @@ from . import (
     _views_intake,
     _views_lookup,
     _views_panels,
+    _views_signing,
 )
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
@@ -68,6 +69,7 @@ def create_app(*, settings: Settings, store: Store, devices: DeviceManager | Non
     _views_lookup.setup(app)
     _views_panels.setup(app)
     _views_admin.setup(app)
+    _views_signing.setup(app)
     _api.setup(app)
     _metrics.setup(app)  # GET /metrics: loopback, or an admin's session
     app.on_startup.append(_start)

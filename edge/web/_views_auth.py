@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import _sessions, accounts
+from . import _sessions, _views_signing, accounts
 from ._actions import login_with_password
 from ._auth import clear_session_cookie, current, session_token, set_session_cookie
 from ._common import audit, form_str, safe_next
@@ -68,6 +68,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if token:
         await _sessions.aend_session(request.app[STORE], token)
         request.app[EVENTS].close_session(_sessions.token_hash(token))
+        _views_signing.forget_pin(request)  # the token PIN held for this session goes with it
     await audit(request, "web.logout")
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)

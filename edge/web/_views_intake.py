@@ -11,7 +11,7 @@ from aiohttp import web
 from edge import reception, services
 from edge.errors import MotcuaError, ValidationError
 
-from . import _chip
+from . import _chip, _views_signing
 from ._actions import kick_sync, receipt_response, render_receipt_for, supervisor_override
 from ._auth import check_csrf, current
 from ._common import audit, blocking, form_str, off_loop
@@ -29,6 +29,7 @@ NOTICES = {
     "page_added": "Đã lưu trang tài liệu (đã mã hóa).",
     "scanned": "Đã quét và lưu các trang (đã mã hóa), kèm bản PDF của thành phần hồ sơ.",
     "page_removed": "Đã xóa trang tài liệu.",
+    "signed": "Đã ký số các thành phần hồ sơ (bản PDF đã ký được lưu, đã mã hóa).",
     "finalized": "Đã tiếp nhận hồ sơ. Giao giấy tiếp nhận và hẹn trả kết quả cho người nộp.",
     "refused": "Đã lập phiếu từ chối tiếp nhận. In phiếu (mẫu 03) và giao cho người nộp.",
     "supplement_requested": "Đã lập phiếu yêu cầu bổ sung. In phiếu (mẫu 02) và giao cho người nộp.",
@@ -187,6 +188,7 @@ def dossier_context(request: web.Request, dossier_id: str, *, errors: dict[str, 
 @allow("dossier.read")
 async def dossier_page(request: web.Request) -> web.StreamResponse:
     ctx = dossier_context(request, _dossier_id(request))
+    ctx.update(await _views_signing.dossier_signing(request, ctx["dossier"]))  # ký số
     return render("dossier.html", request, ctx)
 
 
@@ -299,6 +301,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
             if form_str(form, "override_username", 100):
                 override_by = await supervisor_override(request, form_str(form, "override_username", 100),
                                                         str(form.get("override_password") or ""))
+        await _views_signing.sign_before_finalize(request, dossier_id)  # ký số with the PIN held, if any
         code = await off_loop(services.finalize, store, request.app[SETTINGS], dossier_id,
                                 actor=current(request).account.username, fee=fee, override_by=override_by)
     except ValidationError as exc:
@@ -314,6 +317,7 @@ async def finalize_submit(request: web.Request) -> web.StreamResponse:
 async def receipt_download(request: web.Request) -> web.StreamResponse:
     dossier_id = _dossier_id(request)
     data, pdf = await render_receipt_for(request, dossier_id)
+    pdf = await _views_signing.sign_receipt(request, pdf)  # ký số when the unit signs receipts
     await audit(request, "receipt.download", dossier_id=dossier_id)
     return receipt_response(data.code, pdf)
 

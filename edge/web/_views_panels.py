@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from . import _sessions
+from . import _sessions, _views_signing
 from ._actions import devices_state, health, start_scan, sync_state
 from ._auth import current
 from ._common import audit, maybe_await
@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 @allow("devices.view")
 async def devices_page(request: web.Request) -> web.StreamResponse:
-    return render("devices.html", request, devices_state(request.app))
+    ctx = devices_state(request.app)
+    ctx["signing_token"] = await _views_signing.token_state(request)  # the PKCS#11 token (ký số)
+    return render("devices.html", request, ctx)
 
 
 @allow("devices.view")

@@ -27,8 +27,12 @@ def _private(path: Path):
 
 
 def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_key: CityPrivateKey,
-                 out: Path) -> dict[str, Any]:
-    """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing)."""
+                 out: Path, trust_roots: Path | None = None) -> dict[str, Any]:
+    """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing) and
+    verify the pages' signatures (``signatures.json`` in ``out``, ``summary["signatures"]``)."""
+    from ._signatures import load_roots, roots_path, save_report, verify_pages
+
+    roots = load_roots(roots_path(data_dir, trust_roots))
     d = storage.get_dossier(dossier_id)
     if d is None:
         raise HubError(f"no dossier {dossier_id!r} on this hub")
@@ -52,7 +56,11 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
                 dst.flush()
                 os.fsync(dst.fileno())
             pages.append({"index": b.index, "file": name, "component": b.component, "media_type": b.media_type})
-        summary = {**dossier_admin_view(d), "applicant": opened.applicant, "form": opened.form, "pages": pages}
+        report = verify_pages(d.manifest, pages, lambda page: (work / page["file"]).read_bytes(), roots=roots)
+        with _private(work / "signatures.json") as dst:
+            dst.write(json.dumps(report, ensure_ascii=False, indent=1).encode())
+        summary = {**dossier_admin_view(d), "applicant": opened.applicant, "form": opened.form, "pages": pages,
+                   "signatures": report}
         summary.pop("blobs", None)
         with _private(work / "dossier.json") as dst:
             dst.write(json.dumps(summary, ensure_ascii=False, indent=1).encode())
@@ -60,6 +68,7 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
             out.rmdir()
         os.replace(work, out)
         fsync_dir(out.parent)
+        save_report(data_dir, report)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -228,21 +228,27 @@ def stations_cmd(data_dir: Path, db: str | None, as_json: bool) -> None:
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--station", default=None)
-def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | None) -> None:
-    """List received dossiers (non-personal metadata only)."""
+@click.option("--unsigned", is_flag=True, help="Only dossiers whose page signatures are invalid or missing.")
+def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | None, unsigned: bool) -> None:
+    """List received dossiers (non-personal metadata only), with the state of their page
+    signatures: valid, invalid, missing, or unverified (not opened yet)."""
     from ._core import dossier_admin_view
+    from ._signatures import signature_state
 
     storage, _ = _open(data_dir, db)
     try:
-        views = [dossier_admin_view(d) for d in storage.list_dossiers(station_id=station)]
+        views = [{**dossier_admin_view(d), "signature": signature_state(data_dir, d.manifest)}
+                 for d in storage.list_dossiers(station_id=station)]
     finally:
         storage.close()
+    if unsigned:
+        views = [v for v in views if v["signature"] in ("invalid", "missing")]
     if as_json:
         click.echo(json.dumps(views, ensure_ascii=False, indent=1))
         return
     for v in views:
         click.echo(f"{v['dossier_id']:<28} {v['code']:<28} {v['station_id']:<16} {v['state']:<10} "
-                   f"status {v['status'] or '-'}")
+                   f"status {v['status'] or '-'}  signature {v['signature']}")
 
 
 @hub.command("outcomes")
@@ -299,18 +305,32 @@ def _resolve(storage, ref: str) -> str:
 @click.argument("dossier")
 @click.option("--city-key", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def open_cmd(data_dir: Path, db: str | None, dossier: str, city_key: Path, out: Path) -> None:
-    """Decrypt a dossier (personal data and pages) with the city's private key into OUT."""
+@click.option("--trust-roots", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="PEM file of the CAs trusted for page signatures (default DATA_DIR/signing-roots.pem).")
+def open_cmd(data_dir: Path, db: str | None, dossier: str, city_key: Path, out: Path, trust_roots: Path | None) -> None:
+    """Decrypt a dossier (personal data and pages) with the city's private key into OUT and
+    verify every page signature (report in OUT/signatures.json)."""
     from ._keys import load_city_private
     from ._open import open_dossier
 
     key = load_city_private(city_key)
     storage, _ = _open(data_dir, db)
     try:
-        summary = open_dossier(storage, data_dir, _resolve(storage, dossier), city_key=key, out=out)
+        summary = open_dossier(storage, data_dir, _resolve(storage, dossier), city_key=key, out=out,
+                               trust_roots=trust_roots)
     finally:
         storage.close()
     click.echo(f"dossier {summary['code']} opened into {out}: dossier.json and {len(summary['pages'])} page(s)")
+    report = summary["signatures"]
+    click.echo(f"signatures: {report['state']}")
+    for page in report["pages"]:
+        for sig in page["signatures"]:
+            line = f"  page {page['index']}: {'valid' if sig['valid'] else 'INVALID'}"
+            if sig.get("signer"):
+                line += f", signer {sig['signer']}, time {sig.get('signed_at', '-')} ({sig.get('level', '-')})"
+            if sig["failed"]:
+                line += ": " + "; ".join(sig["failed"])
+            click.echo(line)
 
 
 @hub.command("revoke")

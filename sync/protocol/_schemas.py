@@ -201,6 +201,18 @@ def parse_manifest(body: Any, *, max_blob_size: int = MAX_BLOB_SIZE) -> Manifest
             raise ProtocolError("documents", "must be a list of objects")
         if len(canonical_json(docs)) > MAX_META * 4:
             raise ProtocolError("documents", f"is larger than {MAX_META * 4} bytes")
+    if "signatures" in obj:
+        sigs = obj["signatures"]
+        if not isinstance(sigs, list) or len(sigs) > MAX_BLOBS:
+            raise ProtocolError("signatures", "must be a list of objects")
+        for i, item in enumerate(sigs):
+            sig = _object(item, f"signatures[{i}]", required=_wire.SIGNATURE_KEYS)
+            _int(sig["index"], f"signatures[{i}].index", maximum=1_000_000)
+            sha256(sig["cert_sha256"], f"signatures[{i}].cert_sha256")
+            rfc3339_to_ms(sig["signed_at"], f"signatures[{i}].signed_at")
+            _str(sig["component"], f"signatures[{i}].component", max_len=200, allow_empty=True)
+            if sig["level"] not in ("B-B", "B-T"):
+                raise ProtocolError(f"signatures[{i}].level", "must be B-B or B-T")
     dek = _object(obj["dek"], "dek", required=_wire.DEK_KEYS)
     if dek["kem"] not in KEMS:
         raise ProtocolError("dek.kem", f"must be one of {', '.join(KEMS)}")

@@ -49,7 +49,8 @@ async def test_removed_page_leaves_a_gap_everywhere(tmp_path, hub, proxy):
         assert [(p["index"], p["file"]) for p in summary["pages"]] == [(1, "page-001.png"), (3, "page-003.png")]
         assert (out / "page-001.png").read_bytes() == plain[0]
         assert (out / "page-003.png").read_bytes() == plain[2]
-        assert sorted(f.name for f in out.iterdir()) == ["dossier.json", "page-001.png", "page-003.png"]
+        assert sorted(f.name for f in out.iterdir()) == ["dossier.json", "page-001.png", "page-003.png",
+                                                     "signatures.json"]  # the ký số report
         assert json.loads((out / "dossier.json").read_text())["pages"] == summary["pages"]
     finally:
         await client.stop()

@@ -119,3 +119,17 @@ def test_feed_page_validation():
         parse_feed_page({"items": [item, {**item, "seq": 2}], "next": 5, "more": False, "head": 5})
     with pytest.raises(ProtocolError):
         parse_feed_page({"items": [item], "next": 2, "more": True, "head": 5})
+
+
+def test_manifest_signatures_are_validated():
+    good = {"index": 1, "component": "TK", "cert_sha256": "b" * 64, "signed_at": "2026-11-22T02:00:00+00:00",
+            "level": "B-B"}
+    parse_manifest({**_manifest(), "signatures": [good]})
+    for bad, field in (({**good, "level": "B-LTA"}, "level"), ({**good, "cert_sha256": "xyz"}, "cert_sha256"),
+                       ({**good, "signed_at": "yesterday"}, "signed_at"), ({**good, "extra": 1}, "signatures[0]"),
+                       ({k: v for k, v in good.items() if k != "index"}, "signatures[0]")):
+        with pytest.raises(ProtocolError) as err:
+            parse_manifest({**_manifest(), "signatures": [bad]})
+        assert field in str(err.value)
+    with pytest.raises(ProtocolError):
+        parse_manifest({**_manifest(), "signatures": {"index": 1}})
