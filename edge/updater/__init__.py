@@ -8,12 +8,16 @@ pending ``update`` command, whether a clerk is mid-intake, the report to the hub
 
 from __future__ import annotations
 
-from ._box import Box, PendingUpdate, StoreBox, intake_in_progress, verify_update
-from ._errors import InstallError, UpdateError
-from ._health import HealthCheck, SystemHealth
-from ._installer import AptInstaller, DpkgInstaller, PackageInstaller
-from ._updater import Updater, UpdateResult
+from core.lazy import lazy_exports
 
-__all__ = ["AptInstaller", "Box", "DpkgInstaller", "HealthCheck", "InstallError", "PackageInstaller",
-           "PendingUpdate", "StoreBox", "SystemHealth", "UpdateError", "UpdateResult", "Updater",
-           "intake_in_progress", "verify_update"]
+# Loaded on first use: the CLI imports this package for its _extension, and ``motcua --help``
+# must not pay for the store and aiohttp behind these names.
+_LAZY = {
+    **{n: ("._box", n) for n in ("Box", "PendingUpdate", "StoreBox", "intake_in_progress", "verify_update")},
+    **{n: ("._errors", n) for n in ("InstallError", "UpdateError")},
+    **{n: ("._health", n) for n in ("HealthCheck", "SystemHealth")},
+    **{n: ("._installer", n) for n in ("AptInstaller", "DpkgInstaller", "PackageInstaller")},
+    **{n: ("._updater", n) for n in ("Updater", "UpdateResult")},
+}
+__all__ = sorted(_LAZY)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -11,4 +11,4 @@ def _update_group():
 
 def register(registry) -> None:
     registry.add_command("update", _update_group,
-                         help="Install a rolled-out release, check the box, roll back when unhealthy.")
+                         help="Install a release the hub rolled out, check the box, roll back when unhealthy (docs/deploy.md).")
