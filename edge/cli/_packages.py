@@ -22,6 +22,7 @@ from edge.web import _extension as web_ext
 from provisioning import _extension as provisioning_ext
 from sync.client import _extension as sync_client_ext
 from sync.hub import _extension as hub_ext
+from sync.transfer import _extension as transfer_ext
 
 PACKAGES: tuple[ModuleType, ...] = (
     cli_ext,
@@ -29,6 +30,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     web_ext,
     reception_ext,
     sync_client_ext,
+    transfer_ext,
     devices_ext,
     cccd_ext,
     hub_ext,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ._client import SyncClient, status_json
     from ._clock import SKEW_ENV, ClockState, HubClock, os_time
     from ._config import SyncConfig
-    from ._enroll import EnrollResult, enroll, enroll_async
+    from ._enroll import EnrollResult, enroll, enroll_async, receipt_key_of
     from ._errors import (
         AnchorMismatchError,
         CityKeyChangeError,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         SyncLockedError,
         describe_vi,
     )
+    from ._manifest import build_manifest, load_manifest
     from ._scheduler import JobSpec, SyncScheduler
     from ._status import DossierSyncState, SyncStatus
     from ._transport import HubTransport, check_hub_url, pinned_ssl_context
@@ -44,6 +45,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "EnrollResult": ("._enroll", "EnrollResult"),
     "enroll": ("._enroll", "enroll"),
     "enroll_async": ("._enroll", "enroll_async"),
+    "receipt_key_of": ("._enroll", "receipt_key_of"),
+    "build_manifest": ("._manifest", "build_manifest"),
+    "load_manifest": ("._manifest", "load_manifest"),
     "AnchorMismatchError": ("._errors", "AnchorMismatchError"),
     "CityKeyChangeError": ("._errors", "CityKeyChangeError"),
     "InsecureTransportError": ("._errors", "InsecureTransportError"),
@@ -93,15 +97,18 @@ __all__ = [
     "SyncScheduler",
     "SyncStatus",
     "TokenBucket",
+    "build_manifest",
     "can_move",
     "check_hub_url",
     "describe_vi",
     "enroll",
     "enroll_async",
     "is_transient_status",
+    "load_manifest",
     "os_time",
     "parse_retry_after",
     "pinned_ssl_context",
+    "receipt_key_of",
     "status_json",
 ]
 

@@ -707,4 +707,7 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
     r.add_get("/v1/feed", hub.feed, allow_head=False)
     r.add_post("/v1/heartbeat", hub.heartbeat)
+    from ._relay import add_relay_routes  # sealed transfers brought by another box (§14)
+
+    add_relay_routes(r, hub)
     return app

@@ -500,3 +500,10 @@ def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display
                            "password_hash": PasswordHasher().hash(password), "active": not disable})
     (seq,) = _push(data_dir, db, [(FeedType.CLERK_ACCOUNT, account)], _agency(agency))
     click.echo(f"clerk {username} ({role}) on the feed at seq {seq}")
+
+
+# Sealed transfers on a stick (docs/sync-protocol.md §14).
+from ._transfer_cli import import_transfer_cmd, transfer_receipts_cmd  # noqa: E402
+
+hub.add_command(import_transfer_cmd)
+hub.add_command(transfer_receipts_cmd)
