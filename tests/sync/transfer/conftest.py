@@ -13,8 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))  # boxkit
 
-from boxkit import make_box  # noqa: E402
-
+from boxkit import make_box
 
 MKFS = {"vfat": "mkfs.vfat", "ext4": "mkfs.ext4"}
 

@@ -23,7 +23,7 @@ def _states(store) -> dict[str, str]:
 
 
 def _no_plaintext(root: Path) -> None:
-    needles = [MARKER.encode(), "001099001234".encode()]
+    needles = [MARKER.encode(), b"001099001234"]
     for path in root.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
