@@ -13,7 +13,15 @@ from aiohttp import web
 
 from edge import services
 
-from . import _api, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
+from . import (
+    _api,
+    _views_admin,
+    _views_auth,
+    _views_intake,
+    _views_lookup,
+    _views_panels,
+    _views_transfer,
+)
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
 from ._events import EventHub
@@ -57,6 +65,7 @@ def create_app(*, settings: Settings, store: Store, devices: DeviceManager | Non
     _views_intake.setup(app)
     _views_lookup.setup(app)
     _views_panels.setup(app)
+    _views_transfer.setup(app)
     _views_admin.setup(app)
     _api.setup(app)
     app.on_startup.append(_start)

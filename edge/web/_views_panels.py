@@ -91,7 +91,16 @@ async def scan_submit(request: web.Request) -> web.Response:
 @allow("sync.view")
 async def sync_page(request: web.Request) -> web.StreamResponse:
     return render("sync.html", request, {
-        "sync": await sync_state(request.app), "notice": "Đã yêu cầu đồng bộ ngay." if request.query.get("msg") == "kicked" else None})
+        "sync": await sync_state(request.app), "notice": _notice(request.query.get("msg", ""))})
+
+
+def _notice(msg: str) -> str | None:
+    if msg == "kicked":
+        return "Đã yêu cầu đồng bộ ngay."
+    if msg.startswith("transfer:") and msg[9:].isdigit():
+        return (f"Đã ghi {int(msg[9:])} hồ sơ vào thẻ nhớ (đã niêm phong cho thành phố). Hồ sơ vẫn được giữ trên "
+                "trạm cho tới khi có biên nhận của thành phố.")
+    return None
 
 
 @allow("sync.kick")

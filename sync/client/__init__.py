@@ -25,6 +25,9 @@ if TYPE_CHECKING:
         SyncLockedError,
         describe_vi,
     )
+    from ._guardrails import NoRoomError, check_room_for_scan
+    from ._guardrails import warnings as guardrail_warnings
+    from ._guardrails_config import GuardrailsConfig
     from ._manifest import build_manifest, load_manifest
     from ._scheduler import JobSpec, SyncScheduler
     from ._status import DossierSyncState, SyncStatus
@@ -47,6 +50,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "enroll_async": ("._enroll", "enroll_async"),
     "receipt_key_of": ("._enroll", "receipt_key_of"),
     "build_manifest": ("._manifest", "build_manifest"),
+    "NoRoomError": ("._guardrails", "NoRoomError"),
+    "check_room_for_scan": ("._guardrails", "check_room_for_scan"),
+    "guardrail_warnings": ("._guardrails", "warnings"),
+    "GuardrailsConfig": ("._guardrails_config", "GuardrailsConfig"),
     "load_manifest": ("._manifest", "load_manifest"),
     "AnchorMismatchError": ("._errors", "AnchorMismatchError"),
     "CityKeyChangeError": ("._errors", "CityKeyChangeError"),
@@ -72,6 +79,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 __all__ = [
+    "GuardrailsConfig",
+    "NoRoomError",
+    "check_room_for_scan",
+    "guardrail_warnings",
     "LABELS_VI",
     "PUSHABLE",
     "RECEIPTED",

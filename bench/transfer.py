@@ -1,0 +1,148 @@
+"""``motcua bench transfer``: a sealed transfer written to a stick and read back at the hub, against
+a plain ``cp -r`` + ``sync`` of the same bytes to the same filesystem and back, in the same run.
+
+- One round of the workload (:func:`transfer_round`): ``transfer export`` of the box's unconfirmed
+  dossiers (N × 1 MB pages: frozen manifests, page blobs hashed while copied, vouchers, the
+  signed transfer document, every file fsynced, the rename) to a stick directory, then
+  ``hub import-transfer`` of it (the whole stick verified: signature, manifests, every blob hash;
+  each blob written, fsynced and renamed into the hub's blob files; one create and one commit
+  transaction per dossier, receipts signed). Not timed: the pages are made before, and the
+  receipts applied on the box after (so the next round exports only the new pages).
+- One round of the baseline (:func:`baseline_round`): ``cp -r`` of the same page files to a stick
+  directory + ``sync``, then ``cp -r`` from there to a hub-side directory + ``sync``.
+- value: payload MB/s of the workload; baseline: payload MB/s of the copies; ratio = value/baseline.
+
+The hub runs as its own process (``motcua hub serve`` on 127.0.0.1) only for the box's enrollment;
+the import runs in this process on the hub's data directory, as ``hub import-transfer`` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench._harness import BenchResult, ratio
+
+PAGE = 1024 * 1024
+
+
+@dataclass
+class Bed:
+    """What the rounds share: the box, the hub's data directory, scratch space."""
+
+    root: Path
+    store: Any
+    hub_dir: Path
+    pages: int
+    n: int = 0
+    files: list[Path] | None = None
+    payload: int = 0
+
+
+def prepare_round(bed: Bed) -> None:
+    """(not timed) Make this round's pages on the box."""
+    from bench.sync import fill
+
+    before = {r["blob"] for r in bed.store.query("SELECT blob FROM pages")}
+    fill(bed.store, pages=bed.pages, page_bytes=PAGE, per_dossier=10)
+    rows = [r for r in bed.store.query("SELECT blob, size FROM pages") if r["blob"] not in before]
+    bed.files = [bed.store.blobs.path(r["blob"]) for r in rows]
+    bed.payload = sum(r["size"] for r in rows)
+    bed.n += 1
+
+
+def transfer_round(bed: Bed) -> float:
+    """One export + hub import of this round's pages; returns the seconds it took."""
+    from sync.hub import open_hub
+    from sync.hub._relay import import_transfer
+    from sync.transfer import apply_receipts
+    from sync.transfer._import import ImportReport
+
+    stick = bed.root / f"stick-{bed.n}"
+    stick.mkdir()
+    storage, keys = open_hub(bed.hub_dir)
+    try:
+        from sync.transfer import export_transfer
+
+        start = time.perf_counter()
+        report = export_transfer(bed.store, stick)
+        got = import_transfer(storage, keys, bed.hub_dir, report.path, now=lambda: int(time.time() * 1000))
+        elapsed = time.perf_counter() - start
+        assert len(got.committed) == len(report.dossiers), (got.committed, report.dossiers)
+    finally:
+        storage.close()
+    # (not timed) the receipts back, so that the next round's export holds only its own pages
+    from sync.protocol import StickWriter, build_receipts_doc
+
+    writer = StickWriter(stick, f"receipts-{bed.n}")
+    writer.write_file("receipts.json", build_receipts_doc(receipt_key_id=keys.receipt_key_id, created_at="",
+                                                         receipts=got.receipts))
+    applied = ImportReport()
+    apply_receipts(bed.store, writer.commit(), applied)
+    assert len(applied.receipts_applied) == len(report.dossiers)
+    shutil.rmtree(stick)
+    return elapsed
+
+
+def baseline_round(bed: Bed) -> float:
+    """``cp -r`` + ``sync`` of the same page files to a stick directory and from it; seconds."""
+    assert bed.files
+    src = bed.root / f"plain-{bed.n}"
+    src.mkdir()
+    for f in bed.files:  # (not timed) the same bytes, gathered in one directory for cp -r
+        shutil.copyfile(f, src / f.name)
+    subprocess.run(["sync"], check=True)
+    stick, back = bed.root / f"cp-stick-{bed.n}", bed.root / f"cp-hub-{bed.n}"
+    start = time.perf_counter()
+    subprocess.run(["cp", "-r", str(src), str(stick)], check=True)
+    subprocess.run(["sync"], check=True)
+    subprocess.run(["cp", "-r", str(stick), str(back)], check=True)
+    subprocess.run(["sync"], check=True)
+    elapsed = time.perf_counter() - start
+    for d in (src, stick, back):
+        shutil.rmtree(d)
+    return elapsed
+
+
+def run(quick: bool = False, **_: Any) -> BenchResult:
+    from bench.sync import HubProcess, make_box
+    from sync.client import enroll
+
+    pages = 20 if quick else 200
+    rounds = 1 if quick else 3
+    root = Path(tempfile.mkdtemp(prefix="motcua-bench-transfer-"))
+    hub = HubProcess(root / "hub")
+    work, base = [], []
+    try:
+        hub.init()
+        tokens = hub.add_stations(["BENCH-T"], partition_size=1000)
+        url = hub.start()
+        _, store = make_box(root, "box")
+        enroll(store, url, tokens["BENCH-T"], station_id="BENCH-T")
+        hub.stop()  # the box is offline from now on
+        bed = Bed(root=root, store=store, hub_dir=hub.data_dir, pages=pages)
+        try:
+            for _ in range(rounds):  # A B A B …
+                prepare_round(bed)
+                work.append(bed.payload / transfer_round(bed) / 1e6)
+                base.append(bed.payload / baseline_round(bed) / 1e6)
+        finally:
+            store.close()
+    finally:
+        hub.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    value, baseline = statistics.median(work), statistics.median(base)
+    return BenchResult(
+        name="transfer", metric="export + hub import throughput", value=round(value, 2), unit="MB/s",
+        baseline="cp -r + sync to the stick directory and back, same bytes, same filesystem",
+        baseline_value=round(baseline, 2), ratio=ratio(value, baseline),
+        details={"pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
+                 "cp_mb_s": [round(v, 2) for v in base],
+                 "note": "workload: manifests, vouchers, signed document, every blob hashed on export and "
+                         "again on import, per-file fsync, one create + commit transaction per dossier"})
