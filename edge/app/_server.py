@@ -152,7 +152,7 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         await store.aaudit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
                                                                          "orphan_blobs": report.orphan_blobs_removed})
 
-    devices = sync = runner = None
+    devices = sync = runner = sticks = None
     try:
         if demo is not None:
             await demo.start_hub(store)
@@ -166,6 +166,15 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
 
             sync = SyncClient(settings=settings, store=store)
             await sync.start()
+            if settings.transfer.auto_import:
+                from sync.transfer import StickWatcher
+
+                sticks = StickWatcher(store=store, settings=settings)
+                try:
+                    await sticks.start()
+                except Exception as exc:  # no udev here: sticks are imported by command only
+                    logger.warning("USB sticks will not be imported on insertion: %s", exc)
+                    sticks = None
 
         from edge.web import create_app
 
@@ -180,6 +189,8 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
     finally:
         if runner is not None:
             await runner.cleanup()
+        if sticks is not None:
+            await sticks.stop()
         if sync is not None:
             await sync.stop()
         if devices is not None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._import import ImportReport, apply_receipts, import_stick, import_stick_async
     from ._receipts import write_receipts_stick
     from ._stick import Mounter, StickDevice, find_sticks, mounted_stick, stick_from_udev
+    from ._watch import StickWatcher
 
 _LAZY: dict[str, tuple[str, str | None]] = {
     "TransferConfig": ("._config", "TransferConfig"),
@@ -36,9 +37,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "find_sticks": ("._stick", "find_sticks"),
     "mounted_stick": ("._stick", "mounted_stick"),
     "stick_from_udev": ("._stick", "stick_from_udev"),
+    "StickWatcher": ("._watch", "StickWatcher"),
 }
 
-__all__ = ["ExportReport", "ImportReport", "Mounter", "StickDevice", "TransferConfig", "TransferError",
+__all__ = ["ExportReport", "ImportReport", "Mounter", "StickDevice", "StickWatcher", "TransferConfig", "TransferError",
            "apply_receipts", "export_transfer", "find_sticks", "import_stick", "import_stick_async",
            "mounted_stick", "stick_from_udev", "write_receipts_stick"]
 

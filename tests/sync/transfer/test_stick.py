@@ -156,3 +156,76 @@ def test_the_sync_panel_button_writes_the_stick(hub, make_station, loop_device, 
         assert len(read_transfer(item.path).entries) == 1
     finally:
         Mounter().unmount(check)
+
+
+class FakeMonitor:
+    """pyudev.Monitor's interface (fileno, poll) over a pipe: the hardware boundary of the watcher."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        self.pending: list = []
+
+    def fileno(self) -> int:
+        return self.r
+
+    def emit(self, device) -> None:
+        self.pending.append(device)
+        os.write(self.w, b"x")
+
+    def poll(self, timeout=None):
+        os.read(self.r, 1)
+        return self.pending.pop(0) if self.pending else None
+
+    def close(self) -> None:
+        os.close(self.r)
+        os.close(self.w)
+
+
+def test_a_stick_inserted_is_imported_automatically(hub, make_station, loop_device, tmp_path):
+    """At the relay: udev says a stick appeared → mounted, forwarded to the hub, unmounted."""
+    import asyncio
+
+    from boxkit import hub_dossiers
+
+    from sync.transfer import StickWatcher
+
+    _, origin = make_station("MOBILE-01")
+    ids = [add_dossier(origin, pages=1) for _ in range(2)]
+    writer = tmp_path / "w"
+    writer.mkdir()
+    Mounter().mount(loop_device, writer)
+    try:
+        export_transfer(origin, writer)
+    finally:
+        Mounter().unmount(writer)
+    settings_b, relay = make_station("BRANCH-01")
+    settings_b = settings_b.replace("transfer", mount_dir=str(tmp_path / "mnt"))
+
+    class Device:
+        action = "add"
+        sys_path = loop_device.sys_path
+        device_node = loop_device.device_node
+        properties = {"SUBSYSTEM": "block", "ID_BUS": "usb", "ID_FS_USAGE": "filesystem",
+                      "ID_FS_TYPE": loop_device.fs_type}
+
+    class Ignored(Device):
+        properties = {"SUBSYSTEM": "block", "ID_BUS": "ata", "ID_FS_USAGE": "filesystem", "ID_FS_TYPE": "ext4"}
+
+    async def go():
+        monitor = FakeMonitor()
+        done: asyncio.Queue = asyncio.Queue()
+        watcher = StickWatcher(store=relay, settings=settings_b, monitor=monitor,
+                               on_report=lambda stick, report: done.put_nowait(report))
+        await watcher.start()
+        try:
+            monitor.emit(Ignored())
+            monitor.emit(Device())
+            return await asyncio.wait_for(done.get(), 60)
+        finally:
+            await watcher.stop()
+            monitor.close()
+
+    report = asyncio.run(go())
+    assert report is not None and report.ok and sorted(report.transfers[0].forwarded) == sorted(ids)
+    assert set(hub_dossiers(hub)) == set(ids)
+    assert not (tmp_path / "mnt" / loop_device.mount_name).exists()
