@@ -43,6 +43,7 @@ class Bed:
     n: int = 0
     files: list[Path] | None = None
     payload: int = 0
+    split: dict[str, list[float]] | None = None  # seconds of export and of import, per round
 
 
 def prepare_round(bed: Bed) -> None:
@@ -72,8 +73,13 @@ def transfer_round(bed: Bed) -> float:
 
         start = time.perf_counter()
         report = export_transfer(bed.store, stick)
+        middle = time.perf_counter()
         got = import_transfer(storage, keys, bed.hub_dir, report.path, now=lambda: int(time.time() * 1000))
         elapsed = time.perf_counter() - start
+        split = bed.split if bed.split is not None else {"export_s": [], "import_s": []}
+        split["export_s"].append(round(middle - start, 3))
+        split["import_s"].append(round(elapsed - (middle - start), 3))
+        bed.split = split
         assert len(got.committed) == len(report.dossiers), (got.committed, report.dossiers)
     finally:
         storage.close()
@@ -119,6 +125,7 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
     root = Path(tempfile.mkdtemp(prefix="motcua-bench-transfer-"))
     hub = HubProcess(root / "hub")
     work, base = [], []
+    split = None
     try:
         hub.init()
         tokens = hub.add_stations(["BENCH-T"], partition_size=1000)
@@ -132,6 +139,7 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
                 prepare_round(bed)
                 work.append(bed.payload / transfer_round(bed) / 1e6)
                 base.append(bed.payload / baseline_round(bed) / 1e6)
+            split = bed.split
         finally:
             store.close()
     finally:
@@ -142,7 +150,7 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
         name="transfer", metric="export + hub import throughput", value=round(value, 2), unit="MB/s",
         baseline="cp -r + sync to the stick directory and back, same bytes, same filesystem",
         baseline_value=round(baseline, 2), ratio=ratio(value, baseline),
-        details={"pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
+        details={**(split or {}), "pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
                  "cp_mb_s": [round(v, 2) for v in base],
                  "note": "workload: manifests, vouchers, signed document, every blob hashed on export and "
                          "again on import, per-file fsync, one create + commit transaction per dossier"})

@@ -12,6 +12,7 @@ verified by their hashes as on any upload, and a dossier is stored once whoever 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -297,8 +298,9 @@ def _store_blob(files: BlobFiles, src: Path, sha: str, size: int) -> None:
             return
         app.truncate(0)
         at = 0
+        digest = hashlib.sha256()  # hashed as written: finish() checks it against the blob's id
         with open(src, "rb") as fh:
             while block := fh.read(4 * 1024 * 1024):
-                at = app.append([block], at)
-        if not app.finish(size):
+                at = app.append([block], at, digest)
+        if not app.finish(size, digest.hexdigest()):
             raise ApiError(460, "blob_hash_mismatch", f"blob {sha[:12]}… on the stick changed while it was read")
