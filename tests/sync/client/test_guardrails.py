@@ -126,3 +126,39 @@ def test_warnings_reach_the_status_and_the_heartbeat(tmp_path, hub):
     asyncio.run(beat())
     assert hub.storage.get_station("HN-0002").last_heartbeat["warnings"] == ["unsynced_old"]
     store.close()
+
+
+def test_the_sync_panel_shows_the_warnings(tmp_path, hub):
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    from aiohttp.test_utils import TestClient, TestServer
+    from boxkit import make_box
+
+    from edge.web import accounts, create_app
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "edge" / "web"))
+    from web_helpers import PASSWORDS, login
+
+    settings, store = make_box(tmp_path)
+    settings = settings.replace("guardrails", unsynced_max_age_days=0, disk_warn_days=0)
+    enroll(store, hub.url, hub.add_station("HN-0003"), station_id="HN-0003", timeout_seconds=5)
+    add_dossier(store, pages=1)
+    store.write(lambda conn: conn.execute("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z'"))
+    accounts.create_account(store, "clerk", "Nguyễn Thị Cán Bộ", "clerk", PASSWORDS["clerk"])
+
+    async def go():
+        client = TestClient(TestServer(create_app(settings=settings, store=store,
+                                                  sync=SyncClient(settings=settings, store=store))))
+        await client.start_server()
+        try:
+            await login(client, "clerk")
+            return await (await client.get("/sync")).text()
+        finally:
+            await client.close()
+
+    html = asyncio.run(go())
+    assert 'data-guardrail="unsynced_old"' in html and "nên chuyển hồ sơ bằng thẻ nhớ" in html
+    assert 'action="/sync/transfer"' in html
+    store.close()
