@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from sync.client import SyncClient
 from sync.protocol import STICK_DIR
 from sync.transfer import export_transfer, import_stick, write_receipts_stick
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: plaintext
+from plaintext import find_plaintext
+
 MARKER = "Nguyễn Văn An"
 
 
@@ -22,19 +27,30 @@ def _states(store) -> dict[str, str]:
     return {r["dossier_id"]: r["state"] for r in store.query("SELECT dossier_id, state FROM outbox")}
 
 
+PAGE = b"PAGE-IN-THE-CLEAR-" + os.urandom(4096)
+
+
 def _no_plaintext(root: Path) -> None:
-    needles = [MARKER.encode(), b"001099001234"]
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert not any(n in data for n in needles), f"personal data in the clear in {path}"
+    hits = find_plaintext(root, [MARKER, "001099001234"], raw=[PAGE[:64]])
+    assert hits == [], f"personal data in the clear: {hits}"
+
+
+def _known_page_dossier(store) -> str:
+    from edge.outbox import ingest_and_enqueue
+    from edge.store import PageSource
+
+    dossier_id, _ = ingest_and_enqueue(store, procedure_code="1.001612",
+                                       applicant={"full_name": MARKER, "id_number": "001099001234"},
+                                       pages=[PageSource(source=PAGE, component="tp", media_type="image/png")],
+                                       actor="clerk")
+    return dossier_id
 
 
 @pytest.mark.parametrize("kind", ["vfat", "ext4", "dir"])
 def test_offline_box_reaches_the_city_through_a_relay_and_a_stick(kind, hub, make_station, sticks):
     settings_a, box_a = make_station("MOBILE-01")
     settings_b, box_b = make_station("BRANCH-01")
-    ids = [add_dossier(box_a, pages=2, page_bytes=200_000) for _ in range(3)]
+    ids = [add_dossier(box_a, pages=2, page_bytes=200_000) for _ in range(2)] + [_known_page_dossier(box_a)]
     stick = sticks.make(kind)
 
     report = export_transfer(box_a, stick)
@@ -54,6 +70,18 @@ def test_offline_box_reaches_the_city_through_a_relay_and_a_stick(kind, hub, mak
     assert box_b.query("SELECT COUNT(*) AS n FROM dossiers")[0]["n"] == 0
     assert box_b.query("SELECT COUNT(*) AS n FROM transfer_relayed")[0]["n"] == 3
     _no_plaintext(Path(settings_b.store.state_dir))
+    _no_plaintext(hub.data_dir)  # the hub holds them sealed too, until `hub open` with the city key
+    # ... and the city, with its private key, reads them whole.
+    from click.testing import CliRunner
+
+    from edge.cli import cli
+
+    opened = Path(settings_b.store.state_dir).parent / f"opened-{kind}"
+    out = CliRunner().invoke(cli, ["hub", "open", ids[-1], "--data-dir", str(hub.data_dir), "--city-key",
+                                   str(hub.city_private_key_path), "--out", str(opened)])
+    assert out.exit_code == 0, out.output
+    assert MARKER in (opened / "dossier.json").read_text(encoding="utf-8")
+    assert [p.read_bytes() for p in opened.glob("page-*")] == [PAGE]
 
     # A still has everything and shreds nothing: no receipt has come back yet.
     client_a = SyncClient(settings=settings_a, store=box_a)
