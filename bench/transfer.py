@@ -153,4 +153,6 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
         details={**(split or {}), "pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
                  "cp_mb_s": [round(v, 2) for v in base],
                  "note": "workload: manifests, vouchers, signed document, every blob hashed on export and "
-                         "again on import, per-file fsync, one create + commit transaction per dossier"})
+                         "again on import; export: one flush of the stick before its rename; import: the "
+                         "hub's blob files (an fsync of each blob and of its directory, as for an upload), "
+                         "one create + one commit transaction per dossier; baseline: two copies, one sync each"})

@@ -296,7 +296,8 @@ def _store_blob(files: BlobFiles, src: Path, sha: str, size: int) -> None:
     with files.appender(sha) as app:
         if app.discard_if_complete():
             return
-        app.truncate(0)
+        if app.current_offset():  # a partial upload of the same blob: start it over
+            app.truncate(0)
         at = 0
         digest = hashlib.sha256()  # hashed as written: finish() checks it against the blob's id
         with open(src, "rb") as fh:
