@@ -2,8 +2,9 @@
 
 Order matters where a contribution is ordered: the migration sets of a fresh database are
 applied in this order (``store`` is the store's own and always first, then ``outbox``,
-``web``, ``reception``, ``sync``), and ``motcua config show`` prints the registered config
-sections in this order (``web``, ``reception``, ``sync``, ``devices``) between the configuration's
+``web``, ``reception``, ``sync``, ``transfer``), and ``motcua config show`` prints the registered
+config sections in this order (``web``, ``reception``, ``sync``, ``guardrails``, ``transfer``,
+``devices``) between the configuration's
 own ``station``/``store`` and ``log``. Commands are listed by name.
 """
 
