@@ -166,15 +166,15 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
 
             sync = SyncClient(settings=settings, store=store)
             await sync.start()
-            if settings.transfer.auto_import:
-                from sync.transfer import StickWatcher
+        if settings.transfer.auto_import:  # a relay forwards sticks; a box without a link takes receipts
+            from sync.transfer import StickWatcher
 
-                sticks = StickWatcher(store=store, settings=settings)
-                try:
-                    await sticks.start()
-                except Exception as exc:  # no udev here: sticks are imported by command only
-                    logger.warning("USB sticks will not be imported on insertion: %s", exc)
-                    sticks = None
+            sticks = StickWatcher(store=store, settings=settings)
+            try:
+                await sticks.start()
+            except Exception as exc:  # no udev here: sticks are imported by command only
+                logger.warning("USB sticks will not be imported on insertion: %s", exc)
+                sticks = None
 
         from edge.web import create_app
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from edge.outbox import PUSHABLE, RECEIPTED, Outbox
 from sync.client import SyncClient, load_manifest, receipt_key_of
-from sync.errors import ApiError, ProtocolError, SignatureError, SyncError
+from sync.errors import ApiError, ProtocolError, SignatureError, SyncError, TransportError
 from sync.protocol import (
     CHUNK_MEDIA_TYPE,
     H_BLOB_STATE,
@@ -252,6 +252,10 @@ async def import_stick_async(store, settings, root: Path) -> ImportReport:
                                   chunk_size=settings.sync.chunk_size_kb * 1024)
                 try:
                     await relayer.forward(transfer, outcome)
+                except TransportError as exc:
+                    raise TransferError(f"the hub cannot be reached: {exc}",
+                                        message_vi="Chưa gửi được lên thành phố (mất kết nối); thẻ nhớ vẫn dùng "
+                                                   "được, hãy thử lại khi có mạng.") from exc
                 except ApiError as exc:
                     if exc.code not in REFUSAL_VI and exc.retryable:
                         raise TransferError(f"the hub could not be reached or refused for now: {exc}",

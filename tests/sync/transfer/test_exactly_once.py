@@ -193,3 +193,16 @@ def test_a_receipt_that_does_not_verify_does_not_let_the_box_shred(hub, make_sta
     client = SyncClient(settings=settings_a, store=box_a)
     assert len(client.retention().shredded) == 2
     assert client.status().pending == 1
+
+
+def test_a_relay_without_a_link_says_so_and_keeps_nothing(hub, make_station, origin):
+    from sync.transfer import TransferError
+
+    _, _, _, stick = origin
+    settings_b, box_b = make_station("BRANCH-01")
+    hub.stop()
+    with pytest.raises(TransferError) as info:
+        import_stick(box_b, settings_b, stick)
+    assert "mất kết nối" in info.value.message_vi
+    assert box_b.query("SELECT COUNT(*) AS n FROM transfer_relayed")[0]["n"] == 0
+    assert hub_dossiers(hub) == {}
