@@ -95,6 +95,7 @@ from ._transfer import (
     TransferEntry,
     TransferRefused,
     Voucher,
+    blob_rel,
     build_receipts_doc,
     build_transfer_doc,
     check_blob,
@@ -126,7 +127,7 @@ __all__ = [
     "verify_receipt",
     # sealed transfers and the relay (§14)
     "RECEIPTS_TYPE", "STICK_DIR", "TRANSFER_TYPE", "VOUCHER_TYPE", "StickItem", "StickWriter", "Transfer",
-    "TransferEntry", "TransferRefused", "Voucher", "build_receipts_doc", "build_transfer_doc", "check_blob",
+    "TransferEntry", "TransferRefused", "Voucher", "blob_rel", "build_receipts_doc", "build_transfer_doc", "check_blob",
     "clear_partials", "make_voucher", "manifest_bytes", "parse_relay_put", "parse_voucher", "read_receipts",
     "read_transfer", "scan_stick", "transfer_name",
 ]

@@ -131,7 +131,13 @@ class Transfer:
     entries: tuple[TransferEntry, ...]
 
     def blob_path(self, sha: str) -> Path:
-        return self.path / "blobs" / sha
+        return self.path / blob_rel(sha)
+
+
+def blob_rel(sha: str) -> str:
+    """Where a blob lives in a transfer: fanned out by its first two hex digits (a FAT directory
+    holds at most 65,536 entries, and each long name takes several)."""
+    return f"blobs/{sha[:2]}/{sha}"
 
 
 def transfer_name(station: str, transfer_id: str) -> str:

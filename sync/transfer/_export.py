@@ -19,6 +19,7 @@ from sync.client import LocalIntegrityError, build_manifest, receipt_key_of
 from sync.errors import SignatureError
 from sync.protocol import (
     StickWriter,
+    blob_rel,
     build_transfer_doc,
     key_id,
     make_voucher,
@@ -81,7 +82,7 @@ def export_transfer(store, target: Path) -> ExportReport:
                 manifest, msha = build_manifest(store, dossier_id, station_id=station)
                 for b in manifest["blobs"]:
                     if b["sha256"] not in written:
-                        writer.copy_file(f"blobs/{b['sha256']}", store.blobs.path(b["sha256"]), sha=b["sha256"],
+                        writer.copy_file(blob_rel(b["sha256"]), store.blobs.path(b["sha256"]), sha=b["sha256"],
                                          size=int(b["size"]))
                         written.add(b["sha256"])
             except (LocalIntegrityError, SignatureError, FileNotFoundError) as exc:

@@ -102,7 +102,7 @@ def test_a_tampered_stick_is_refused_whole(hub, make_station, origin, damage):
     _, _, _, stick = origin
     (transfer,) = (stick / STICK_DIR).iterdir()
     if damage == "blob":
-        blob = sorted((transfer / "blobs").iterdir())[-1]
+        blob = sorted(p for p in (transfer / "blobs").rglob("*") if p.is_file())[-1]
         data = bytearray(blob.read_bytes())
         data[len(data) // 2] ^= 1
         blob.write_bytes(bytes(data))
@@ -117,7 +117,7 @@ def test_a_tampered_stick_is_refused_whole(hub, make_station, origin, damage):
         doc["transfer"]["dossiers"].pop()
         path.write_text(json.dumps(doc))
     else:
-        sorted((transfer / "blobs").iterdir())[0].unlink()
+        sorted(p for p in (transfer / "blobs").rglob("*") if p.is_file())[0].unlink()
     settings_b, box_b = make_station("BRANCH-01")
     (t,) = import_stick(box_b, settings_b, stick).transfers
     assert t.code == "invalid_transfer" and "sửa đổi" in t.refused_vi, t
