@@ -42,7 +42,6 @@ class Bed:
     pages: int
     n: int = 0
     files: list[Path] | None = None
-    payload: int = 0
     split: dict[str, list[float]] | None = None  # seconds of export and of import, per round
 
 
@@ -54,17 +53,16 @@ def prepare_round(bed: Bed) -> None:
     fill(bed.store, pages=bed.pages, page_bytes=PAGE, per_dossier=10)
     rows = [r for r in bed.store.query("SELECT blob, size FROM pages") if r["blob"] not in before]
     bed.files = [bed.store.blobs.path(r["blob"]) for r in rows]
-    bed.payload = sum(r["size"] for r in rows)
     bed.n += 1
 
 
 def transfer_round(bed: Bed) -> float:
-    """One export + hub import of this round's pages; returns the seconds it took."""
-    from sync.hub import open_hub
-    from sync.hub._relay import import_transfer
-    from sync.transfer import apply_receipts
-    from sync.transfer._import import ImportReport
+    """One round of the workload: new pages (not timed), their export + hub import; returns MB/s."""
+    from sync.hub import import_transfer, open_hub
+    from sync.protocol import read_transfer
+    from sync.transfer import ImportReport, apply_receipts
 
+    prepare_round(bed)
     stick = bed.root / f"stick-{bed.n}"
     stick.mkdir()
     storage, keys = open_hub(bed.hub_dir)
@@ -81,6 +79,7 @@ def transfer_round(bed: Bed) -> float:
         split["import_s"].append(round(elapsed - (middle - start), 3))
         bed.split = split
         assert len(got.committed) == len(report.dossiers), (got.committed, report.dossiers)
+        moved = sum(size for e in read_transfer(report.path, hash_blobs=False).entries for _, size in e.blobs)
     finally:
         storage.close()
     # (not timed) the receipts back, so that the next round's export holds only its own pages
@@ -93,11 +92,14 @@ def transfer_round(bed: Bed) -> float:
     apply_receipts(bed.store, writer.commit(), applied)
     assert len(applied.receipts_applied) == len(report.dossiers)
     shutil.rmtree(stick)
-    return elapsed
+    return moved / elapsed / 1e6
 
 
 def baseline_round(bed: Bed) -> float:
-    """``cp -r`` + ``sync`` of the same page files to a stick directory and from it; seconds."""
+    """One round of the baseline: ``cp -r`` + ``sync`` of the last workload round's page files to a
+    stick directory and from it; returns MB/s."""
+    if not bed.files:
+        prepare_round(bed)  # a baseline round first: pages of its own (the next export takes them too)
     assert bed.files
     src = bed.root / f"plain-{bed.n}"
     src.mkdir()
@@ -111,9 +113,10 @@ def baseline_round(bed: Bed) -> float:
     subprocess.run(["cp", "-r", str(stick), str(back)], check=True)
     subprocess.run(["sync"], check=True)
     elapsed = time.perf_counter() - start
+    moved = sum(f.stat().st_size for f in bed.files)
     for d in (src, stick, back):
         shutil.rmtree(d)
-    return elapsed
+    return moved / elapsed / 1e6
 
 
 def run(quick: bool = False, **_: Any) -> BenchResult:
@@ -136,9 +139,8 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
         bed = Bed(root=root, store=store, hub_dir=hub.data_dir, pages=pages)
         try:
             for _ in range(rounds):  # A B A B …
-                prepare_round(bed)
-                work.append(bed.payload / transfer_round(bed) / 1e6)
-                base.append(bed.payload / baseline_round(bed) / 1e6)
+                work.append(transfer_round(bed))
+                base.append(baseline_round(bed))
             split = bed.split
         finally:
             store.close()
