@@ -68,22 +68,40 @@ def find_sticks(context: Any = None, *, filesystems: str = "vfat,exfat,ext4") ->
 
 
 class Mounter:
-    """``mount`` and ``umount`` (the box runs as a user allowed to mount its sticks)."""
+    """Mount a stick read-write, ``nosuid,nodev,noexec``.
 
-    def mount(self, stick: StickDevice, mountpoint: Path) -> None:
+    As root: ``mount``/``umount`` at the mount point given. As the service user (the hardened
+    ``motcua-edge.service`` holds no capability): through udisks2 (``udisksctl``, allowed for the
+    ``motcua`` user by ``systemd/polkit/50-motcua-udisks.rules``), which picks the mount point.
+    """
+
+    def mount(self, stick: StickDevice, mountpoint: Path) -> Path:
+        """Mount ``stick``; returns where it is mounted."""
+        if os.geteuid() != 0:
+            out = _run(["udisksctl", "mount", "--no-user-interaction", "-b", stick.device_node,
+                        "-o", "nosuid,nodev,noexec"])
+            match = re.search(r" at (/\S+?)\.?$", out.strip())
+            if not match:
+                raise TransferError(f"udisksctl did not say where it mounted {stick.device_node}: {out.strip()}",
+                                    message_vi="Không gắn được thẻ nhớ.")
+            return Path(match.group(1))
         options = "rw,nosuid,nodev,noexec"
         if stick.fs_type in ("vfat", "exfat"):
             options += f",uid={os.getuid()},gid={os.getgid()},umask=077"
         _run(["mount", "-t", stick.fs_type, "-o", options, stick.device_node, str(mountpoint)])
+        return mountpoint
 
-    def unmount(self, mountpoint: Path) -> None:
-        subprocess.run(["sync"], check=False)
+    def unmount(self, mountpoint: Path, stick: StickDevice | None = None) -> None:
+        os.sync()
+        if os.geteuid() != 0 and stick is not None:
+            _run(["udisksctl", "unmount", "--no-user-interaction", "-b", stick.device_node])
+            return
         _run(["umount", str(mountpoint)])
 
 
-def _run(argv: list[str]) -> None:
+def _run(argv: list[str]) -> str:
     try:
-        subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60)
+        return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise TransferError(f"{' '.join(argv[:1])} failed: {detail.strip()}",
@@ -95,13 +113,14 @@ def mounted_stick(stick: StickDevice, *, mount_dir: Path, mounter: Mounter | Non
     """Mount the stick read-write under ``mount_dir``, yield the mount point, then flush and unmount."""
     mounter = mounter or Mounter()
     point = Path(mount_dir) / stick.mount_name
-    point.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mounter.mount(stick, point)
+    if os.geteuid() == 0:
+        point.mkdir(parents=True, exist_ok=True, mode=0o700)
+    point = mounter.mount(stick, point)
     try:
         yield point
     finally:
         try:
-            mounter.unmount(point)
+            mounter.unmount(point, stick)
         except TransferError as exc:
             logger.error("stick at %s could not be unmounted: %s", point, exc)
         with contextlib.suppress(OSError):

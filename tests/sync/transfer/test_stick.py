@@ -229,3 +229,26 @@ def test_a_stick_inserted_is_imported_automatically(hub, make_station, loop_devi
     assert report is not None and report.ok and sorted(report.transfers[0].forwarded) == sorted(ids)
     assert set(hub_dossiers(hub)) == set(ids)
     assert not (tmp_path / "mnt" / loop_device.mount_name).exists()
+
+
+def test_the_service_user_mounts_through_udisks(monkeypatch):
+    """Without root (the hardened service), the stick goes through udisksctl: the OS boundary is
+    patched here (no udisks daemon in the test machine), the arguments and the parsing are real."""
+    import subprocess as sp
+
+    from sync.transfer import _stick
+
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        out = "Mounted /dev/sdb1 at /media/motcua/MOTCUA.\n" if argv[1] == "mount" else "Unmounted /dev/sdb1.\n"
+        return sp.CompletedProcess(argv, 0, out, "")
+
+    monkeypatch.setattr(_stick.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(_stick.subprocess, "run", run)
+    stick = StickDevice(sys_path="/devices/x", device_node="/dev/sdb1", fs_type="vfat")
+    with mounted_stick(stick, mount_dir=Path("/nonexistent/mnt")) as point:
+        assert point == Path("/media/motcua/MOTCUA")
+    assert calls == [["udisksctl", "mount", "--no-user-interaction", "-b", "/dev/sdb1", "-o", "nosuid,nodev,noexec"],
+                     ["udisksctl", "unmount", "--no-user-interaction", "-b", "/dev/sdb1"]]
