@@ -278,8 +278,10 @@ class SyncClient:
             "versions": {"motcua": _version()},
             "feed_seq": int(self.state.get("sync.feed_since") or 0),
             "clock_offset_ms": round(self.clock.state.offset * 1000),
-            "warnings": [w.code for w in self.guardrail_warnings()],
         }
+        warnings = [w.code for w in self.guardrail_warnings()]
+        if warnings:  # only then: a hub older than the field is still answered by a quiet box
+            body["warnings"] = warnings
         try:
             resp = await self.transport().call("POST", "/v1/heartbeat", json_body=body)
         except ApiError as exc:
