@@ -11,9 +11,13 @@ a plain ``cp -r`` + ``sync`` of the same bytes to the same filesystem and back, 
 - One round of the baseline (:func:`baseline_round`): ``cp -r`` of the same page files to a stick
   directory + ``sync``, then ``cp -r`` from there to a hub-side directory + ``sync``.
 - value: payload MB/s of the workload; baseline: payload MB/s of the copies; ratio = value/baseline.
+- ``details.relay_import_mb_s``: one more round's stick forwarded by an enrolled relay box over
+  HTTP to the hub process (``transfer import``: verify the stick, then PUT, PATCH, commit per
+  dossier), for context.
 
-The hub runs as its own process (``motcua hub serve`` on 127.0.0.1) only for the box's enrollment;
-the import runs in this process on the hub's data directory, as ``hub import-transfer`` does.
+The hub runs as its own process (``motcua hub serve`` on 127.0.0.1) for the enrollments and the
+relay; the measured import runs in this process on the hub's data directory, as ``hub
+import-transfer`` does.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Bed:
     pages: int
     n: int = 0
     files: list[Path] | None = None
+    payload_of_last: int = 0
     split: dict[str, list[float]] | None = None  # seconds of export and of import, per round
 
 
@@ -53,6 +58,7 @@ def prepare_round(bed: Bed) -> None:
     fill(bed.store, pages=bed.pages, page_bytes=PAGE, per_dossier=10)
     rows = [r for r in bed.store.query("SELECT blob, size FROM pages") if r["blob"] not in before]
     bed.files = [bed.store.blobs.path(r["blob"]) for r in rows]
+    bed.payload_of_last = sum(r["size"] for r in rows)
     bed.n += 1
 
 
@@ -119,6 +125,22 @@ def baseline_round(bed: Bed) -> float:
     return moved / elapsed / 1e6
 
 
+def relay_round(bed: Bed, relay_store, relay_settings) -> float:
+    """(details only) New pages exported, then forwarded by an enrolled relay box over HTTP; MB/s."""
+    from sync.transfer import export_transfer, import_stick
+
+    prepare_round(bed)
+    stick = bed.root / f"relay-stick-{bed.n}"
+    stick.mkdir()
+    report = export_transfer(bed.store, stick)
+    start = time.perf_counter()
+    got = import_stick(relay_store, relay_settings, stick)
+    elapsed = time.perf_counter() - start
+    assert got.ok and len(got.transfers[0].forwarded) == len(report.dossiers)
+    shutil.rmtree(stick)
+    return bed.payload_of_last / elapsed / 1e6
+
+
 def run(quick: bool = False, **_: Any) -> BenchResult:
     from bench.sync import HubProcess, make_box
     from sync.client import enroll
@@ -128,22 +150,25 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
     root = Path(tempfile.mkdtemp(prefix="motcua-bench-transfer-"))
     hub = HubProcess(root / "hub")
     work, base = [], []
-    split = None
+    split, relayed = None, 0.0
     try:
         hub.init()
-        tokens = hub.add_stations(["BENCH-T"], partition_size=1000)
+        tokens = hub.add_stations(["BENCH-T", "BENCH-R"], partition_size=1000)
         url = hub.start()
         _, store = make_box(root, "box")
-        enroll(store, url, tokens["BENCH-T"], station_id="BENCH-T")
-        hub.stop()  # the box is offline from now on
+        enroll(store, url, tokens["BENCH-T"], station_id="BENCH-T")  # then offline: it never calls the hub
+        relay_settings, relay = make_box(root, "relay", chunk_size_kb=1024)
+        enroll(relay, url, tokens["BENCH-R"], station_id="BENCH-R")
         bed = Bed(root=root, store=store, hub_dir=hub.data_dir, pages=pages)
         try:
             for _ in range(rounds):  # A B A B …
                 work.append(transfer_round(bed))
                 base.append(baseline_round(bed))
             split = bed.split
+            relayed = relay_round(bed, relay, relay_settings)
         finally:
             store.close()
+            relay.close()
     finally:
         hub.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -152,7 +177,7 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
         name="transfer", metric="export + hub import throughput", value=round(value, 2), unit="MB/s",
         baseline="cp -r + sync to the stick directory and back, same bytes, same filesystem",
         baseline_value=round(baseline, 2), ratio=ratio(value, baseline),
-        details={**(split or {}), "pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
+        details={**(split or {}), "relay_import_mb_s": round(relayed, 2), "pages": pages, "page_bytes": PAGE, "rounds": rounds, "transfer_mb_s": [round(v, 2) for v in work],
                  "cp_mb_s": [round(v, 2) for v in base],
                  "note": "workload: manifests, vouchers, signed document, every blob hashed on export and "
                          "again on import; export: one flush of the stick before its rename; import: the "
