@@ -138,5 +138,8 @@ def setup(app: web.Application) -> None:
     r.add_post("/dossiers/{id}/scan", scan_submit)
     r.add_get("/sync", sync_page, name="sync")
     r.add_post("/sync/kick", sync_kick)
+    from ._views_transfer import setup as transfer_setup  # the sync panel's "write a stick" button
+
+    transfer_setup(app)
     r.add_get("/healthz", healthz, name="healthz")
     r.add_get("/status", status_page, name="status")
