@@ -13,17 +13,7 @@ from aiohttp import web
 
 from edge import services
 
-from . import (
-    _api,
-    _metrics,
-    _views_admin,
-    _views_auth,
-    _views_counter,
-    _views_intake,
-    _views_lookup,
-    _views_panels,
-    _views_signing,
-)
+from . import _api, _views_admin, _views_auth, _views_intake, _views_lookup, _views_panels
 from ._auth import headers_middleware, security_middleware
 from ._errors import error_middleware
 from ._events import EventHub
@@ -65,13 +55,10 @@ def create_app(*, settings: Settings, store: Store, devices: DeviceManager | Non
     app.router.add_static("/static/", HERE / "static", name="static")
     _views_auth.setup(app)
     _views_intake.setup(app)
-    _views_counter.setup(app)
     _views_lookup.setup(app)
     _views_panels.setup(app)
     _views_admin.setup(app)
-    _views_signing.setup(app)
     _api.setup(app)
-    _metrics.setup(app)  # GET /metrics: loopback, or an admin's session
     app.on_startup.append(_start)
     # On shutdown (before aiohttp waits for open handlers): the event streams end at once.
     app.on_shutdown.append(_stop)
