@@ -57,6 +57,12 @@ ERROR_CODES: dict[str, tuple[int, bool]] = {
     "internal": (500, True),
     "unavailable": (503, True),
     "insufficient_storage": (507, True),
+    # relayed transfers (docs/sync-protocol.md §14)
+    "origin_unknown": (403, False),
+    "origin_revoked": (403, False),
+    "origin_retired": (403, False),
+    "origin_bad_signature": (403, False),
+    "wrong_city": (403, False),
 }
 
 

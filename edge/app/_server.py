@@ -152,7 +152,7 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
         await store.aaudit("store.recovered", actor="system", details={"tmp_files": report.tmp_files_removed,
                                                                          "orphan_blobs": report.orphan_blobs_removed})
 
-    devices = sync = runner = None
+    devices = sync = runner = sticks = None
     try:
         if demo is not None:
             await demo.start_hub(store)
@@ -168,6 +168,15 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
 
             sync = SyncClient(settings=settings, store=store, devices=devices)
             await sync.start()
+        if settings.transfer.auto_import:  # a relay forwards sticks; a box without a link takes receipts
+            from sync.transfer import StickWatcher
+
+            sticks = StickWatcher(store=store, settings=settings)
+            try:
+                await sticks.start()
+            except Exception as exc:  # no udev here: sticks are imported by command only
+                logger.warning("USB sticks will not be imported on insertion: %s", exc)
+                sticks = None
 
         from edge.web import create_app
 
@@ -182,6 +191,8 @@ async def serve(settings: Settings, *, host: str, port: int, demo: Any = None, s
     finally:
         if runner is not None:
             await runner.cleanup()
+        if sticks is not None:
+            await sticks.stop()
         if sync is not None:
             await sync.stop()
         if devices is not None:

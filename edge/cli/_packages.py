@@ -2,8 +2,9 @@
 
 Order matters where a contribution is ordered: the migration sets of a fresh database are
 applied in this order (``store`` is the store's own and always first, then ``outbox``,
-``web``, ``reception``, ``sync``), and ``motcua config show`` prints the registered config
-sections in this order (``web``, ``reception``, ``sync``, ``devices``, ``signing``) between the configuration's
+``web``, ``reception``, ``sync``, ``transfer``), and ``motcua config show`` prints the registered
+config sections in this order (``web``, ``reception``, ``sync``, ``guardrails``, ``transfer``,
+``devices``, ``signing``) between the configuration's
 own ``station``/``store`` and ``log``. Commands are listed by name.
 """
 
@@ -24,6 +25,7 @@ from edge.web import _extension as web_ext
 from provisioning import _extension as provisioning_ext
 from sync.client import _extension as sync_client_ext
 from sync.hub import _extension as hub_ext
+from sync.transfer import _extension as transfer_ext
 
 PACKAGES: tuple[ModuleType, ...] = (
     cli_ext,
@@ -31,6 +33,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     web_ext,
     reception_ext,
     sync_client_ext,
+    transfer_ext,
     devices_ext,
     cccd_ext,
     signing_ext,

@@ -113,6 +113,16 @@ async def sync_state(app: web.Application) -> dict[str, Any] | None:
 SOURCES = {"": "", "ADF": "ADF", "Flatbed": "Flatbed", "Duplex": "Duplex"}
 
 
+def _check_room(store, settings, pages: int) -> None:
+    """Offline guardrail: refuse a scan only when the store could not hold its pages."""
+    from sync.client import NoRoomError, check_room_for_scan
+
+    try:
+        check_room_for_scan(store, settings.guardrails, pages=pages, now=store.clock.now_s())
+    except NoRoomError as exc:
+        raise HttpError(507, "no_room", str(exc), message_vi=exc.message_vi) from None
+
+
 async def start_scan(request: web.Request, dossier_id: str, *, component: str, pages: Any,
                      device: str = "", source: str = "") -> dict[str, Any]:
     """Check everything that can be checked at once (answers with a precise message), then run
@@ -133,6 +143,7 @@ async def start_scan(request: web.Request, dossier_id: str, *, component: str, p
         raise ValidationError("source", "ADF, Flatbed or Duplex",
                               message_vi="Nguồn giấy phải là khay nạp giấy, mặt kính hoặc quét hai mặt.")
     services.check_component(store, dossier_id, component)
+    _check_room(store, settings, count)
     if store.summary(dossier_id).status != "draft":
         raise HttpError(409, "not_draft", "not a draft", message_vi="Hồ sơ đã hoàn tất tiếp nhận, không thể quét thêm.")
     if device:

@@ -93,7 +93,16 @@ async def scan_submit(request: web.Request) -> web.Response:
 @allow("sync.view")
 async def sync_page(request: web.Request) -> web.StreamResponse:
     return render("sync.html", request, {
-        "sync": await sync_state(request.app), "notice": "Đã yêu cầu đồng bộ ngay." if request.query.get("msg") == "kicked" else None})
+        "sync": await sync_state(request.app), "notice": _notice(request.query.get("msg", ""))})
+
+
+def _notice(msg: str) -> str | None:
+    if msg == "kicked":
+        return "Đã yêu cầu đồng bộ ngay."
+    if msg.startswith("transfer:") and msg[9:].isdigit():
+        return (f"Đã ghi {int(msg[9:])} hồ sơ vào thẻ nhớ (đã niêm phong cho thành phố). Hồ sơ vẫn được giữ trên "
+                "trạm cho tới khi có biên nhận của thành phố.")
+    return None
 
 
 @allow("sync.kick")
@@ -131,5 +140,8 @@ def setup(app: web.Application) -> None:
     r.add_post("/dossiers/{id}/scan", scan_submit)
     r.add_get("/sync", sync_page, name="sync")
     r.add_post("/sync/kick", sync_kick)
+    from ._views_transfer import setup as transfer_setup  # the sync panel's "write a stick" button
+
+    transfer_setup(app)
     r.add_get("/healthz", healthz, name="healthz")
     r.add_get("/status", status_page, name="status")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ._client import SyncClient, status_json
     from ._clock import SKEW_ENV, ClockState, HubClock, os_time
     from ._config import SyncConfig
-    from ._enroll import EnrollResult, enroll, enroll_async
+    from ._enroll import EnrollResult, enroll, enroll_async, receipt_key_of
     from ._errors import (
         AnchorMismatchError,
         CityKeyChangeError,
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
         SyncLockedError,
         describe_vi,
     )
+    from ._guardrails import NoRoomError, check_room_for_scan
+    from ._guardrails import warnings as guardrail_warnings
+    from ._guardrails_config import GuardrailsConfig
+    from ._manifest import build_manifest, load_manifest
     from ._scheduler import JobSpec, SyncScheduler
     from ._status import DossierSyncState, SyncStatus
     from ._transport import HubTransport, check_hub_url, pinned_ssl_context
@@ -44,6 +48,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "EnrollResult": ("._enroll", "EnrollResult"),
     "enroll": ("._enroll", "enroll"),
     "enroll_async": ("._enroll", "enroll_async"),
+    "receipt_key_of": ("._enroll", "receipt_key_of"),
+    "build_manifest": ("._manifest", "build_manifest"),
+    "NoRoomError": ("._guardrails", "NoRoomError"),
+    "check_room_for_scan": ("._guardrails", "check_room_for_scan"),
+    "guardrail_warnings": ("._guardrails", "warnings"),
+    "GuardrailsConfig": ("._guardrails_config", "GuardrailsConfig"),
+    "load_manifest": ("._manifest", "load_manifest"),
     "AnchorMismatchError": ("._errors", "AnchorMismatchError"),
     "CityKeyChangeError": ("._errors", "CityKeyChangeError"),
     "InsecureTransportError": ("._errors", "InsecureTransportError"),
@@ -68,6 +79,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 __all__ = [
+    "GuardrailsConfig",
+    "NoRoomError",
+    "check_room_for_scan",
+    "guardrail_warnings",
     "LABELS_VI",
     "PUSHABLE",
     "RECEIPTED",
@@ -93,15 +108,18 @@ __all__ = [
     "SyncScheduler",
     "SyncStatus",
     "TokenBucket",
+    "build_manifest",
     "can_move",
     "check_hub_url",
     "describe_vi",
     "enroll",
     "enroll_async",
     "is_transient_status",
+    "load_manifest",
     "os_time",
     "parse_retry_after",
     "pinned_ssl_context",
+    "receipt_key_of",
     "status_json",
 ]
 

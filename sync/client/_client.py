@@ -287,6 +287,9 @@ class SyncClient:
         }
         if self.devices is not None:
             body["devices"] = device_summary(self.devices.snapshot())
+        warnings = [w.code for w in self.guardrail_warnings()]
+        if warnings:  # only then: a hub older than the field is still answered by a quiet box
+            body["warnings"] = warnings
         try:
             resp = await self.transport().call("POST", "/v1/heartbeat", json_body=body)
         except ApiError as exc:
@@ -440,7 +443,14 @@ class SyncClient:
             clock_offset_seconds=round(self.clock.state.offset, 3), clock_anchored=self.clock.anchored,
             feed_since=int(self.state.get("sync.feed_since") or 0),
             disk_free_mb=None if free is None else round(free, 1), disk_alarm=alarm, metered=self.cfg.metered,
-            counts=counts, dossiers=tuple(dossiers))
+            counts=counts, dossiers=tuple(dossiers),
+            warnings=tuple(w.to_dict() for w in self.guardrail_warnings()))
+
+    def guardrail_warnings(self) -> list:
+        """The site's offline guardrails (``[guardrails]``) now."""
+        from ._guardrails import warnings
+
+        return warnings(self.store, self.settings.guardrails, now=self.clock.now())
 
     def retry_rejected(self, dossier_id: str, *, actor: str) -> None:
         """A person looked at a rejected/quarantined dossier and asks to send it again (blocks

@@ -18,7 +18,9 @@ def _migrations():
 
 def register(registry) -> None:
     from ._config import SyncConfig
+    from ._guardrails_config import GuardrailsConfig
 
     registry.add_config_section("sync", SyncConfig)
+    registry.add_config_section("guardrails", GuardrailsConfig)
     registry.add_command("sync", _sync_group, help="Reconciliation with the city hub.")
     registry.add_migrations("sync", _migrations)

@@ -210,6 +210,9 @@ async def pull(store, transport: HubTransport, applier: FeedApplier, *, limit: i
         report.since = max(since, nxt)
         report.head = head
         if not more or not items:
+            # Read to the head: master data is as fresh as now (offline guardrails).
+            now = iso(store.clock.now_s())
+            await store.awrite(lambda conn, now=now: _set_meta(conn, "sync.feed_current_at", now))
             break
     return report
 

@@ -63,6 +63,7 @@ class SyncStatus:
     metered: bool
     counts: dict[str, int] = field(default_factory=dict)
     dossiers: tuple[DossierSyncState, ...] = ()
+    warnings: tuple[dict[str, Any], ...] = ()  # offline guardrails: {code, message_vi, days}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ._keys import HubKeys, init_data_dir, load_city_private, load_city_public
     from ._limits import HubLimits
     from ._open import open_dossier
+    from ._relay import HubImportReport, import_transfer
     from ._rollout import rollout_status, station_updates
     from ._serve import RunningHub, is_loopback, open_hub, serve_forever, start_hub, tls_context
     from .storage import HubStorage, open_storage
@@ -29,6 +30,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_dossier": ("._open", "open_dossier"),
     "rollout_status": ("._rollout", "rollout_status"),
     "station_updates": ("._rollout", "station_updates"),
+    "HubImportReport": ("._relay", "HubImportReport"),
+    "import_transfer": ("._relay", "import_transfer"),
     "RunningHub": ("._serve", "RunningHub"),
     "is_loopback": ("._serve", "is_loopback"),
     "open_hub": ("._serve", "open_hub"),
@@ -39,9 +42,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_storage": (".storage", "open_storage"),
 }
 
-__all__ = ["Hub", "HubKeys", "HubLimits", "HubStorage", "RunningHub", "create_hub_app", "init_data_dir", "is_loopback",
-           "load_city_private", "load_city_public", "open_dossier", "open_hub", "open_storage", "rollout_status",
-           "serve_forever", "signed_command", "station_updates", "start_hub", "system_clock", "tls_context"]
+__all__ = ["Hub", "HubImportReport", "HubKeys", "HubLimits", "HubStorage", "RunningHub", "create_hub_app",
+           "import_transfer", "init_data_dir", "is_loopback", "load_city_private", "load_city_public", "open_dossier",
+           "open_hub", "open_storage", "rollout_status", "serve_forever", "signed_command", "start_hub",
+           "station_updates", "system_clock", "tls_context"]
 
 
 # Names load on first use (PEP 562), so importing the package (or its _extension) is cheap.

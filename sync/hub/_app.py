@@ -715,4 +715,7 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/update-report", functools.partial(update_report, hub))
     # motcua_station_update_failed: each box's last update report (sync/hub/_rollout.py)
     app[UPDATE_STATUS] = lambda: {u["station_id"]: u["update_failed"] for u in station_updates(storage)}
+    from ._relay import add_relay_routes  # sealed transfers brought by another box (§14)
+
+    add_relay_routes(r, hub)
     return app

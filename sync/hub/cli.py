@@ -573,3 +573,8 @@ def _register_groups() -> None:
 
 
 _register_groups()
+# Sealed transfers on a stick (docs/sync-protocol.md §14).
+from ._transfer_cli import import_transfer_cmd, transfer_receipts_cmd  # noqa: E402
+
+hub.add_command(import_transfer_cmd)
+hub.add_command(transfer_receipts_cmd)

@@ -85,6 +85,31 @@ from ._signing import (
     verify_object,
 )
 from ._tokens import format_token, new_token, normalize_token, token_sha256
+from ._transfer import (
+    RECEIPTS_TYPE,
+    STICK_DIR,
+    TRANSFER_TYPE,
+    VOUCHER_TYPE,
+    StickItem,
+    StickWriter,
+    Transfer,
+    TransferEntry,
+    TransferRefused,
+    Voucher,
+    blob_rel,
+    build_receipts_doc,
+    build_transfer_doc,
+    check_blob,
+    clear_partials,
+    make_voucher,
+    manifest_bytes,
+    parse_relay_put,
+    parse_voucher,
+    read_receipts,
+    read_transfer,
+    scan_stick,
+    transfer_name,
+)
 
 __all__ = [
     "AGENCY_CODE_RE", "API_PREFIX", "DOSSIER_ID_RE", "SHA256_RE", "STATION_ID_RE", "CHUNK_MEDIA_TYPE", "COMMAND_KINDS", "COMMAND_TYPE", "DOSSIER_STATUSES",
@@ -101,4 +126,9 @@ __all__ = [
     "public_key_raw", "rfc3339_to_ms", "rotation_message", "sha256_hex", "sign_object",
     "sign_request", "status_code", "token_sha256", "verify_command", "verify_object",
     "verify_receipt",
+    # sealed transfers and the relay (§14)
+    "RECEIPTS_TYPE", "STICK_DIR", "TRANSFER_TYPE", "VOUCHER_TYPE", "StickItem", "StickWriter", "Transfer",
+    "TransferEntry", "TransferRefused", "Voucher", "blob_rel", "build_receipts_doc", "build_transfer_doc", "check_blob",
+    "clear_partials", "make_voucher", "manifest_bytes", "parse_relay_put", "parse_voucher", "read_receipts",
+    "read_transfer", "scan_stick", "transfer_name",
 ]

@@ -258,7 +258,7 @@ def parse_commit(body: Any) -> str:
 # --- heartbeat ------------------------------------------------------------------------------
 
 HEARTBEAT_FIELDS = ("pending", "oldest_unsynced_age_s", "disk_free_bytes", "versions", "devices",
-                    "feed_seq", "clock_offset_ms", "disk_total_bytes", "sync_errors")
+                    "feed_seq", "clock_offset_ms", "disk_total_bytes", "sync_errors", "warnings")
 
 
 def parse_heartbeat(body: Any) -> dict[str, Any]:
@@ -281,6 +281,11 @@ def parse_heartbeat(body: Any) -> dict[str, Any]:
             _int(v, f"sync_errors.{k}")
     if obj.get("clock_offset_ms") is not None:
         _int(obj["clock_offset_ms"], "clock_offset_ms", minimum=-(2**62), maximum=2**62)
+    if obj.get("warnings") is not None:
+        if not isinstance(obj["warnings"], list) or len(obj["warnings"]) > 16:
+            raise ProtocolError("warnings", "must be a list of at most 16 codes")
+        for i, code in enumerate(obj["warnings"]):
+            _str(code, f"warnings[{i}]", max_len=64)
     for key in ("versions", "devices"):
         value = obj.get(key)
         if value is None:

@@ -74,7 +74,7 @@ def test_each_package_registers_through_one_hook() -> None:
     for module in PACKAGES:
         registry.install(module.__name__.removesuffix("._extension"), module.register)
     registry.install("edge.web", lambda r: pytest.fail("a package's hook runs once"))
-    assert [m.name for m in registry.migrations] == ["outbox", "web", "reception", "sync"]
+    assert [m.name for m in registry.migrations] == ["outbox", "web", "reception", "sync", "transfer"]
     assert set(registry.feed_handlers) == {"procedure_catalog", "calendar_override", "clerk_account", "admin_units"}
     with pytest.raises(RegistrationError, match="'status'"):
         registry.install("another", lambda r: r.add_command("status", lambda: None, help=""))

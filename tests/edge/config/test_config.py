@@ -90,11 +90,12 @@ def _registry_with_printer() -> Registry:
 
 
 def test_the_packages_register_the_sections_above_the_configuration() -> None:
-    assert list(known_sections()) == ["station", "store", "web", "reception", "sync", "devices", "signing",
-                                     "log"]
+    assert list(known_sections()) == ["station", "store", "web", "reception", "sync", "guardrails", "transfer",
+                                      "devices", "signing", "log"]
     assert {name: cls.__module__ for name, cls in REGISTRY.config_sections.items()} == {
         "web": "edge.web._config", "reception": "edge.reception._config",
-        "sync": "sync.client._config", "devices": "edge.devices._config", "signing": "edge.signing._config"}
+        "sync": "sync.client._config", "guardrails": "sync.client._guardrails_config",
+        "transfer": "sync.transfer._config", "devices": "edge.devices._config", "signing": "edge.signing._config"}
     settings = load_settings(None, env={})
     assert type(settings.web) is REGISTRY.config_sections["web"] and settings.devices.scan_mode == "Gray"
 
@@ -195,4 +196,4 @@ def test_settings_are_immutable_and_replace_validates() -> None:
 def test_show_prints_every_section_in_order() -> None:
     text = show_settings(load_settings(None, env={}))
     assert [line for line in text.splitlines() if line.startswith("[")] == [
-        "[station]", "[store]", "[web]", "[reception]", "[sync]", "[devices]", "[signing]", "[log]"]
+        "[station]", "[store]", "[web]", "[reception]", "[sync]", "[guardrails]", "[transfer]", "[devices]", "[signing]", "[log]"]

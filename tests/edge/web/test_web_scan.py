@@ -109,3 +109,18 @@ async def test_scanner_errors_answer_in_vietnamese(scan_client, store):
     resp = await scan_client.post(f"/dossiers/{dossier_id}/scan", json={"component": "CT01"})
     assert resp.status == 403  # no CSRF token
     assert store.get(dossier_id).pages == ()
+
+
+async def test_a_scan_the_store_could_not_hold_is_refused_before_it_starts(aiohttp_client, settings, store, devices):
+    """Offline guardrail: refused with a precise message only when the pages would not fit."""
+    import shutil
+
+    free_mb = shutil.disk_usage(store.root).free // 2**20
+    tight = settings.replace("devices", scan_resolution=75).replace("guardrails", scan_reserve_mb=free_mb + 100)
+    client = await aiohttp_client(create_app(settings=tight, store=store, devices=devices))
+    csrf = await login(client)
+    dossier_id = _draft(store)
+    resp = await _scan(client, csrf, dossier_id, component="CT01", pages=2, source="ADF", device="test:0")
+    assert resp.status == 507
+    assert "không còn đủ chỗ cho 2 trang" in (await resp.json())["error"]["message_vi"]
+    assert store.pages(dossier_id) == ()
