@@ -415,8 +415,8 @@ def reason_vi(status: dict[str, Any]) -> str:
     """The rollout's halt reason in Vietnamese (an abort's reason is IT's own words)."""
     m = _HALT.match(status.get("reason") or "")
     if m:
-        return (f"Đợt {m[1]}: {m[2]} trên {m[3]} trạm cập nhật lỗi, vượt ngưỡng {m[4]} %. "
-                "Các trạm lỗi đã quay về phiên bản cũ; các đợt sau không được gửi.")
+        return (f"Tự dừng ở đợt {m[1]} khi {m[2]} trên {m[3]} trạm của đợt đã báo cập nhật lỗi (vượt ngưỡng {m[4]} %). "
+                "Trạm lỗi tự quay về phiên bản cũ; các đợt sau không được gửi.")
     return status.get("reason") or ""
 
 
@@ -500,11 +500,27 @@ async def rollout_page(request: web.Request, *, rollout_id: str | None = None, f
     except HubError:
         raise FleetError(404, f"Không có đợt triển khai {wanted}.") from None
     current = data["current"]
+    notice = notice or _done_notice(request.query.get("done", ""), current)
     return await render("rollout.html", request, {
         **data, "form": {**START_DEFAULTS, **(form or {})}, "notice": notice, "error": error,
         "rollout_state_vi": ROLLOUT_STATE_VI, "reason_vi": reason_vi(current) if current else "",
         "halt_wave": halt_wave(current) if current else None, "time_vi": _time_vi,
         "latest": not wanted or bool(data["recent"] and data["recent"][0]["rollout_id"] == wanted)}, status=status)
+
+
+def _done_notice(done: str, status: dict[str, Any] | None) -> str:
+    """The notice after a start or an abort (shown on the page the action redirects to)."""
+    if status is None:
+        return ""
+    if done == "started":
+        first = status["waves"][0]
+        return (f"Đã bắt đầu triển khai phiên bản {status['version']} cho {status['boxes']} trạm. Đợt 1 đã gửi lệnh "
+                f"cập nhật cho {first['sent'] + first['installed'] + first['rolled_back'] + first['failed']} trạm; "
+                "đợt sau chỉ được gửi khi đợt trước xong và không vượt ngưỡng lỗi.")
+    if done == "aborted":
+        return (f"Đã dừng đợt triển khai phiên bản {status['version']}: không gửi thêm đợt nào. Trạm đã nhận lệnh "
+                "vẫn có thể cập nhật và báo kết quả.")
+    return ""
 
 
 async def rollout(request: web.Request) -> web.Response:
@@ -538,10 +554,8 @@ async def rollout_start(request: web.Request) -> web.Response:
               + (f" kind {plan.kind}" if plan.kind else "") + (f" canaries {','.join(plan.canaries)}" if plan.canaries else ""))
     await _audit(request, "rollout.start", None, detail)
     logger.warning("rollout %s of %s started from the fleet page by %s", rid, plan.version, request[ADMIN].username)
-    first = started["waves"][0]
-    return await rollout_page(request, rollout_id=rid, notice=(
-        f"Đã bắt đầu triển khai phiên bản {plan.version} cho {started['boxes']} trạm. Đợt 1 đã gửi lệnh cập nhật "
-        f"cho {first['sent']} trạm; đợt sau chỉ được gửi khi đợt trước xong và không vượt ngưỡng lỗi."))
+    # Post/redirect/get: reloading the page must never start a second rollout.
+    raise web.HTTPSeeOther(f"{PREFIX}/rollout?id={rid}&done=started")
 
 
 async def rollout_abort(request: web.Request) -> web.Response:
@@ -571,9 +585,7 @@ async def rollout_abort(request: web.Request) -> web.Response:
         return await rollout_page(request, rollout_id=rid, status=409, error=f"Không dừng được: {exc}")
     await _audit(request, "rollout.abort", None, f"{rid} version {current['version']}: {reason}")
     logger.warning("rollout %s aborted from the fleet page by %s", rid, request[ADMIN].username)
-    return await rollout_page(request, rollout_id=rid, notice=(
-        f"Đã dừng đợt triển khai phiên bản {current['version']}: không gửi thêm đợt nào. Trạm đã nhận lệnh "
-        "vẫn có thể cập nhật và báo kết quả."))
+    raise web.HTTPSeeOther(f"{PREFIX}/rollout?id={rid}&done=aborted")
 
 
 def create_fleet_app(hub: Any, *, commands: Any) -> web.Application:

@@ -150,7 +150,7 @@ async def test_a_bad_wave_halts_itself_and_the_page_shows_it(rollout_hub):
         page = await (await s.get(f"{hub.url}/fleet/rollout")).text()
         shown = text_of(page)
         assert 'data-rollout-state="halted"' in page and "Đã tự dừng" in shown
-        assert "Đợt 2: 2 trên 4 trạm cập nhật lỗi, vượt ngưỡng 25 %" in shown
+        assert "Tự dừng ở đợt 2 khi 2 trên 4 trạm của đợt đã báo cập nhật lỗi (vượt ngưỡng 25 %)" in shown
         assert re.search(r'<tr data-wave="2"[^>]*data-halted', page)
         assert wave_cells(page, 2) == {"boxes": 4, "sent": 2, "installed": 0, "rolled_back": 2, "failed": 0, "waiting": 0}
         assert wave_cells(page, 3) == {"boxes": 4, "sent": 0, "installed": 0, "rolled_back": 0, "failed": 0, "waiting": 4}
