@@ -475,7 +475,7 @@ def _plan(values: dict[str, str], rollouts: Any, rows: list[FleetRow]) -> Any:
                          failure_threshold_pct=threshold, canaries=canaries)
 
 
-def _rollout_data(hub: Any, rollouts: Any, rollout_id: str | None, now: int) -> dict[str, Any]:
+def _rollout_data(hub: Any, rollouts: Any, rollout_id: str | None) -> dict[str, Any]:
     """(thread) The rollout shown, the earlier ones, the boxes' names and the agencies to choose from."""
     current = rollouts.status(hub.storage, rollout_id)
     stations = hub.storage.list_stations()
@@ -496,7 +496,7 @@ async def rollout_page(request: web.Request, *, rollout_id: str | None = None, f
     if wanted is not None and not _ROLLOUT_ID.match(wanted):
         raise FleetError(404, "Mã đợt triển khai không hợp lệ.")
     try:
-        data = await hub.run(_rollout_data, hub, rollouts, wanted, hub.clock())
+        data = await hub.run(_rollout_data, hub, rollouts, wanted)
     except HubError:
         raise FleetError(404, f"Không có đợt triển khai {wanted}.") from None
     current = data["current"]
@@ -512,12 +512,12 @@ def _done_notice(done: str, status: dict[str, Any] | None) -> str:
     """The notice after a start or an abort (shown on the page the action redirects to)."""
     if status is None:
         return ""
-    if done == "started":
+    if done == "started" and status["state"] == "running":  # a reload later shows the state, not this
         first = status["waves"][0]
         return (f"Đã bắt đầu triển khai phiên bản {status['version']} cho {status['boxes']} trạm. Đợt 1 đã gửi lệnh "
                 f"cập nhật cho {first['sent'] + first['installed'] + first['rolled_back'] + first['failed']} trạm; "
                 "đợt sau chỉ được gửi khi đợt trước xong và không vượt ngưỡng lỗi.")
-    if done == "aborted":
+    if done == "aborted" and status["state"] == "aborted":
         return (f"Đã dừng đợt triển khai phiên bản {status['version']}: không gửi thêm đợt nào. Trạm đã nhận lệnh "
                 "vẫn có thể cập nhật và báo kết quả.")
     return ""

@@ -109,6 +109,7 @@ async def test_it_starts_a_rollout_and_sees_the_bad_wave_stop_itself_and_roll_ba
 
         await page.reload()
         assert await page.locator("#rollout-state").inner_text() == "Đã tự dừng"
+        assert await page.locator("[role=status]").count() == 0  # the start's notice is gone
         reason = await page.locator("#rollout-reason").inner_text()
         # halted on the wave's second failure (2 of 4 > 25 %); the other two still reported theirs
         assert "Tự dừng ở đợt 2 khi 2 trên 4 trạm của đợt đã báo cập nhật lỗi (vượt ngưỡng 25 %)" in reason
