@@ -212,3 +212,23 @@ def _wave_members(hub, rollout_id: str, wave: int) -> list[str]:
         rows = tx.all("SELECT station_id FROM rollout_targets WHERE rollout_id = ? AND wave = ? ORDER BY position",
                       (rollout_id, wave))
     return [r[0] for r in rows]
+
+
+async def test_a_healthy_rollout_ends_done_without_an_abort_button(rollout_hub):
+    hub, stations = rollout_hub
+    async with session() as s:
+        await login(s, hub.url)
+        token = csrf(await (await s.get(f"{hub.url}/fleet/rollout")).text())
+        r = await s.post(f"{hub.url}/fleet/rollout/start", data={"version": "0.2.0", "waves": "50,100",
+                                                                  "agency": OTHER, "csrf_token": token})
+        assert r.status == 200 and "/rollout?id=" in str(r.url)
+        rid = rollout_status(hub.storage)["rollout_id"]
+        assert report(stations["HN-0008"], rid, "installed", version="0.2.0")["rollout"]["state"] == "done"
+        page = await (await s.get(f"{hub.url}/fleet/rollout")).text()
+        assert 'data-rollout-state="done"' in page and "Hoàn tất" in page and f"cơ quan {OTHER}" in page
+        assert wave_cells(page, 1)["installed"] == 1 and wave_cells(page, 2)["boxes"] == 0
+        assert "Dừng triển khai" not in page and "Bắt đầu triển khai phiên bản mới" in page
+        assert "data-failed-station" not in page
+        box = await (await s.get(f"{hub.url}/fleet/stations/HN-0008")).text()
+        assert 'data-outcome="installed"' in box and re.search(r'id="update-running">0\.2\.0<', box)
+        assert stations_in(await (await s.get(f"{hub.url}/fleet/?update=1")).text()) == []
