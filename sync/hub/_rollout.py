@@ -20,8 +20,8 @@ from ._keys import HubKeys
 from .storage import _rollouts as store
 from .storage._rollouts import OUTCOMES, RolloutPlan, wave_sizes
 
-__all__ = ["OUTCOMES", "RolloutPlan", "abort_rollout", "parse_waves", "rollout_status", "start_rollout",
-           "station_updates", "update_report", "wave_sizes"]
+__all__ = ["OUTCOMES", "VERSION_RE", "RolloutPlan", "abort_rollout", "parse_waves", "recent_rollouts",
+           "rollout_status", "start_rollout", "station_update", "station_updates", "update_report", "wave_sizes"]
 
 #: A Debian version as the build writes it (scripts/build-deb): upstream[-revision], no epoch.
 VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+~]{0,63}(-[A-Za-z0-9.+~]{1,32})?$")
@@ -71,6 +71,16 @@ def abort_rollout(storage, rollout_id: str, *, reason: str, now: int) -> None:
 
 def station_updates(storage) -> list[dict[str, Any]]:
     return store.station_updates(storage)
+
+
+def station_update(storage, station_id: str) -> dict[str, Any] | None:
+    """One box's last update report (None if it never sent one)."""
+    return store.station_update(storage, station_id)
+
+
+def recent_rollouts(storage, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest rollouts, newest first, in brief."""
+    return store.recent(storage, limit=limit)
 
 
 def _field(body: dict, name: str, *, pattern: re.Pattern | None = None, optional: bool = False, max_len: int = 500):

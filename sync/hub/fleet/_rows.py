@@ -71,6 +71,7 @@ class FleetRow:
     problems: list[str] = field(default_factory=list)
     revoked_at: int | None = None
     enrolled: bool = False
+    update_failed: bool = False
 
     @property
     def state_vi(self) -> str:
@@ -106,6 +107,20 @@ def fleet_rows(stations: Iterable[StationRecord], *, now_ms: int) -> list[FleetR
                 r.state = "warning"
     rows.sort(key=lambda r: (_ORDER[r.state], r.agency_code, r.station_id))
     return rows
+
+
+def mark_update_failures(rows: Iterable[FleetRow], updates: Iterable[dict[str, Any]]) -> None:
+    """Flag the boxes whose last update report (``station_updates``) is a failure or a rollback."""
+    failed = {u["station_id"]: u for u in updates if u.get("update_failed")}
+    for r in rows:
+        u = failed.get(r.station_id)
+        if u is None or r.state == "revoked":
+            continue
+        r.update_failed = True
+        running = f", đang chạy {u['running_version']}" if u.get("running_version") else ""
+        r.problems.append(f"cập nhật {u['version']} lỗi{running}")
+        if r.state == "healthy":
+            r.state = "warning"
 
 
 def newest_version(rows: Iterable[FleetRow]) -> str | None:

@@ -1,15 +1,17 @@
 """The fleet page for IT, mounted at ``/fleet/`` on the hub's own port (and its HTTPS).
 
 Server-rendered (Jinja2), Vietnamese, no script: every box with its state and filters, a page per
-box with its 30-day chart and the CLI's actions (revoke, send a command, issue a replacement box's
-token) behind a login, CSRF tokens and a same-origin check. The rollout's progress has its place
-reserved (``/fleet/rollout`` and the ``rollout`` template blocks).
+box with its 30-day chart and its last update report, and the CLI's actions (revoke, send a
+command, issue a replacement box's token) behind a login, CSRF tokens and a same-origin check.
+``/fleet/rollout`` shows the staged rollouts wave by wave and starts or aborts one, with the
+CLI's validation (its messages in Vietnamese).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,16 @@ from sync.errors import HubError
 
 from . import _auth
 from ._chart import chart_svg
-from ._rows import DEVICE_VI, KIND_VI, STATE_VI, FleetRow, duration_vi, fleet_rows, newest_version
+from ._rows import (
+    DEVICE_VI,
+    KIND_VI,
+    STATE_VI,
+    FleetRow,
+    duration_vi,
+    fleet_rows,
+    mark_update_failures,
+    newest_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +213,7 @@ async def logout(request: web.Request) -> web.Response:
 
 # --- the list ----------------------------------------------------------------------------------
 
-FILTERS = ("agency", "kind", "state", "behind", "device", "q")
+FILTERS = ("agency", "kind", "state", "behind", "device", "update", "q")
 
 
 def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
@@ -211,6 +222,7 @@ def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
     state = query.get("state", "")
     behind = query.get("behind") == "1"
     device = query.get("device") == "1"
+    update = query.get("update") == "1"
     text = query.get("q", "").strip().casefold()
     out = []
     for r in rows:
@@ -224,22 +236,24 @@ def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
             continue
         if device and not r.device_problem:
             continue
+        if update and not r.update_failed:
+            continue
         if text and text not in r.station_id.casefold() and text not in r.name.casefold():
             continue
         out.append(r)
     return out
 
 
-def _filtered(hub: Any, now: int, query: dict[str, str]) -> tuple[list[FleetRow], list[FleetRow]]:
+def _filtered(hub: Any, now: int, query: dict[str, str], rollouts: Any = None) -> tuple[list[FleetRow], list[FleetRow]]:
     """(thread) Every box's row, and the ones the filters keep."""
-    rows = _load(hub, now)[1]
+    rows = _load(hub, now, rollouts)[1]
     return rows, apply_filters(rows, query)
 
 
 async def fleet_list(request: web.Request) -> web.Response:
     hub = _hub(request)
     now = hub.clock()
-    rows, shown = await hub.run(_filtered, hub, now, dict(request.query))
+    rows, shown = await hub.run(_filtered, hub, now, dict(request.query), _rollouts(request))
     counts = {s: 0 for s in STATE_VI}
     for r in rows:
         counts[r.state] += 1
@@ -247,6 +261,7 @@ async def fleet_list(request: web.Request) -> web.Response:
         "rows": shown, "total": len(rows), "counts": counts, "now": now,
         "agencies": sorted({r.agency_code for r in rows}), "newest": newest_version(rows),
         "behind_count": sum(r.behind for r in rows), "device_count": sum(r.device_problem for r in rows),
+        "update_count": sum(r.update_failed for r in rows),
         "f": {k: request.query.get(k, "") for k in FILTERS},
         "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi})
 
@@ -254,17 +269,25 @@ async def fleet_list(request: web.Request) -> web.Response:
 # --- one box -----------------------------------------------------------------------------------
 
 
-def _load(hub: Any, now: int) -> tuple[list[Any], list[FleetRow]]:
-    """(thread) The stations and their rows."""
+def _rollouts(request: web.Request) -> Any:
+    """The hub's rollout functions (sync.hub._rollout), handed in with the command builders."""
+    return getattr(request.app[COMMANDS], "rollouts", None)
+
+
+def _load(hub: Any, now: int, rollouts: Any = None) -> tuple[list[Any], list[FleetRow]]:
+    """(thread) The stations and their rows (with their last update reports)."""
     stations = hub.storage.list_stations()
-    return stations, fleet_rows(stations, now_ms=now)
+    rows = fleet_rows(stations, now_ms=now)
+    if rollouts is not None:
+        mark_update_failures(rows, rollouts.station_updates(hub.storage))
+    return stations, rows
 
 
 async def _row_of(request: web.Request) -> tuple[Any, FleetRow, list[FleetRow]]:
     hub = _hub(request)
     sid = request.match_info["station_id"]
     now = hub.clock()
-    stations, rows = await hub.run(_load, hub, now)
+    stations, rows = await hub.run(_load, hub, now, _rollouts(request))
     st = next((s for s in stations if s.station_id == sid), None)
     if st is None:
         raise FleetError(404, f"Không có trạm {sid}.")
@@ -278,7 +301,10 @@ async def station_page(request: web.Request, *, notice: str = "", token: str = "
     now = hub.clock()
     history = await hub.db(hub.storage.station_history, st.station_id, since=now - 31 * 86400_000)
     audit = list(await hub.db(hub.storage.admin_audit_entries, station_id=st.station_id, limit=20))
+    rollouts = _rollouts(request)
+    update = None if rollouts is None else await hub.db(rollouts.station_update, hub.storage, st.station_id)
     return await render("station.html", request, {
+        "update": update, "outcome_vi": OUTCOME_VI,
         "st": st, "r": row, "chart": chart_svg(history, now_ms=now), "history_hours": len(history),
         "newest": newest_version(rows), "commands": COMMAND_KINDS, "notice": notice, "error": error,
         "token": token, "audit": audit, "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi,
@@ -355,19 +381,216 @@ async def replace(request: web.Request) -> web.Response:
     return await station_page(request, token=format_token(token), notice="Đã cấp mã đăng ký cho máy thay thế. Mã chỉ hiện một lần.")
 
 
-async def _audit(request: web.Request, action: str, station_id: str, detail: str) -> None:
+async def _audit(request: web.Request, action: str, station_id: str | None, detail: str) -> None:
     hub = _hub(request)
     await hub.db(hub.storage.admin_audit, request[ADMIN].username, action, now=hub.clock(), station_id=station_id,
                  detail=detail)
 
 
+# --- staged rollouts ---------------------------------------------------------------------------
+
+ROLLOUT_STATE_VI = {"running": "Đang chạy", "halted": "Đã tự dừng", "done": "Hoàn tất",
+                    "aborted": "Đã dừng (CNTT)"}
+OUTCOME_VI = {"installed": "Đã cài, chạy tốt", "rolled_back": "Lỗi, đã quay về phiên bản cũ",
+              "failed": "Lỗi (chưa quay về được)"}
+START_FIELDS = ("version", "waves", "canaries", "agency", "kind", "threshold")
+START_DEFAULTS = {"version": "", "waves": "1,10,50,100", "canaries": "", "agency": "", "kind": "", "threshold": "10"}
+ABORT_DEFAULT_REASON = "CNTT dừng từ trang quản trị"
+_ROLLOUT_ID = re.compile(r"^[0-9a-f]{32}$")
+_HALT = re.compile(r"^wave (\d+): (\d+) of (\d+) box\(es\) failed \(threshold (\d+) %\)$")
+_STATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class _Invalid(ValueError):
+    """A start form that must not reach the database; the message is for IT, in Vietnamese."""
+
+
+def halt_wave(status: dict[str, Any]) -> int | None:
+    """The wave (1-based) whose failures halted the rollout, if it halted itself."""
+    m = _HALT.match(status.get("reason") or "")
+    return int(m[1]) if m and status.get("state") == "halted" else None
+
+
+def reason_vi(status: dict[str, Any]) -> str:
+    """The rollout's halt reason in Vietnamese (an abort's reason is IT's own words)."""
+    m = _HALT.match(status.get("reason") or "")
+    if m:
+        return (f"Tự dừng ở đợt {m[1]} khi {m[2]} trên {m[3]} trạm của đợt đã báo cập nhật lỗi (vượt ngưỡng {m[4]} %). "
+                "Trạm lỗi tự quay về phiên bản cũ; các đợt sau không được gửi.")
+    return status.get("reason") or ""
+
+
+def parse_waves_vi(text: str, parse_waves: Any) -> tuple[int, ...]:
+    """The CLI's ``--waves`` rules with a precise Vietnamese message; the CLI's parser has the last word."""
+    shown = text[:40]
+    try:
+        waves = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise _Invalid(f"Các đợt “{shown}”: ghi phần trăm số trạm của từng đợt, tăng dần, cách nhau bằng dấu phẩy, "
+                       "ví dụ 1,10,50,100.") from None
+    if not waves or any(not 0 < w <= 100 for w in waves) or list(waves) != sorted(set(waves)):
+        raise _Invalid(f"Các đợt “{shown}”: phần trăm phải tăng dần (không lặp lại), mỗi số từ 1 đến 100.")
+    if waves[-1] != 100:
+        raise _Invalid(f"Các đợt “{shown}”: đợt cuối phải là 100 (mọi trạm).")
+    try:
+        return parse_waves(text)
+    except HubError as exc:  # pragma: no cover - the two sets of rules are the same
+        raise _Invalid(f"Các đợt “{shown}” không hợp lệ: {exc}") from None
+
+
+def _plan(values: dict[str, str], rollouts: Any, rows: list[FleetRow]) -> Any:
+    """Validate the start form like ``motcua hub rollout start`` does, before anything is written."""
+    from sync.protocol import STATION_KINDS
+
+    version = values["version"].strip()
+    if not version:
+        raise _Invalid("Cần ghi phiên bản cần triển khai (ví dụ 0.2.0).")
+    if not rollouts.version_re.match(version):
+        raise _Invalid(f"“{version[:70]}” không phải số phiên bản của gói (ví dụ 0.2.0 hoặc 0.2.0-1).")
+    waves = parse_waves_vi(values["waves"].strip(), rollouts.parse_waves)
+    kind = values["kind"].strip() or None
+    if kind is not None and kind not in STATION_KINDS:
+        raise _Invalid("Loại điểm phải là một trong: " + ", ".join(KIND_VI.get(k, k) for k in STATION_KINDS) + ".")
+    agency = values["agency"].strip() or None
+    threshold_text = values["threshold"].strip() or "10"
+    try:
+        threshold = int(threshold_text)
+    except ValueError:
+        threshold = -1
+    if not 0 <= threshold <= 100:
+        raise _Invalid(f"Ngưỡng lỗi “{threshold_text[:20]}”: ghi một số phần trăm từ 0 đến 100.")
+    canaries = tuple(dict.fromkeys(c for c in re.split(r"[\s,;]+", values["canaries"]) if c))
+    bad = [c for c in canaries if not _STATION_ID.match(c)]
+    if bad:
+        raise _Invalid(f"Mã trạm thử trước “{bad[0][:64]}” không hợp lệ.")
+    scope = {r.station_id for r in rows if r.enrolled and r.revoked_at is None
+             and (agency is None or r.agency_code == agency) and (kind is None or r.kind == kind)}
+    if not scope:
+        raise _Invalid("Không có trạm nào đã đăng ký và chưa thu hồi khớp phạm vi này (cơ quan, loại điểm).")
+    unknown = [c for c in canaries if c not in scope]
+    if unknown:
+        raise _Invalid(f"Trạm thử trước {', '.join(unknown[:5])}: không phải trạm đã đăng ký, chưa thu hồi "
+                       "trong phạm vi đợt này (cơ quan, loại điểm).")
+    return rollouts.plan(version=version, waves=waves, agency_code=agency, kind=kind,
+                         failure_threshold_pct=threshold, canaries=canaries)
+
+
+def _rollout_data(hub: Any, rollouts: Any, rollout_id: str | None) -> dict[str, Any]:
+    """(thread) The rollout shown, the earlier ones, the boxes' names and the agencies to choose from."""
+    current = rollouts.status(hub.storage, rollout_id)
+    stations = hub.storage.list_stations()
+    audit = [a for a in hub.storage.admin_audit_entries(limit=200) if a[2].startswith("rollout.")][:10]
+    return {"current": current, "recent": rollouts.recent(hub.storage, limit=20), "audit": audit,
+            "names": {st.station_id: st.name for st in stations},
+            "agencies": sorted({st.agency_code for st in stations}),
+            "enrolled": sum(1 for st in stations if st.public_key is not None and st.revoked_at is None)}
+
+
+async def rollout_page(request: web.Request, *, rollout_id: str | None = None, form: dict[str, str] | None = None,
+                       notice: str = "", error: str = "", status: int = 200) -> web.Response:
+    hub = _hub(request)
+    rollouts = _rollouts(request)
+    if rollouts is None:
+        raise FleetError(404, "Hub này không có chức năng triển khai phiên bản.")
+    wanted = rollout_id or request.query.get("id") or None
+    if wanted is not None and not _ROLLOUT_ID.match(wanted):
+        raise FleetError(404, "Mã đợt triển khai không hợp lệ.")
+    try:
+        data = await hub.run(_rollout_data, hub, rollouts, wanted)
+    except HubError:
+        raise FleetError(404, f"Không có đợt triển khai {wanted}.") from None
+    current = data["current"]
+    notice = notice or _done_notice(request.query.get("done", ""), current)
+    return await render("rollout.html", request, {
+        **data, "form": {**START_DEFAULTS, **(form or {})}, "notice": notice, "error": error,
+        "rollout_state_vi": ROLLOUT_STATE_VI, "reason_vi": reason_vi(current) if current else "",
+        "halt_wave": halt_wave(current) if current else None, "time_vi": _time_vi,
+        "latest": not wanted or bool(data["recent"] and data["recent"][0]["rollout_id"] == wanted)}, status=status)
+
+
+def _done_notice(done: str, status: dict[str, Any] | None) -> str:
+    """The notice after a start or an abort (shown on the page the action redirects to)."""
+    if status is None:
+        return ""
+    if done == "started" and status["state"] == "running":  # a reload later shows the state, not this
+        first = status["waves"][0]
+        return (f"Đã bắt đầu triển khai phiên bản {status['version']} cho {status['boxes']} trạm. Đợt 1 đã gửi lệnh "
+                f"cập nhật cho {first['sent'] + first['installed'] + first['rolled_back'] + first['failed']} trạm; "
+                "đợt sau chỉ được gửi khi đợt trước xong và không vượt ngưỡng lỗi.")
+    if done == "aborted" and status["state"] == "aborted":
+        return (f"Đã dừng đợt triển khai phiên bản {status['version']}: không gửi thêm đợt nào. Trạm đã nhận lệnh "
+                "vẫn có thể cập nhật và báo kết quả.")
+    return ""
+
+
 async def rollout(request: web.Request) -> web.Response:
-    return await render("rollout.html", request)
+    return await rollout_page(request)
+
+
+async def rollout_start(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    rollouts = _rollouts(request)
+    if rollouts is None:
+        raise FleetError(404, "Hub này không có chức năng triển khai phiên bản.")
+    form = await request.post()
+    values = {k: str(form.get(k, ""))[:300] for k in START_FIELDS}
+    _, rows = await hub.run(_load, hub, hub.clock())
+    current = await hub.db(rollouts.status, hub.storage)
+    try:
+        if current is not None and current["state"] == "running":
+            raise _Invalid(f"Đợt triển khai {current['rollout_id']} (phiên bản {current['version']}) vẫn đang chạy: "
+                           "chờ nó xong hoặc dừng nó trước khi bắt đầu đợt mới.")
+        plan = _plan(values, rollouts, rows)
+    except _Invalid as exc:
+        return await rollout_page(request, form=values, error=str(exc), status=400)
+    try:
+        started = await hub.db(rollouts.start, hub.storage, hub.keys, plan, now=hub.clock())
+    except HubError as exc:  # a start from another worker or the CLI in between: nothing was written
+        return await rollout_page(request, form=values, status=409,
+                                  error=f"Không bắt đầu được đợt triển khai (không có gì được ghi): {exc}")
+    rid = started["rollout_id"]
+    detail = (f"{rid} version {plan.version} waves {','.join(map(str, plan.waves))} threshold "
+              f"{plan.failure_threshold_pct} %" + (f" agency {plan.agency_code}" if plan.agency_code else "")
+              + (f" kind {plan.kind}" if plan.kind else "") + (f" canaries {','.join(plan.canaries)}" if plan.canaries else ""))
+    await _audit(request, "rollout.start", None, detail)
+    logger.warning("rollout %s of %s started from the fleet page by %s", rid, plan.version, request[ADMIN].username)
+    # Post/redirect/get: reloading the page must never start a second rollout.
+    raise web.HTTPSeeOther(f"{PREFIX}/rollout?id={rid}&done=started")
+
+
+async def rollout_abort(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    rollouts = _rollouts(request)
+    if rollouts is None:
+        raise FleetError(404, "Hub này không có chức năng triển khai phiên bản.")
+    rid = request.match_info["rollout_id"]
+    if not _ROLLOUT_ID.match(rid):
+        raise FleetError(404, "Mã đợt triển khai không hợp lệ.")
+    form = await request.post()
+    try:
+        current = await hub.db(rollouts.status, hub.storage, rid)
+    except HubError:
+        raise FleetError(404, f"Không có đợt triển khai {rid}.") from None
+    confirm = str(form.get("confirm", "")).strip()
+    reason = str(form.get("reason", "")).strip()[:200] or ABORT_DEFAULT_REASON
+    if confirm not in (rid, current["version"]):
+        return await rollout_page(request, rollout_id=rid, status=400,
+                                  error="Gõ đúng mã đợt triển khai hoặc số phiên bản vào ô xác nhận để dừng.")
+    if current["state"] in ("done", "aborted"):
+        return await rollout_page(request, rollout_id=rid, status=409, error=(
+            f"Đợt triển khai này đã {ROLLOUT_STATE_VI[current['state']].lower()}; không còn gì để dừng."))
+    try:
+        await hub.db(rollouts.abort, hub.storage, rid, reason=reason, now=hub.clock())
+    except HubError as exc:
+        return await rollout_page(request, rollout_id=rid, status=409, error=f"Không dừng được: {exc}")
+    await _audit(request, "rollout.abort", None, f"{rid} version {current['version']}: {reason}")
+    logger.warning("rollout %s aborted from the fleet page by %s", rid, request[ADMIN].username)
+    raise web.HTTPSeeOther(f"{PREFIX}/rollout?id={rid}&done=aborted")
 
 
 def create_fleet_app(hub: Any, *, commands: Any) -> web.Application:
     """The fleet page as an aiohttp sub-application; ``commands`` has ``signed_command`` and
-    ``wipe_builder`` (sync.hub._core)."""
+    ``wipe_builder`` (sync.hub._core) and ``rollouts``, the rollout functions (sync.hub._rollout)."""
     app = web.Application(middlewares=[fleet_middleware], client_max_size=64 * 1024)
     app[HUB] = hub
     app[COMMANDS] = commands
@@ -382,5 +605,7 @@ def create_fleet_app(hub: Any, *, commands: Any) -> web.Application:
     r.add_post("/stations/{station_id}/command", send_command, name="command")
     r.add_post("/stations/{station_id}/replace", replace, name="replace")
     r.add_get("/rollout", rollout, name="rollout")
+    r.add_post("/rollout/start", rollout_start, name="rollout_start")
+    r.add_post("/rollout/{rollout_id}/abort", rollout_abort, name="rollout_abort")
     r.add_static("/static/", HERE / "static", name="static")
     return app

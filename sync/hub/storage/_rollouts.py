@@ -252,3 +252,24 @@ def station_updates(storage) -> list[dict[str, Any]]:
                       "FROM station_updates ORDER BY station_id")
     return [{"station_id": r[0], "rollout_id": r[1], "version": r[2], "outcome": r[3], "running_version": r[4],
              "detail": r[5], "reported_at": r[6], "update_failed": r[3] in FAILED_OUTCOMES} for r in rows]
+
+
+def recent(storage, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest rollouts, newest first, each with its number of boxes (the fleet page's history)."""
+    with storage._tx() as tx:
+        rows = tx.all("SELECT r.rollout_id, r.version, r.state, r.reason, r.created_at, r.updated_at, "
+                      "(SELECT COUNT(*) FROM rollout_targets t WHERE t.rollout_id = r.rollout_id) "
+                      "FROM rollouts r ORDER BY r.created_at DESC, r.rollout_id DESC LIMIT ?", (limit,))
+    return [{"rollout_id": r[0], "version": r[1], "state": r[2], "reason": r[3], "created_at": r[4],
+             "updated_at": r[5], "boxes": int(r[6])} for r in rows]
+
+
+def station_update(storage, station_id: str) -> dict[str, Any] | None:
+    """One box's last update report, or None (the fleet page's per-box view)."""
+    with storage._tx() as tx:
+        r = tx.one("SELECT station_id, rollout_id, version, outcome, running_version, detail, reported_at "
+                   "FROM station_updates WHERE station_id = ?", (station_id,))
+    if r is None:
+        return None
+    return {"station_id": r[0], "rollout_id": r[1], "version": r[2], "outcome": r[3], "running_version": r[4],
+            "detail": r[5], "reported_at": r[6], "update_failed": r[3] in FAILED_OUTCOMES}

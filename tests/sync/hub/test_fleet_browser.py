@@ -113,9 +113,11 @@ async def test_it_finds_the_silent_box_and_the_broken_scanner_among_200(tmp_path
         assert "Đã thu hồi trạm" in await page.locator("[role=status]").first.inner_text()
         assert h.storage.get_station(fleet.silent).revoked_at is not None
 
-        # the rollout's reserved place is there
+        # the rollouts' page: none yet, and the form to start one (tests/sync/hub/test_rollout_browser.py)
         await page.get_by_role("link", name="Triển khai phiên bản").click()
-        assert await page.locator("[data-rollout-placeholder]").count() == 1
+        await page.wait_for_url(f"{running.url}/fleet/rollout")
+        assert "Chưa có đợt triển khai nào" in await page.locator("#no-rollout").inner_text()
+        assert await page.get_by_role("button", name="Bắt đầu triển khai").count() == 1
 
         assert foreign == [] and problems == []
         await context.close()
