@@ -53,7 +53,7 @@ from sync.protocol import (
     token_sha256,
 )
 
-from ._blobs import Appender, BlobFiles, BlobLocked
+from ._blobs import Appender, BlobLocked, BlobStore, open_blob_store
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
@@ -107,10 +107,11 @@ class Hub:
     """Request handlers; holds nothing that matters between requests (all state is in storage)."""
 
     def __init__(self, storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock,
-                 max_blob_size: int, read_timeout: float, limits: HubLimits) -> None:
+                 max_blob_size: int, read_timeout: float, limits: HubLimits, blobs: BlobStore | None = None) -> None:
         self.storage = storage
         self.keys = keys
-        self.files = BlobFiles(data_dir)
+        self.owns_blobs = blobs is None
+        self.files: BlobStore = blobs if blobs is not None else open_blob_store(data_dir)
         self.clock = clock
         self.max_blob_size = max_blob_size
         self.read_timeout = read_timeout
@@ -400,11 +401,11 @@ class Hub:
         created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock(), key_id=st.key_id)
         if created:
             logger.info("dossier %s (%s) created by %s", d.dossier_id, d.code, st.station_id)
-        return _json(dossier_state(d, self.files), 201 if created else 200)
+        return _json(await self.run(dossier_state, d, self.files), 201 if created else 200)
 
     async def get_dossier(self, request: web.Request) -> web.Response:
         _, d = await self.own_dossier(request, b"")
-        return _json(dossier_state(d, self.files))
+        return _json(await self.run(dossier_state, d, self.files))
 
     async def _admit_blob(self, request: web.Request) -> tuple[StationRecord, BlobRow]:
         sha = request.match_info["sha256"]
@@ -418,14 +419,19 @@ class Hub:
 
     async def head_blob(self, request: web.Request) -> web.Response:
         _, b = await self._admit_blob(request)
-        complete = b.complete or self.files.is_complete(b.sha256)
-        offset = b.size if complete else self.files.offset(b.sha256, b.size)
-        if not complete and offset == b.size:
-            complete = await self.run(self.files.recover, b.sha256, b.size)
-            offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        complete, offset = (True, b.size) if b.complete else await self.run(self._blob_offset, b)
         return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
                                                  H_BLOB_STATE: "complete" if complete else "partial",
                                                  "Cache-Control": "no-store"})
+
+    def _blob_offset(self, b: BlobRow) -> tuple[bool, int]:
+        """(thread) Whether a blob is complete in the blob store, and the durable offset of its upload."""
+        complete = self.files.is_complete(b.sha256)
+        offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        if not complete and offset == b.size:
+            complete = self.files.recover(b.sha256, b.size)
+            offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        return complete, offset
 
     async def patch_blob(self, request: web.Request) -> web.Response:
         """Append one chunk (§6.3): the admission (one transaction, then the partial file's lock and
@@ -575,7 +581,7 @@ class Hub:
         except ApiError as err:
             if err.code == "blobs_incomplete":
                 for item in err.extra.get("missing", []):
-                    item["offset"] = self.files.offset(item["sha256"], item["size"])
+                    item["offset"] = await self.run(self.files.offset, item["sha256"], item["size"])
             raise
         await self.touch(st)
         return web.Response(status=200, body=answer, content_type="application/json")
@@ -620,6 +626,8 @@ class Hub:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self.executor.shutdown(wait=True)
+        if self.owns_blobs:
+            self.files.close()
 
 
 class _Chunk:
@@ -682,14 +690,15 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock | None = None,
                    max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0,
-                   limits: HubLimits | None = None) -> web.Application:
+                   limits: HubLimits | None = None, blobs: BlobStore | None = None) -> web.Application:
     """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`).
 
     ``limits`` (connections, unauthenticated requests, deadlines) apply fully when it is served by
-    :func:`sync.hub.start_hub`.
+    :func:`sync.hub.start_hub`. ``blobs``: the blob store (default: as ``hub.json`` says, see
+    :func:`sync.hub.open_blob_store`; the app then closes it at cleanup).
     """
     hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
-              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits())
+              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits(), blobs=blobs)
     app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY,
                           handler_args={"read_bufsize": READ_BUFSIZE})
     app[HUB_KEY] = hub

@@ -8,12 +8,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from core.errors import IntegrityError
 from core.fsutil import fsync_dir
 from core.manifest import open_manifest
 from core.sealed import CityPrivateKey, decrypt_page
 from sync.errors import HubError
 
-from ._blobs import BlobFiles
+from ._blobs import BlobCorrupt, BlobStore, open_blob_store
 from ._core import dossier_admin_view
 from .storage import HubStorage
 
@@ -27,8 +28,12 @@ def _private(path: Path):
 
 
 def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_key: CityPrivateKey,
-                 out: Path) -> dict[str, Any]:
-    """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing)."""
+                 out: Path, blobs: BlobStore | None = None) -> dict[str, Any]:
+    """Decrypt a dossier's personal data and pages into ``out`` (created; all or nothing).
+
+    The pages are read through the hub's blob store (``blobs``, default: as ``hub.json`` says); a
+    page whose bytes do not match its SHA-256 is quarantined and reported (:class:`BlobCorrupt`).
+    """
     d = storage.get_dossier(dossier_id)
     if d is None:
         raise HubError(f"no dossier {dossier_id!r} on this hub")
@@ -38,7 +43,15 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
     if out.exists() and any(out.iterdir()):
         raise HubError(f"output directory {out} is not empty")
     opened = open_manifest(d.manifest, city_key)  # the manifest as the box sent it
-    files = BlobFiles(data_dir)
+    files = blobs if blobs is not None else open_blob_store(data_dir)
+    try:
+        return _open_into(d, opened, files, out)
+    finally:
+        if blobs is None:
+            files.close()
+
+
+def _open_into(d, opened, files: BlobStore, out: Path) -> dict[str, Any]:
     work = out.with_name(f".{out.name}.partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, mode=0o700)
@@ -47,8 +60,15 @@ def open_dossier(storage: HubStorage, data_dir: Path, dossier_id: str, *, city_k
         for b in d.blobs:
             name = f"page-{b.index:03d}{_EXT.get(b.media_type, '.bin')}"
             with files.open(b.sha256) as src, _private(work / name) as dst:
-                for chunk in decrypt_page(opened.dek, d.dossier_id, src):
-                    dst.write(chunk)
+                try:
+                    for chunk in decrypt_page(opened.dek, d.dossier_id, src):
+                        dst.write(chunk)
+                except IntegrityError:
+                    # Altered bytes fail the page's authentication before the end of the blob:
+                    # read it whole to check its hash (a mismatch quarantines it and is raised).
+                    if not files.verify(b.sha256):
+                        raise BlobCorrupt(b.sha256, "quarantine") from None
+                    raise
                 dst.flush()
                 os.fsync(dst.fileno())
             pages.append({"index": b.index, "file": name, "component": b.component, "media_type": b.media_type})

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.hub import HubKeys, create_hub_app, init_data_dir, start_hub
+from sync.hub import BlobStore, HubKeys, create_hub_app, init_data_dir, start_hub
 from sync.hub.storage import HubStorage, NewStation
 from sync.protocol import new_token, token_sha256
 
@@ -65,6 +65,21 @@ def pg_dsn() -> Iterator[str]:
                        capture_output=True, check=False)
         if started:
             subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "stop"], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def rgw():
+    """A one-node Ceph with the RADOS Gateway for the whole session (tests/cephrgw.py)."""
+    from tests.cephrgw import RgwUnavailable, start_rgw
+
+    try:
+        gateway = start_rgw()
+    except RgwUnavailable as exc:
+        pytest.skip(f"Ceph RGW cannot start here: {exc}")
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 def make_storage(backend: str, data_dir: Path, pg_dsn: str | None = None) -> HubStorage:
@@ -110,6 +125,7 @@ class HubHandle:
     url: str = ""
     clock_offset_ms: int = 0
     pg_dsn: str | None = None
+    blobs: BlobStore | None = None  # the blob store the hub serves from (None: as hub.json says)
     _loop: _LoopThread | None = field(default=None, repr=False)
     _running: object = field(default=None, repr=False)
 
@@ -128,7 +144,8 @@ class HubHandle:
 
     def start(self) -> None:
         self._loop = _LoopThread()
-        app = create_hub_app(self.storage, self.keys, data_dir=self.data_dir, clock=self.now_ms, read_timeout=5.0)
+        app = create_hub_app(self.storage, self.keys, data_dir=self.data_dir, clock=self.now_ms, read_timeout=5.0,
+                             blobs=self.blobs)
         self._running = self._loop.run(start_hub(app, host="127.0.0.1", port=0))
         self.url = self._running.url  # type: ignore[attr-defined]
 
@@ -159,12 +176,14 @@ class HubHandle:
 def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     handles: list[HubHandle] = []
 
-    def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None) -> HubHandle:
+    def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None,
+             blobs: BlobStore | None = None) -> HubHandle:
         """A new hub; with ``worker_of``, a second worker on the same database, keys and data dir."""
         if worker_of is not None:
             handle = HubHandle(backend=worker_of.backend, data_dir=worker_of.data_dir,
                                storage=worker_of.new_worker_storage(), keys=worker_of.keys,
-                               city_private_key_path=worker_of.city_private_key_path, pg_dsn=worker_of.pg_dsn)
+                               city_private_key_path=worker_of.city_private_key_path, pg_dsn=worker_of.pg_dsn,
+                               blobs=blobs)
             handles.append(handle)
             if start:
                 handle.start()
@@ -173,7 +192,7 @@ def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
         keys, private = init_data_dir(data_dir, kem="X25519")
         dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
         handle = HubHandle(backend=backend, data_dir=data_dir, storage=make_storage(backend, data_dir, dsn),
-                           keys=keys, city_private_key_path=private, pg_dsn=dsn)
+                           keys=keys, city_private_key_path=private, pg_dsn=dsn, blobs=blobs)
         handles.append(handle)
         if start:
             handle.start()
