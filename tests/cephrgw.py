@@ -64,7 +64,18 @@ class Rgw:
         self.procs[-1].send_signal(signal.SIGCONT)
 
 
-def start_rgw(timeout: float = 180.0) -> Rgw:
+def start_rgw(timeout: float = 180.0, attempts: int = 2) -> Rgw:
+    """Start the cluster; a daemon that fails on its first start (it happens) gets one more try."""
+    for attempt in range(attempts):
+        try:
+            return _start_rgw(timeout)
+        except RgwUnavailable:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_rgw(timeout: float) -> Rgw:
     missing = [d for d in DAEMONS if shutil.which(d) is None]
     if missing:
         raise RgwUnavailable(f"Ceph is not installed ({', '.join(missing)} missing: "

@@ -215,7 +215,8 @@ def hub_process(tmp_path: Path) -> Iterator:
     """Start `motcua hub serve` in a subprocess; returns (url, data_dir, stop) — stopped by PID."""
     procs: list[subprocess.Popen] = []
 
-    def start(data_dir: Path | None = None, *, db: str | None = None, port: int = 0) -> tuple[str, Path, subprocess.Popen]:
+    def start(data_dir: Path | None = None, *, db: str | None = None, port: int = 0,
+              env: dict[str, str] | None = None) -> tuple[str, Path, subprocess.Popen]:
         if data_dir is None:
             data_dir = tmp_path / f"hubproc-{len(procs)}"
             init_data_dir(data_dir, kem="X25519", db=db)
@@ -230,7 +231,7 @@ def hub_process(tmp_path: Path) -> Iterator:
                "--ready-file", str(ready)]
         if db:
             cmd += ["--db", db]
-        proc = subprocess.Popen(cmd, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(proc)
         deadline = time.monotonic() + 30
         while not ready.exists():
