@@ -1,0 +1,172 @@
+"""Two `motcua hub serve` workers on PostgreSQL and S3 (Ceph RGW) behind HAProxy: a worker killed
+mid-upload, the box goes on through the other one, and the dossier arrives once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hubclient import Station, fake_manifest
+
+from edge.cli._main import cli
+from sync.hub import S3BlobStore, S3Config
+from sync.hub._s3 import PART_SIZE
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgres]
+AGENCY = "000.00.06.H56"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(*args: str, env: dict[str, str]) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False, standalone_mode=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+HAPROXY_CFG = """global
+    maxconn 256
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+frontend hub
+    bind 127.0.0.1:{port}
+    default_backend workers
+backend workers
+    # A box sticks to one worker while it is up (its landing zone holds the tail of its upload).
+    balance hdr(X-Motcua-Station)
+    hash-type consistent
+    option httpchk GET /v1/time
+    default-server check inter 300ms fall 1 rise 2
+{servers}
+"""
+
+
+@pytest.fixture
+def haproxy(tmp_path: Path):
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    procs: list[subprocess.Popen] = []
+
+    def start(workers: list[str]) -> str:
+        port = _port()
+        servers = "\n".join(f"    server w{i} {u.split('//', 1)[1].rstrip('/')}" for i, u in enumerate(workers))
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(HAPROXY_CFG.format(port=port, servers=servers))
+        proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(url + "/v1/time", timeout=2).read()
+                return url
+            except OSError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"haproxy did not start: {err}") from exc
+                time.sleep(0.2)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _retrying(call, *, attempts: int = 40):
+    """What a box does: a lost connection or a 5xx is tried again shortly."""
+    for _ in range(attempts):
+        try:
+            reply = call()
+        except OSError:
+            time.sleep(0.3)
+            continue
+        if reply.status < 500:
+            return reply
+        time.sleep(0.3)
+    raise AssertionError("no answer through the load balancer")
+
+
+def test_two_workers_a_worker_killed_mid_upload(rgw, pg_dsn, hub_process, haproxy, tmp_path: Path) -> None:
+    bucket = f"motcua-{secrets.token_hex(6)}"
+    admin = S3BlobStore(tmp_path / "admin", S3Config(bucket=bucket, endpoint=rgw.endpoint),
+                        access_key=rgw.access_key, secret_key=rgw.secret_key)
+    admin._call("create_bucket")
+    env = {"AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key}
+    a_dir, b_dir = tmp_path / "worker-a", tmp_path / "worker-b"
+    _cli("hub", "init", "--data-dir", str(a_dir), "--db", pg_dsn, "--blobs", f"s3://{bucket}",
+         "--s3-endpoint", rgw.endpoint, "--kem", "X25519", env=env)
+    shutil.copytree(a_dir, b_dir)  # the same keys and configuration; a landing zone of its own
+    for d in (b_dir / "partial", b_dir / "blobs"):
+        shutil.rmtree(d)
+        d.mkdir()
+    token = json.loads(_cli("hub", "add-station", "HN-0001", "--agency", AGENCY, "--data-dir", str(a_dir), "--json",
+                            env=env))["token"]
+    url_a, _, proc_a = hub_process(a_dir, env=env)
+    url_b, _, proc_b = hub_process(b_dir, env=env)
+    lb = haproxy([url_a, url_b])
+
+    box = Station(lb, "HN-0001")
+    assert _retrying(lambda: box.enroll(token)).status == 200
+    pages = [os.urandom(2 * PART_SIZE + 1_000_000), os.urandom(40_000)]
+    manifest = fake_manifest("HN-0001", blobs=pages)
+    dossier_id = manifest["dossier_id"]
+    assert _retrying(lambda: box.put(manifest)).status == 201
+
+    # Which worker serves this box? Send a chunk, then kill that worker (SIGKILL: no clean stop).
+    big = pages[0]
+    sha = hashlib.sha256(big).hexdigest()
+    chunk = 3_000_000
+    offset = 0
+    for _ in range(3):
+        reply = _retrying(lambda offset=offset: box.patch(dossier_id, sha, offset, big[offset:offset + chunk]))
+        assert reply.status == 204
+        offset = int(reply.headers["upload-offset"])
+    serving = proc_a if any((a_dir / "partial").iterdir()) else proc_b
+    serving.send_signal(signal.SIGKILL)
+    serving.wait(10)
+
+    for page in pages:  # the box goes on: HEAD, then from the hub's offset
+        page_sha = hashlib.sha256(page).hexdigest()
+        for _ in range(50):
+            at = int(_retrying(lambda page_sha=page_sha: box.head(dossier_id, page_sha)).headers["upload-offset"])
+            if at >= len(page):
+                break
+            reply = _retrying(lambda at=at, page=page, page_sha=page_sha:
+                              box.patch(dossier_id, page_sha, at, page[at:at + chunk]))
+            assert reply.status in (204, 409), reply.body
+        assert at == len(page)
+    assert at == len(pages[-1])
+    commit = _retrying(lambda: box.commit(manifest))
+    assert commit.status == 200, commit.body
+    again = _retrying(lambda: box.commit(manifest))
+    assert again.body == commit.body  # a repeated commit: the same receipt
+
+    listed = json.loads(_cli("hub", "dossiers", "--json", "--data-dir", str(a_dir), env=env))
+    assert [(d["dossier_id"], d["state"]) for d in listed] == [(dossier_id, "committed")]
+    keys = sorted(o["Key"] for o in admin._call("list_objects_v2").get("Contents", []))
+    assert keys == sorted(hashlib.sha256(p).hexdigest() for p in pages)  # each object once, no upload left
+    for page in pages:
+        with admin.open(hashlib.sha256(page).hexdigest()) as r:
+            assert r.read() == page
+    admin.close()
