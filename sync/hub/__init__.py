@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         LocalBlobStore,
         open_blob_store,
     )
+    from ._city import CityConfig, CityConnector
     from ._core import signed_command, system_clock
     from ._keys import HubKeys, init_data_dir, load_city_private, load_city_public
     from ._limits import HubLimits
@@ -35,6 +36,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "BlobUnavailable": ("._blobs", "BlobUnavailable"),
     "LocalBlobStore": ("._blobs", "LocalBlobStore"),
     "open_blob_store": ("._blobs", "open_blob_store"),
+    "CityConfig": ("._city", "CityConfig"),
+    "CityConnector": ("._city", "CityConnector"),
     "S3BlobStore": ("._s3", "S3BlobStore"),
     "S3Config": ("._s3", "S3Config"),
     "signed_command": ("._core", "signed_command"),
@@ -56,7 +59,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 __all__ = ["BlobConfigError", "BlobCorrupt", "BlobLocked", "BlobStore", "BlobUnavailable", "LocalBlobStore",
-           "S3BlobStore", "S3Config", "open_blob_store", "Hub", "HubKeys", "HubLimits", "HubStorage", "RunningHub", "create_hub_app", "init_data_dir", "is_loopback",
+           "S3BlobStore", "S3Config", "open_blob_store", "CityConfig", "CityConnector", "Hub", "HubKeys", "HubLimits", "HubStorage", "RunningHub", "create_hub_app", "init_data_dir", "is_loopback",
            "load_city_private", "load_city_public", "open_dossier", "open_hub", "open_storage", "serve_forever",
            "signed_command", "start_hub", "system_clock", "tls_context"]
 

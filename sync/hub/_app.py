@@ -54,6 +54,8 @@ from sync.protocol import (
 )
 
 from ._blobs import Appender, BlobLocked, BlobStore, open_blob_store
+from ._city import H_CITY_SIGNATURE, CityConfig, CityConnector, load_city_config
+from ._city import verify as verify_city
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
@@ -107,7 +109,8 @@ class Hub:
     """Request handlers; holds nothing that matters between requests (all state is in storage)."""
 
     def __init__(self, storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock,
-                 max_blob_size: int, read_timeout: float, limits: HubLimits, blobs: BlobStore | None = None) -> None:
+                 max_blob_size: int, read_timeout: float, limits: HubLimits, blobs: BlobStore | None = None,
+                 city: CityConfig | None = None) -> None:
         self.storage = storage
         self.keys = keys
         self.owns_blobs = blobs is None
@@ -119,6 +122,7 @@ class Hub:
         self.unauthenticated = 0  # requests in progress, not authenticated yet
         self.gate: ConnectionGate | None = None  # set by start_hub
         self.build_receipt = receipt_builder(keys)
+        self.city = CityConnector(self, city) if city is not None else None
         self.executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="hub")
 
     async def run(self, fn, *args: Any, **kwargs: Any) -> Any:
@@ -607,6 +611,62 @@ class Hub:
         await self.touch(st, beat)
         return _json({"server_time": ms_to_rfc3339(now), "feed_head": await self.feed_head(st)})
 
+    # --- the city system (docs/city-connector.md) -------------------------------------------
+
+    async def city_status(self, request: web.Request) -> web.Response:
+        """``POST /v1/city/status``: the city system changed a dossier's status."""
+        assert self.city is not None
+        body = await self.read_body(request, MAX_JSON_BODY)
+        verify_city(self.city.config.secret, request.headers.get(H_CITY_SIGNATURE), body, now_ms=self.clock())
+        self._authenticated(request)
+        data = parse_json(body) if body else None
+        if not isinstance(data, dict):
+            raise ProtocolError("body", "a JSON object expected")
+        ref = data.get("dossier_id") or data.get("code")
+        if not isinstance(ref, str) or not ref:
+            raise ProtocolError("dossier_id", "dossier_id or code required")
+        note = data.get("note", "")
+        if not isinstance(note, str) or len(note) > 500:
+            raise ProtocolError("note", "a text of at most 500 characters")
+        status = self.city.status_of(data.get("status"))
+        d = await self.db(self.storage.get_dossier, ref)
+        if d is None:
+            d = next((x for x in await self.db(self.storage.list_dossiers) if x.code == ref), None)
+        if d is None:
+            raise ApiError(404, "not_found", f"no dossier {ref!r} on this hub")
+        if d.state != "committed":
+            raise ApiError(409, "not_committed", f"dossier {d.code} is not committed yet")
+        if d.status == status:  # a repeated delivery: nothing new for the box
+            return _json({"dossier_id": d.dossier_id, "code": d.code, "status": status, "changed": False})
+        row = await self.db(self.storage.set_status, d.dossier_id, status=status, note=note, now=self.clock())
+        logger.info("city system set dossier %s to status %s", d.code, status)
+        return _json({"dossier_id": d.dossier_id, "code": d.code, "status": status, "changed": True,
+                      "feed_seq": row.seq})
+
+    async def city_delivery(self, app: web.Application):
+        """Each worker delivers due outbox events every few seconds (claims keep them apart)."""
+        async def loop() -> None:
+            while True:
+                try:
+                    assert self.city is not None
+                    delivered, failed = await self.city.deliver_due()
+                    if delivered or failed:
+                        logger.info("city events: %s delivered, %s to retry", delivered, failed)
+                except Exception:
+                    logger.exception("city delivery round failed")
+                await asyncio.sleep(self.city_interval)
+
+        task = asyncio.get_running_loop().create_task(loop()) if self.city and self.city.config.url else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.city is not None:
+            await self.city.close()
+
+    city_interval = 2.0
+
     # --- housekeeping -----------------------------------------------------------------------
 
     async def sweeper(self, app: web.Application):
@@ -690,20 +750,24 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock | None = None,
                    max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0,
-                   limits: HubLimits | None = None, blobs: BlobStore | None = None) -> web.Application:
+                   limits: HubLimits | None = None, blobs: BlobStore | None = None,
+                   city: CityConfig | None = None) -> web.Application:
     """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`).
 
     ``limits`` (connections, unauthenticated requests, deadlines) apply fully when it is served by
     :func:`sync.hub.start_hub`. ``blobs``: the blob store (default: as ``hub.json`` says, see
-    :func:`sync.hub.open_blob_store`; the app then closes it at cleanup).
+    :func:`sync.hub.open_blob_store`; the app then closes it at cleanup). ``city``: the city
+    connector (default: the ``city`` section of ``hub.json``, if any).
     """
     hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
-              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits(), blobs=blobs)
+              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits(), blobs=blobs,
+              city=city if city is not None else load_city_config(Path(data_dir)))
     app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY,
                           handler_args={"read_bufsize": READ_BUFSIZE})
     app[HUB_KEY] = hub
     app.on_response_prepare.append(hub.add_headers)
     app.cleanup_ctx.append(hub.sweeper)
+    app.cleanup_ctx.append(hub.city_delivery)
     r = app.router
     r.add_get("/v1/time", hub.time)
     r.add_post("/v1/enroll", hub.enroll)
@@ -716,4 +780,6 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
     r.add_get("/v1/feed", hub.feed, allow_head=False)
     r.add_post("/v1/heartbeat", hub.heartbeat)
+    if hub.city is not None:
+        r.add_post("/v1/city/status", hub.city_status)
     return app

@@ -269,6 +269,43 @@ def dossiers_cmd(data_dir: Path, db: str | None, as_json: bool, station: str | N
                    f"status {v['status'] or '-'}")
 
 
+@hub.command("city-events")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "include_delivered", is_flag=True, help="Delivered events too.")
+def city_events_cmd(data_dir: Path, db: str | None, as_json: bool, include_delivered: bool) -> None:
+    """Events for the city system not delivered yet, their age and last error (the dead-letter view)."""
+    from ._city import outbox_view
+
+    storage, _ = _open(data_dir, db)
+    try:
+        views = [outbox_view(e, now=_now()) for e in storage.city_events(undelivered_only=not include_delivered)]
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    if not views:
+        click.echo("no city events waiting")
+    for v in views:
+        state = "delivered" if v["delivered_at"] else ("DEAD" if v["dead"] else "waiting")
+        click.echo(f"{v['code']:<28} {state:<9} age {v['age_s'] // 3600}h{v['age_s'] % 3600 // 60:02d}m "
+                   f"attempts {v['attempts']:<3} {v['last_error']}")
+
+
+@hub.command("city-retry")
+@data_dir_option
+@click.argument("event_id", required=False)
+def city_retry_cmd(data_dir: Path, db: str | None, event_id: str | None) -> None:
+    """Send waiting city events (all, or EVENT_ID) at the next delivery round instead of after their backoff."""
+    storage, _ = _open(data_dir, db)
+    try:
+        n = storage.retry_city_events(now=_now(), event_id=event_id)
+    finally:
+        storage.close()
+    click.echo(f"{n} event(s) due now")
+
+
 @hub.command("set-status")
 @data_dir_option
 @click.argument("dossier")

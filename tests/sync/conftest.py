@@ -126,6 +126,7 @@ class HubHandle:
     clock_offset_ms: int = 0
     pg_dsn: str | None = None
     blobs: BlobStore | None = None  # the blob store the hub serves from (None: as hub.json says)
+    city: object = None  # a sync.hub.CityConfig: the city connector
     _loop: _LoopThread | None = field(default=None, repr=False)
     _running: object = field(default=None, repr=False)
 
@@ -145,7 +146,7 @@ class HubHandle:
     def start(self) -> None:
         self._loop = _LoopThread()
         app = create_hub_app(self.storage, self.keys, data_dir=self.data_dir, clock=self.now_ms, read_timeout=5.0,
-                             blobs=self.blobs)
+                             blobs=self.blobs, city=self.city)
         self._running = self._loop.run(start_hub(app, host="127.0.0.1", port=0))
         self.url = self._running.url  # type: ignore[attr-defined]
 
@@ -177,7 +178,7 @@ def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     handles: list[HubHandle] = []
 
     def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None,
-             blobs: BlobStore | None = None) -> HubHandle:
+             blobs: BlobStore | None = None, city: object = None) -> HubHandle:
         """A new hub; with ``worker_of``, a second worker on the same database, keys and data dir."""
         if worker_of is not None:
             handle = HubHandle(backend=worker_of.backend, data_dir=worker_of.data_dir,
@@ -192,7 +193,7 @@ def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
         keys, private = init_data_dir(data_dir, kem="X25519")
         dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
         handle = HubHandle(backend=backend, data_dir=data_dir, storage=make_storage(backend, data_dir, dsn),
-                           keys=keys, city_private_key_path=private, pg_dsn=dsn, blobs=blobs)
+                           keys=keys, city_private_key_path=private, pg_dsn=dsn, blobs=blobs, city=city)
         handles.append(handle)
         if start:
             handle.start()

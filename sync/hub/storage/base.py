@@ -112,6 +112,20 @@ class NewStation:
     partition_size: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEvent:
+    """An event for the city system (docs/city-connector.md) and its delivery so far."""
+
+    event_id: str  # the idempotency key
+    dossier_id: str
+    event: dict[str, Any]
+    created_at: int
+    attempts: int
+    next_attempt_at: int
+    last_error: str
+    delivered_at: int | None
+
+
 # The commit callback receives (dossier, hub_seq, committed_at) and returns the answer's bytes.
 ReceiptBuilder = Callable[[DossierRecord, int, int], bytes]
 # Revocation callback: (station, command_id, now) -> signed command object {"command", "signature"}.
