@@ -69,8 +69,8 @@ def pg_dsn() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def rgw():
-    """A one-node Ceph with the RADOS Gateway for the whole session (tests/cephrgw.py)."""
-    from tests.cephrgw import RgwUnavailable, start_rgw
+    """A one-node Ceph with the RADOS Gateway for the whole session (bench/_stack.py)."""
+    from bench._stack import RgwUnavailable, start_rgw
 
     try:
         gateway = start_rgw()

@@ -10,9 +10,7 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,58 +37,23 @@ def _cli(*args: str, env: dict[str, str]) -> str:
     return result.output
 
 
-HAPROXY_CFG = """global
-    maxconn 256
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    retries 3
-    option redispatch
-    retry-on conn-failure empty-response
-frontend hub
-    bind 127.0.0.1:{port}
-    default_backend workers
-backend workers
-    # A box sticks to one worker while it is up (its landing zone holds the tail of its upload).
-    balance hdr(X-Motcua-Station)
-    hash-type consistent
-    option httpchk GET /v1/time
-    default-server check inter 300ms fall 1 rise 2
-{servers}
-"""
-
-
 @pytest.fixture
 def haproxy(tmp_path: Path):
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    procs: list[subprocess.Popen] = []
+    from bench._stack import RgwUnavailable, start_haproxy
+
+    started = []
 
     def start(workers: list[str]) -> str:
-        port = _port()
-        servers = "\n".join(f"    server w{i} {u.split('//', 1)[1].rstrip('/')}" for i, u in enumerate(workers))
-        cfg = tmp_path / "haproxy.cfg"
-        cfg.write_text(HAPROXY_CFG.format(port=port, servers=servers))
-        proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(url + "/v1/time", timeout=2).read()
-                return url
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"haproxy did not start: {err}") from exc
-                time.sleep(0.2)
+        try:
+            lb = start_haproxy(workers, tmp_path / "haproxy.cfg")
+        except RgwUnavailable as exc:
+            pytest.skip(str(exc))
+        started.append(lb)
+        return lb.url
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
+    for lb in started:
+        lb.stop()
 
 
 def _retrying(call, *, attempts: int = 40):

@@ -1,4 +1,5 @@
-"""A one-node Ceph cluster with the RADOS Gateway (S3 API) on 127.0.0.1, for the tests.
+"""Real stacks for the city-scale tests and benchmark: a one-node Ceph with the RADOS Gateway
+(S3 API) on 127.0.0.1, and HAProxy in front of hub workers.
 
 Monitor, manager, one OSD on ``memstore`` (no disk), radosgw; no authentication between the
 daemons (/work/shared/TESTING.md has the recipe). :func:`start_rgw` brings it up in a scratch
@@ -162,7 +163,63 @@ rgw data = {root}/rgw
     return rgw
 
 
-if __name__ == "__main__":  # a manual check: python tests/cephrgw.py
+HAPROXY_CFG = """global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+frontend hub
+    bind 127.0.0.1:{port}
+    default_backend workers
+backend workers
+    # A box sticks to one worker while it is up (its landing zone holds the tail of its upload).
+    balance hdr(X-Motcua-Station)
+    hash-type consistent
+    option httpchk GET /v1/time
+    default-server check inter 300ms fall 1 rise 2
+{servers}
+"""
+
+
+@dataclass
+class LoadBalancer:
+    url: str
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def start_haproxy(workers: list[str], config_path: Path) -> LoadBalancer:
+    """HAProxy (Debian ``haproxy``) on a free loopback port in front of ``workers`` (their URLs)."""
+    if shutil.which("haproxy") is None:
+        raise RgwUnavailable("haproxy is not installed (apt-get install haproxy)")
+    port = _free_port()
+    servers = "\n".join(f"    server w{i} {u.split('//', 1)[1].rstrip('/')}" for i, u in enumerate(workers))
+    config_path.write_text(HAPROXY_CFG.format(port=port, servers=servers))
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(config_path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    lb = LoadBalancer(url=f"http://127.0.0.1:{port}", proc=proc)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            urllib.request.urlopen(lb.url + "/v1/time", timeout=2).read()
+            return lb
+        except OSError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                lb.stop()
+                raise RgwUnavailable(f"haproxy did not start ({exc})") from None
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":  # a manual check: python -m bench._stack
     t = time.monotonic()
     r = start_rgw()
     print("up", r.endpoint, f"{time.monotonic() - t:.0f} s", os.getpid())
