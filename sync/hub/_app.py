@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
@@ -462,13 +463,19 @@ class Hub:
         chunk = _Chunk(request, length, self.read_timeout, deadline=request[_STARTED] + self.limits.chunk_deadline(length))
         # Admitted from the headers alone (§4.3 steps 1-6), the partial file locked and the offset
         # checked; only then is the body read, checksummed while it is written (step 7).
-        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length)
+        lease = None
+        if self.files.kind != "local":  # landing zones apart: the upload lock is in the database
+            # As long as the chunk may take: a worker that dies mid-chunk frees the blob then.
+            lease = (uuid.uuid4().hex, self.clock() + int(self.limits.chunk_deadline(length) * 1000) + 5000)
+        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length, lease=lease)
         self._authenticated(request)
         self._resume(request)
         try:
             outcome = await self._receive(chunk, app, b, offset, signed.content_sha256)
         finally:
             app.close()  # already closed by the last hop unless interrupted
+            if lease is not None:
+                await self.db(self.storage.release_blob, sha, holder=lease[0])
         if outcome == "incomplete" and chunk.overdue:
             request[_OVERDUE] = True
             raise ApiError(408, "request_timeout", f"chunk not received within {chunk.allowed:g} s: "
@@ -489,8 +496,9 @@ class Hub:
         return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
 
     def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                    length: int) -> tuple[BlobRow, Appender]:
-        """(thread) Admit the request, find the blob, lock its partial file and check the offset."""
+                    length: int, *, lease: tuple[str, int] | None = None) -> tuple[BlobRow, Appender]:
+        """(thread) Admit the request, find the blob, lock its upload (the partial file, and with
+        ``lease`` (holder, until ms) the database's lock too) and check the offset."""
         adm = self.storage.admit(signed.station_id, signed.nonce, expires_at=self.clock() + NONCE_TTL_MS,
                                  check=check, dossier_id=dossier_id, blob_sha256=sha)
         b = self._own_blob(adm, dossier_id)
@@ -498,6 +506,16 @@ class Hub:
             raise self._offset_error(b.size, b.size, "blob already complete")
         if offset + length > b.size:
             raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
+        if lease is not None and not self.storage.lease_blob(b.sha256, holder=lease[0], until=lease[1], now=self.clock()):
+            raise ApiError(409, "upload_locked", "another worker is writing this blob", headers={"Retry-After": "1"})
+        try:
+            return b, self._lock_and_check(b, offset)
+        except BaseException:
+            if lease is not None:
+                self.storage.release_blob(b.sha256, holder=lease[0])
+            raise
+
+    def _lock_and_check(self, b: BlobRow, offset: int) -> Appender:
         try:
             app = self.files.open_appender(b.sha256)
         except BlobLocked:
@@ -512,7 +530,7 @@ class Hub:
         except BaseException:
             app.close()
             raise
-        return b, app
+        return app
 
     def _offset_error(self, current: int, size: int, message: str) -> ApiError:
         return ApiError(409, "offset_mismatch", message, extra={"offset": current},

@@ -122,6 +122,11 @@ SCHEMA = (
         last_error TEXT NOT NULL DEFAULT '',
         delivered_at BIGINT)""",
     "CREATE INDEX IF NOT EXISTS city_outbox_due ON city_outbox (delivered_at, next_attempt_at)",
+    # Upload locks shared by the workers when blobs are in S3 (their landing zones are apart).
+    """CREATE TABLE IF NOT EXISTS blob_leases (
+        sha256 TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ms BIGINT NOT NULL)""",
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
@@ -586,6 +591,20 @@ class SqlStorage(HubStorage):
                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
                    (event["event_id"], d.dossier_id, _dump(event), now, now))
         return body
+
+    # --- upload locks shared by the workers ----------------------------------------------------
+
+    def lease_blob(self, sha256: str, *, holder: str, until: int, now: int) -> bool:
+        """Take (or renew) the lock on a blob's upload until ``until``; False if another holds it."""
+        with self._tx() as tx:
+            return tx.run("INSERT INTO blob_leases (sha256, holder, until_ms) VALUES (?, ?, ?) "
+                          "ON CONFLICT (sha256) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms "
+                          "WHERE blob_leases.until_ms <= ? OR blob_leases.holder = excluded.holder",
+                          (sha256, holder, until, now)) == 1
+
+    def release_blob(self, sha256: str, *, holder: str) -> None:
+        with self._tx() as tx:
+            tx.run("DELETE FROM blob_leases WHERE sha256 = ? AND holder = ?", (sha256, holder))
 
     # --- the city connector's outbox (docs/city-connector.md) ---------------------------------
 

@@ -243,6 +243,29 @@ class HubStorage(abc.ABC):
     @abc.abstractmethod
     def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow: ...
 
+    # upload locks shared by workers (blobs in S3): see SqlStorage
+    def lease_blob(self, sha256: str, *, holder: str, until: int, now: int) -> bool:
+        raise NotImplementedError
+
+    def release_blob(self, sha256: str, *, holder: str) -> None:
+        raise NotImplementedError
+
+    # the city connector's outbox (docs/city-connector.md): see SqlStorage
+    def claim_city_events(self, *, now: int, limit: int, lease_ms: int) -> list[OutboxEvent]:
+        raise NotImplementedError
+
+    def city_event_delivered(self, event_id: str, *, now: int) -> None:
+        raise NotImplementedError
+
+    def city_event_failed(self, event_id: str, *, error: str, next_attempt_at: int) -> None:
+        raise NotImplementedError
+
+    def city_events(self, *, undelivered_only: bool = True) -> list[OutboxEvent]:
+        raise NotImplementedError
+
+    def retry_city_events(self, *, now: int, event_id: str | None = None) -> int:
+        raise NotImplementedError
+
     # feed
     @abc.abstractmethod
     def append_feed(self, type_: str, data: dict[str, Any], *, now: int, station_id: str | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,53 @@ def test_upload_through_the_hub(make_store, hub_factory) -> None:
     for page in pages:
         sha = hashlib.sha256(page).hexdigest()
         assert store.is_complete(sha) and _read(store, sha) == page
+
+
+@pytest.mark.s3
+@pytest.mark.postgres
+def test_two_workers_share_the_upload_lock(rgw, hub_factory, tmp_path: Path) -> None:
+    """Blobs in S3, landing zones apart: while one worker receives a chunk, the other refuses the
+    same blob (409 upload_locked, the lock in the database); once the chunk broke, it is free."""
+    import http.client
+
+    from sync.protocol import CHUNK_MEDIA_TYPE, sha256_hex
+
+    bucket = f"motcua-{secrets.token_hex(6)}"
+    store_a, store_b = _s3(tmp_path / "a", rgw, bucket), _s3(tmp_path / "b", rgw, bucket)
+    store_a._call("create_bucket")
+    a = hub_factory("postgres", blobs=store_a)
+    b = hub_factory(worker_of=a, blobs=store_b)
+    token = a.add_station("HN-0001")
+    box_a = Station(a.url, "HN-0001")
+    assert box_a.enroll(token).status == 200
+    box_b = Station(b.url, "HN-0001", key=box_a.key)
+    page = os.urandom(3_000_000)
+    sha = hashlib.sha256(page).hexdigest()
+    manifest = fake_manifest("HN-0001", blobs=[page])
+    assert box_a.put(manifest).status == 201
+    path = f"/v1/dossiers/{manifest['dossier_id']}/blobs/{sha}"
+
+    headers = box_a.signer.headers("PATCH", path, page, content_sha256=sha256_hex(page))
+    headers.update({"Content-Type": CHUNK_MEDIA_TYPE, "Upload-Offset": "0", "Content-Length": str(len(page))})
+    slow = http.client.HTTPConnection("127.0.0.1", int(a.url.rsplit(":", 1)[1]), timeout=30)
+    slow.putrequest("PATCH", path, skip_accept_encoding=True)
+    for k, v in headers.items():
+        slow.putheader(k, v)
+    slow.endheaders()
+    slow.send(page[:1_000_000])  # the chunk is on its way to worker a
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            reply = box_b.patch(manifest["dossier_id"], sha, 0, page)
+            if reply.status == 409 and reply.code == "upload_locked":
+                break
+            assert time.monotonic() < deadline, f"worker b never saw the lock: {reply.status} {reply.body!r}"
+            time.sleep(0.05)
+    finally:
+        slow.close()  # the connection breaks: worker a keeps what came and frees the blob
+    deadline = time.monotonic() + 10
+    while (reply := box_b.patch(manifest["dossier_id"], sha, 0, page)).status != 204:
+        assert reply.code == "upload_locked" and time.monotonic() < deadline, (reply.status, reply.body)
+        time.sleep(0.05)
+    assert reply.headers["x-motcua-blob-state"] == "complete"
+    assert store_b.is_complete(sha) and _read(store_b, sha) == page
