@@ -1,9 +1,12 @@
 """Two `motcua hub serve` workers on PostgreSQL and S3 (Ceph RGW) behind HAProxy: a worker killed
-mid-upload, the box goes on through the other one, and the dossier arrives once."""
+mid-upload, the box goes on through the other one, and the dossier arrives once: in the hub, in
+the bucket and at the reference city system, whose status then comes back to the box."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -11,15 +14,18 @@ import shutil
 import signal
 import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from cityref import CityReceiver
 from click.testing import CliRunner
 from hubclient import Station, fake_manifest
 
 from edge.cli._main import cli
 from sync.hub import S3BlobStore, S3Config
 from sync.hub._s3 import PART_SIZE
+from sync.protocol import parse_feed_page
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 AGENCY = "000.00.06.H56"
@@ -70,15 +76,27 @@ def _retrying(call, *, attempts: int = 40):
     raise AssertionError("no answer through the load balancer")
 
 
-def test_two_workers_a_worker_killed_mid_upload(rgw, pg_dsn, hub_process, haproxy, tmp_path: Path) -> None:
+@pytest.fixture
+def stack():
+    with contextlib.ExitStack() as s:
+        yield s
+
+
+def test_two_workers_a_worker_killed_mid_upload(rgw, pg_dsn, hub_process, haproxy, stack, tmp_path: Path) -> None:
     bucket = f"motcua-{secrets.token_hex(6)}"
     admin = S3BlobStore(tmp_path / "admin", S3Config(bucket=bucket, endpoint=rgw.endpoint),
                         access_key=rgw.access_key, secret_key=rgw.secret_key)
     admin._call("create_bucket")
-    env = {"AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key}
+    city_secret = secrets.token_hex(16)
+    env = {"AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key,
+           "MOTCUA_CITY_SECRET": city_secret}
+    city = stack.enter_context(CityReceiver(city_secret.encode()))
     a_dir, b_dir = tmp_path / "worker-a", tmp_path / "worker-b"
     _cli("hub", "init", "--data-dir", str(a_dir), "--db", pg_dsn, "--blobs", f"s3://{bucket}",
          "--s3-endpoint", rgw.endpoint, "--kem", "X25519", env=env)
+    config = json.loads((a_dir / "hub.json").read_text())
+    config["city"] = {"url": city.url, "status_map": {"DANG_XU_LY": 4, "DA_TRA_KET_QUA": 10}}
+    (a_dir / "hub.json").write_text(json.dumps(config))
     shutil.copytree(a_dir, b_dir)  # the same keys and configuration; a landing zone of its own
     for d in (b_dir / "partial", b_dir / "blobs"):
         shutil.rmtree(d)
@@ -133,3 +151,21 @@ def test_two_workers_a_worker_killed_mid_upload(rgw, pg_dsn, hub_process, haprox
         with admin.open(hashlib.sha256(page).hexdigest()) as r:
             assert r.read() == page
     admin.close()
+
+    # The surviving worker delivers the dossier to the city system once; its answer comes back.
+    deadline = time.monotonic() + 30
+    while not city.events:
+        assert time.monotonic() < deadline, "the city system never got the dossier"
+        time.sleep(0.2)
+    time.sleep(2.5)  # a further delivery round of each worker: nothing more goes out
+    assert list(city.events) == [f"dossier-committed:{dossier_id}"] and len(city.deliveries) == 1
+    body = json.dumps({"code": manifest["code"], "status": "DANG_XU_LY"}).encode()
+    ts = int(time.time() * 1000)
+    mac = hmac.new(city_secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    req = urllib.request.Request(lb + "/v1/city/status", data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-Motcua-City-Signature": f"t={ts},v1={mac}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert json.loads(resp.read())["changed"]
+    items = parse_feed_page(_retrying(lambda: box.feed()).json)[0]
+    assert [i.data["status"] for i in items if i.type == "dossier_status"] == [2, 4]
+
