@@ -517,7 +517,7 @@ class Hub:
 
     def _lock_and_check(self, b: BlobRow, offset: int) -> Appender:
         try:
-            app = self.files.open_appender(b.sha256)
+            app = self.files.open_appender(b.sha256, b.size)
         except BlobLocked:
             raise ApiError(409, "upload_locked", "another request is writing this blob",
                            extra={"offset": self.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None

@@ -139,8 +139,9 @@ class LocalBlobStore:
             raise
         return fd
 
-    def open_appender(self, sha256: str) -> Appender:
-        """Open and lock the partial file (raises BlobLocked); the caller closes the appender."""
+    def open_appender(self, sha256: str, size: int | None = None) -> Appender:
+        """Open and lock the partial file (raises BlobLocked); the caller closes the appender.
+        ``size``: the blob's, when known (a backend may save a look-up with it)."""
         return Appender(self, sha256, self._lock_partial(sha256))
 
     @contextlib.contextmanager

@@ -230,16 +230,21 @@ class S3BlobStore(LocalBlobStore):
     def offset(self, sha256: str, size: int) -> int:
         if self.is_complete(sha256):
             return size
+        try:
+            local = self.partial_path(sha256).stat().st_size
+        except FileNotFoundError:
+            local = 0
+        if size <= PART_SIZE:  # never a multipart upload: the landing zone is all there is
+            return local
         _, remote, _ = self.remote_parts(sha256)
-        local = super().offset(sha256, size)
         base = self._base(sha256)
         return local if base <= remote <= local else remote
 
-    def open_appender(self, sha256: str) -> Appender:
+    def open_appender(self, sha256: str, size: int | None = None) -> Appender:
         fd = self._lock_partial(sha256)
         try:
             app = S3Appender(self, sha256, fd)
-            if not self.is_complete(sha256):
+            if (size is None or size > PART_SIZE) and not self.is_complete(sha256):
                 app.adopt_remote()
         except BaseException:
             os.close(fd)
@@ -250,7 +255,7 @@ class S3BlobStore(LocalBlobStore):
         if self.is_complete(sha256):
             return True
         try:
-            app = self.open_appender(sha256)
+            app = self.open_appender(sha256, size)
         except BlobLocked:
             return False
         try:
