@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
@@ -53,7 +54,9 @@ from sync.protocol import (
     token_sha256,
 )
 
-from ._blobs import Appender, BlobFiles, BlobLocked
+from ._blobs import Appender, BlobLocked, BlobStore, open_blob_store
+from ._city import H_CITY_SIGNATURE, CityConfig, CityConnector, load_city_config
+from ._city import verify as verify_city
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
 from ._fleet import install_fleet
 from ._keys import HubKeys
@@ -110,10 +113,12 @@ class Hub:
     """Request handlers; holds nothing that matters between requests (all state is in storage)."""
 
     def __init__(self, storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock,
-                 max_blob_size: int, read_timeout: float, limits: HubLimits) -> None:
+                 max_blob_size: int, read_timeout: float, limits: HubLimits, blobs: BlobStore | None = None,
+                 city: CityConfig | None = None) -> None:
         self.storage = storage
         self.keys = keys
-        self.files = BlobFiles(data_dir)
+        self.owns_blobs = blobs is None
+        self.files: BlobStore = blobs if blobs is not None else open_blob_store(data_dir)
         self.clock = clock
         self.max_blob_size = max_blob_size
         self.read_timeout = read_timeout
@@ -121,6 +126,7 @@ class Hub:
         self.unauthenticated = 0  # requests in progress, not authenticated yet
         self.gate: ConnectionGate | None = None  # set by start_hub
         self.build_receipt = receipt_builder(keys)
+        self.city = CityConnector(self, city) if city is not None else None
         self.executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="hub")
 
     async def run(self, fn, *args: Any, **kwargs: Any) -> Any:
@@ -403,11 +409,11 @@ class Hub:
         created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock(), key_id=st.key_id)
         if created:
             logger.info("dossier %s (%s) created by %s", d.dossier_id, d.code, st.station_id)
-        return _json(dossier_state(d, self.files), 201 if created else 200)
+        return _json(await self.run(dossier_state, d, self.files), 201 if created else 200)
 
     async def get_dossier(self, request: web.Request) -> web.Response:
         _, d = await self.own_dossier(request, b"")
-        return _json(dossier_state(d, self.files))
+        return _json(await self.run(dossier_state, d, self.files))
 
     async def _admit_blob(self, request: web.Request) -> tuple[StationRecord, BlobRow]:
         sha = request.match_info["sha256"]
@@ -421,14 +427,19 @@ class Hub:
 
     async def head_blob(self, request: web.Request) -> web.Response:
         _, b = await self._admit_blob(request)
-        complete = b.complete or self.files.is_complete(b.sha256)
-        offset = b.size if complete else self.files.offset(b.sha256, b.size)
-        if not complete and offset == b.size:
-            complete = await self.run(self.files.recover, b.sha256, b.size)
-            offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        complete, offset = (True, b.size) if b.complete else await self.run(self._blob_offset, b)
         return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
                                                  H_BLOB_STATE: "complete" if complete else "partial",
                                                  "Cache-Control": "no-store"})
+
+    def _blob_offset(self, b: BlobRow) -> tuple[bool, int]:
+        """(thread) Whether a blob is complete in the blob store, and the durable offset of its upload."""
+        complete = self.files.is_complete(b.sha256)
+        offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        if not complete and offset == b.size:
+            complete = self.files.recover(b.sha256, b.size)
+            offset = b.size if complete else self.files.offset(b.sha256, b.size)
+        return complete, offset
 
     async def patch_blob(self, request: web.Request) -> web.Response:
         """Append one chunk (§6.3): the admission (one transaction, then the partial file's lock and
@@ -455,13 +466,19 @@ class Hub:
         chunk = _Chunk(request, length, self.read_timeout, deadline=request[_STARTED] + self.limits.chunk_deadline(length))
         # Admitted from the headers alone (§4.3 steps 1-6), the partial file locked and the offset
         # checked; only then is the body read, checksummed while it is written (step 7).
-        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length)
+        lease = None
+        if self.files.kind != "local":  # landing zones apart: the upload lock is in the database
+            # As long as the chunk may take: a worker that dies mid-chunk frees the blob then.
+            lease = (uuid.uuid4().hex, self.clock() + int(self.limits.chunk_deadline(length) * 1000) + 5000)
+        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length, lease=lease)
         self._authenticated(request)
         self._resume(request)
         try:
             outcome = await self._receive(chunk, app, b, offset, signed.content_sha256)
         finally:
             app.close()  # already closed by the last hop unless interrupted
+            if lease is not None:
+                await self.db(self.storage.release_blob, sha, holder=lease[0])
         if outcome == "incomplete" and chunk.overdue:
             request[_OVERDUE] = True
             raise ApiError(408, "request_timeout", f"chunk not received within {chunk.allowed:g} s: "
@@ -482,8 +499,9 @@ class Hub:
         return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
 
     def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                    length: int) -> tuple[BlobRow, Appender]:
-        """(thread) Admit the request, find the blob, lock its partial file and check the offset."""
+                    length: int, *, lease: tuple[str, int] | None = None) -> tuple[BlobRow, Appender]:
+        """(thread) Admit the request, find the blob, lock its upload (the partial file, and with
+        ``lease`` (holder, until ms) the database's lock too) and check the offset."""
         adm = self.storage.admit(signed.station_id, signed.nonce, expires_at=self.clock() + NONCE_TTL_MS,
                                  check=check, dossier_id=dossier_id, blob_sha256=sha)
         b = self._own_blob(adm, dossier_id)
@@ -491,8 +509,18 @@ class Hub:
             raise self._offset_error(b.size, b.size, "blob already complete")
         if offset + length > b.size:
             raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
+        if lease is not None and not self.storage.lease_blob(b.sha256, holder=lease[0], until=lease[1], now=self.clock()):
+            raise ApiError(409, "upload_locked", "another worker is writing this blob", headers={"Retry-After": "1"})
         try:
-            app = self.files.open_appender(b.sha256)
+            return b, self._lock_and_check(b, offset)
+        except BaseException:
+            if lease is not None:
+                self.storage.release_blob(b.sha256, holder=lease[0])
+            raise
+
+    def _lock_and_check(self, b: BlobRow, offset: int) -> Appender:
+        try:
+            app = self.files.open_appender(b.sha256, b.size)
         except BlobLocked:
             raise ApiError(409, "upload_locked", "another request is writing this blob",
                            extra={"offset": self.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None
@@ -505,7 +533,7 @@ class Hub:
         except BaseException:
             app.close()
             raise
-        return b, app
+        return app
 
     def _offset_error(self, current: int, size: int, message: str) -> ApiError:
         return ApiError(409, "offset_mismatch", message, extra={"offset": current},
@@ -578,7 +606,7 @@ class Hub:
         except ApiError as err:
             if err.code == "blobs_incomplete":
                 for item in err.extra.get("missing", []):
-                    item["offset"] = self.files.offset(item["sha256"], item["size"])
+                    item["offset"] = await self.run(self.files.offset, item["sha256"], item["size"])
             raise
         await self.touch(st)
         return web.Response(status=200, body=answer, content_type="application/json")
@@ -604,6 +632,62 @@ class Hub:
         await self.touch(st, beat)
         return _json({"server_time": ms_to_rfc3339(now), "feed_head": await self.feed_head(st)})
 
+    # --- the city system (docs/city-connector.md) -------------------------------------------
+
+    async def city_status(self, request: web.Request) -> web.Response:
+        """``POST /v1/city/status``: the city system changed a dossier's status."""
+        assert self.city is not None
+        body = await self.read_body(request, MAX_JSON_BODY)
+        verify_city(self.city.config.secret, request.headers.get(H_CITY_SIGNATURE), body, now_ms=self.clock())
+        self._authenticated(request)
+        data = parse_json(body) if body else None
+        if not isinstance(data, dict):
+            raise ProtocolError("body", "a JSON object expected")
+        ref = data.get("dossier_id") or data.get("code")
+        if not isinstance(ref, str) or not ref:
+            raise ProtocolError("dossier_id", "dossier_id or code required")
+        note = data.get("note", "")
+        if not isinstance(note, str) or len(note) > 500:
+            raise ProtocolError("note", "a text of at most 500 characters")
+        status = self.city.status_of(data.get("status"))
+        d = await self.db(self.storage.get_dossier, ref)
+        if d is None:
+            d = next((x for x in await self.db(self.storage.list_dossiers) if x.code == ref), None)
+        if d is None:
+            raise ApiError(404, "not_found", f"no dossier {ref!r} on this hub")
+        if d.state != "committed":
+            raise ApiError(409, "not_committed", f"dossier {d.code} is not committed yet")
+        if d.status == status:  # a repeated delivery: nothing new for the box
+            return _json({"dossier_id": d.dossier_id, "code": d.code, "status": status, "changed": False})
+        row = await self.db(self.storage.set_status, d.dossier_id, status=status, note=note, now=self.clock())
+        logger.info("city system set dossier %s to status %s", d.code, status)
+        return _json({"dossier_id": d.dossier_id, "code": d.code, "status": status, "changed": True,
+                      "feed_seq": row.seq})
+
+    async def city_delivery(self, app: web.Application):
+        """Each worker delivers due outbox events every few seconds (claims keep them apart)."""
+        async def loop() -> None:
+            while True:
+                try:
+                    assert self.city is not None
+                    delivered, failed = await self.city.deliver_due()
+                    if delivered or failed:
+                        logger.info("city events: %s delivered, %s to retry", delivered, failed)
+                except Exception:
+                    logger.exception("city delivery round failed")
+                await asyncio.sleep(self.city_interval)
+
+        task = asyncio.get_running_loop().create_task(loop()) if self.city and self.city.config.url else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.city is not None:
+            await self.city.close()
+
+    city_interval = 2.0
+
     # --- housekeeping -----------------------------------------------------------------------
 
     async def sweeper(self, app: web.Application):
@@ -623,6 +707,8 @@ class Hub:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self.executor.shutdown(wait=True)
+        if self.owns_blobs:
+            self.files.close()
 
 
 class _Chunk:
@@ -685,19 +771,24 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock: Clock | None = None,
                    max_blob_size: int = MAX_BLOB_SIZE, read_timeout: float = 60.0,
-                   limits: HubLimits | None = None) -> web.Application:
+                   limits: HubLimits | None = None, blobs: BlobStore | None = None,
+                   city: CityConfig | None = None) -> web.Application:
     """The hub as an aiohttp application; usable in-process (tests, `motcua serve --demo`).
 
     ``limits`` (connections, unauthenticated requests, deadlines) apply fully when it is served by
-    :func:`sync.hub.start_hub`.
+    :func:`sync.hub.start_hub`. ``blobs``: the blob store (default: as ``hub.json`` says, see
+    :func:`sync.hub.open_blob_store`; the app then closes it at cleanup). ``city``: the city
+    connector (default: the ``city`` section of ``hub.json``, if any).
     """
     hub = Hub(storage, keys, data_dir=Path(data_dir), clock=clock or system_clock,
-              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits())
+              max_blob_size=max_blob_size, read_timeout=read_timeout, limits=limits or HubLimits(), blobs=blobs,
+              city=city if city is not None else load_city_config(Path(data_dir)))
     app = web.Application(middlewares=[hub.middleware], client_max_size=MAX_JSON_BODY,
                           handler_args={"read_bufsize": READ_BUFSIZE})
     app[HUB_KEY] = hub
     app.on_response_prepare.append(hub.add_headers)
     app.cleanup_ctx.append(hub.sweeper)
+    app.cleanup_ctx.append(hub.city_delivery)
     r = app.router
     r.add_get("/v1/time", hub.time)
     r.add_post("/v1/enroll", hub.enroll)
@@ -710,6 +801,8 @@ def create_hub_app(storage: HubStorage, keys: HubKeys, *, data_dir: Path, clock:
     r.add_post("/v1/dossiers/{dossier_id}/commit", hub.commit)
     r.add_get("/v1/feed", hub.feed, allow_head=False)
     r.add_post("/v1/heartbeat", hub.heartbeat)
+    if hub.city is not None:
+        r.add_post("/v1/city/status", hub.city_status)
     install_metrics(app, hub, data_dir=Path(data_dir))  # GET /metrics (sync/hub/_metrics.py)
     install_fleet(app, hub)  # the fleet page for IT at /fleet/ (sync/hub/fleet/)
     r.add_post("/v1/update-report", functools.partial(update_report, hub))

@@ -1,6 +1,20 @@
-"""Blob bytes on the hub's disk: ``blobs/<aa>/<sha256>`` once verified, ``partial/<sha256>`` while
-uploading. The offset of an upload is the size of its partial file; appends are serialised across
-processes with an exclusive, non-blocking ``flock`` on the partial file.
+"""The hub's blob storage behind one interface, :class:`BlobStore` (docs/deploy.md, "Blob storage").
+
+Every backend receives a chunk into the receiving worker's landing zone, ``partial/<sha256>`` in the
+data directory: written as it arrives, fsynced at the chunk's end or when the connection breaks,
+guarded by the whole blob's SHA-256. Appends are serialised with an exclusive, non-blocking
+``flock`` on the partial file. Where a verified blob then lives is the backend's:
+
+- :class:`LocalBlobStore` (the default): ``blobs/<aa>/<sha256>`` in the data directory; the offset
+  of an upload is the size of its partial file.
+- :class:`sync.hub.S3BlobStore`: an S3 bucket, the object named by the blob's SHA-256
+  (``sync/hub/_s3.py``).
+
+The public names, used by the HTTP handlers, ``hub open`` and the connector: ``is_complete``,
+``offset``, ``open_appender`` / ``appender``, ``recover``, ``open`` (a reader that checks the
+SHA-256 at its end), ``verify`` (quarantines a blob whose bytes do not match), ``check`` (the
+backend answers), ``close``; errors :class:`BlobLocked`, :class:`BlobUnavailable`,
+:class:`BlobCorrupt`, :class:`BlobConfigError`.
 
 An :class:`Appender`'s methods block (run them in a thread); a lock of its own keeps a write still
 running in a thread from racing a last write, an fsync or the close of an interrupted request.
@@ -17,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.fsutil import fsync_dir
+from sync.errors import HubError
 
 COPY_BLOCK = 1024 * 1024
 
@@ -25,14 +40,75 @@ class BlobLocked(Exception):
     """Another request is appending to this blob right now."""
 
 
-class BlobFiles:
+class BlobUnavailable(HubError):
+    """The blob storage does not answer (or refuses): the hub answers 503, nothing is lost."""
+
+
+class BlobConfigError(HubError):
+    """The blob storage is misconfigured: wrong credentials, a missing bucket, a bad URL."""
+
+
+class BlobCorrupt(HubError):
+    """A stored blob's bytes do not match its SHA-256: it was quarantined."""
+
+    def __init__(self, sha256: str, where: str) -> None:
+        super().__init__(f"blob {sha256} does not match its SHA-256: quarantined as {where}")
+        self.sha256 = sha256
+        self.where = where
+
+
+class HashingReader:
+    """A blob's bytes as read; at their end the SHA-256 is checked (``on_mismatch`` quarantines)."""
+
+    def __init__(self, raw, sha256: str, on_mismatch) -> None:
+        self.raw = raw
+        self.sha256 = sha256
+        self.digest = hashlib.sha256()
+        self.on_mismatch = on_mismatch
+        self.checked = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.digest.update(data)
+        if not data and n != 0 and not self.checked:
+            self.checked = True
+            if self.digest.hexdigest() != self.sha256:
+                self.close()
+                raise self.on_mismatch(self.sha256)
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> HashingReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LocalBlobStore:
+    """Blobs in the data directory (one host, or a shared file system)."""
+
+    kind = "local"
+
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir)
         self.partial_dir = self.root / "partial"
         self.blob_dir = self.root / "blobs"
+        self.quarantine_dir = self.root / "quarantine"
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self._fanout: set[str] = set()  # blobs/<aa> directories known to exist
+
+    def check(self) -> None:
+        """Raise unless the storage answers (start-up check)."""
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"local {self.blob_dir}"
 
     def final_path(self, sha256: str) -> Path:
         return self.blob_dir / sha256[:2] / sha256
@@ -51,8 +127,7 @@ class BlobFiles:
         except FileNotFoundError:
             return 0
 
-    def open_appender(self, sha256: str) -> Appender:
-        """Open and lock the partial file (raises BlobLocked); the caller closes the appender."""
+    def _lock_partial(self, sha256: str) -> int:
         fd = os.open(self.partial_path(sha256), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,7 +137,12 @@ class BlobFiles:
         except BaseException:
             os.close(fd)
             raise
-        return Appender(self, sha256, fd)
+        return fd
+
+    def open_appender(self, sha256: str, size: int | None = None) -> Appender:
+        """Open and lock the partial file (raises BlobLocked); the caller closes the appender.
+        ``size``: the blob's, when known (a backend may save a look-up with it)."""
+        return Appender(self, sha256, self._lock_partial(sha256))
 
     @contextlib.contextmanager
     def appender(self, sha256: str) -> Iterator[Appender]:
@@ -98,8 +178,66 @@ class BlobFiles:
             self._fanout.add(name)
         return path
 
-    def open(self, sha256: str):
-        return open(self.final_path(sha256), "rb")
+    def open(self, sha256: str) -> HashingReader:
+        """A reader of a complete blob (raises BlobUnavailable when it cannot be read)."""
+        try:
+            raw = open(self.final_path(sha256), "rb")
+        except FileNotFoundError:
+            raise BlobUnavailable(f"blob {sha256} is not in {self.blob_dir}") from None
+        return HashingReader(raw, sha256, self._quarantine)
+
+    def verify(self, sha256: str) -> bool:
+        """Read a complete blob whole: True if it matches its SHA-256; else it is quarantined."""
+        try:
+            with self.open(sha256) as r:
+                while r.read(COPY_BLOCK):
+                    pass
+        except BlobCorrupt:
+            return False
+        return True
+
+    def _quarantine(self, sha256: str) -> BlobCorrupt:
+        self.quarantine_dir.mkdir(exist_ok=True)
+        where = self.quarantine_dir / sha256
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.final_path(sha256), where)
+            fsync_dir(self.quarantine_dir)
+        return BlobCorrupt(sha256, str(where))
+
+    def publish(self, app: Appender, size: int) -> None:
+        """(lock held, bytes verified and fsynced) Put the partial file in place under its hash."""
+        final = self.fanout_dir(app.sha256) / app.sha256
+        os.replace(self.partial_path(app.sha256), final)
+        # The rename is durable once the new entry is. Should the old entry come back after a
+        # crash, the next appender drops it (discard_if_complete): no fsync of partial/.
+        fsync_dir(final.parent)
+
+    def after_sync(self, app: Appender) -> None:
+        """(lock held) A chunk's bytes were fsynced in the landing zone."""
+
+
+BlobStore = LocalBlobStore  # the interface every backend implements (S3BlobStore subclasses it)
+BlobFiles = LocalBlobStore  # the earlier name
+
+
+def open_blob_store(data_dir: Path, config: dict | None = None, *, access_key: str | None = None,
+                    secret_key: str | None = None) -> BlobStore:
+    """The blob store a hub's configuration names (``blobs`` in ``hub.json``; none → local).
+
+    S3 credentials come from ``access_key``/``secret_key`` (in-process use), else botocore's chain:
+    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or the credentials file. Never from hub.json.
+    """
+    if config is None:
+        from ._keys import read_config
+
+        config = read_config(data_dir).get("blobs")
+    if not config:
+        return LocalBlobStore(data_dir)
+    if not isinstance(config, dict):
+        raise BlobConfigError("the blobs configuration must be an object")
+    from ._s3 import S3BlobStore, S3Config
+
+    return S3BlobStore(data_dir, S3Config.from_dict(config), access_key=access_key, secret_key=secret_key)
 
 
 class Appender:
@@ -143,6 +281,7 @@ class Appender:
     def sync(self) -> None:
         with self._lock:
             os.fsync(self.fd)
+            self.files.after_sync(self)
 
     def truncate(self, size: int) -> None:
         with self._lock:
@@ -156,22 +295,26 @@ class Appender:
         it in this very request (a blob sent in one chunk from offset 0); otherwise the file is read.
         """
         with self._lock:
-            path = self.files.partial_path(self.sha256)
-            if digest is None or os.fstat(self.fd).st_size != size:
-                digest, read = self._hash_file()
-            else:
-                read = size
-            if read != size or digest != self.sha256:
-                os.ftruncate(self.fd, 0)
-                os.fsync(self.fd)
+            if not self.verify_local(size, digest):
                 return False
             os.fsync(self.fd)
-            final = self.files.fanout_dir(self.sha256) / self.sha256
-            os.replace(path, final)
-            # The rename is durable once the new entry is. Should the old entry come back after a
-            # crash, the next appender drops it (discard_if_complete): no fsync of partial/.
-            fsync_dir(final.parent)
+            self.files.publish(self, size)
             return True
+
+    def verify_local(self, size: int, digest: str | None) -> bool:
+        """(lock held) The partial file holds the blob whole and matches its id; else it is emptied."""
+        if digest is None or os.fstat(self.fd).st_size != size:
+            digest, read = self._hash_file()
+        else:
+            read = size
+        if read != size or digest != self.sha256:
+            self.reset()
+            return False
+        return True
+
+    def reset(self) -> None:
+        os.ftruncate(self.fd, 0)
+        os.fsync(self.fd)
 
     def _hash_file(self) -> tuple[str, int]:
         digest = hashlib.sha256()
@@ -196,6 +339,8 @@ class Appender:
                 return
             self._write(pieces, at)
             os.fsync(self.fd)
+            with contextlib.suppress(HubError):  # best effort: the bytes are durable here anyway
+                self.files.after_sync(self)
 
     def close(self) -> None:
         """Release the lock (waits for a write still running in a thread)."""

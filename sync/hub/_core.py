@@ -17,7 +17,7 @@ from sync.protocol import (
     sign_object,
 )
 
-from ._blobs import BlobFiles
+from ._blobs import BlobStore
 from ._keys import HubKeys
 from .storage import DossierRecord, StationRecord
 
@@ -84,7 +84,8 @@ def station_payload(st: StationRecord, keys: HubKeys, *, feed_head: int, now: in
             "hub": {**keys.anchors(), "feed_head": feed_head}, "server_time": ms_to_rfc3339(now)}
 
 
-def dossier_state(d: DossierRecord, files: BlobFiles) -> dict[str, Any]:
+def dossier_state(d: DossierRecord, files: BlobStore) -> dict[str, Any]:
+    """(blocking: the blob store may be remote) The dossier as §6.1 answers it."""
     import json
 
     return {

@@ -3,7 +3,8 @@
 ``DATA_DIR/keys/receipt-signing.json`` holds the Ed25519 key that signs receipts and commands;
 ``DATA_DIR/keys/city-public-key.json`` the city's HPKE public key handed to boxes at enrollment
 (its JSON form, ``core.sealed``). The city *private* key is not needed to run the hub: ``hub open`` takes
-it from a file the city keeps elsewhere. ``DATA_DIR/hub.json`` records the database URL.
+it from a file the city keeps elsewhere. ``DATA_DIR/hub.json`` records the database URL
+and the blob store (``blobs``).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def load_city_private(path: Path) -> CityPrivateKey:
 
 
 def init_data_dir(data_dir: Path, *, city_key: Path | None = None, kem: str = "MLKEM768_X25519",
-                  db: str | None = None) -> tuple[HubKeys, Path | None]:
+                  db: str | None = None, blobs: dict[str, Any] | None = None) -> tuple[HubKeys, Path | None]:
     """Create keys and config; returns the keys and, when generated here, the city private key path."""
     data_dir = Path(data_dir)
     if (data_dir / "keys" / RECEIPT_KEY_FILE).exists():
@@ -131,7 +132,10 @@ def init_data_dir(data_dir: Path, *, city_key: Path | None = None, kem: str = "M
         logger.warning("generated a city key pair; its private key is at %s: keep it offline", private_path)
     keys = HubKeys.generate(city_public=city_public)
     keys.save(data_dir)
-    write_config(data_dir, {"db": db})
+    config: dict[str, Any] = {"db": db}
+    if blobs:  # the S3 blob store (sync.hub.S3Config): where, never the credentials
+        config["blobs"] = blobs
+    write_config(data_dir, config)
     for sub in ("blobs", "partial"):
         (data_dir / sub).mkdir(mode=0o700, exist_ok=True)
     return keys, private_path

@@ -15,6 +15,7 @@ from aiohttp import web
 from sync.errors import HubError
 
 from ._app import HUB_KEY, Hub, create_hub_app
+from ._blobs import open_blob_store
 from ._keys import HubKeys, read_config
 from ._limits import ConnectionGate, HubLimits
 from ._metrics import watch_certificate
@@ -112,12 +113,18 @@ def serve_forever(data_dir: Path, *, host: str, port: int, db: str | None, tls_c
         raise HubError("--tls-cert and --tls-key go together")
     ctx = tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
     storage, keys = open_hub(data_dir, db=db)
+    try:
+        blobs = open_blob_store(data_dir)
+        blobs.check()  # wrong credentials or a missing bucket stop the start, with their reason
+    except BaseException:
+        storage.close()
+        raise
 
     async def main() -> None:
-        app = create_hub_app(storage, keys, data_dir=data_dir, limits=limits)
+        app = create_hub_app(storage, keys, data_dir=data_dir, limits=limits, blobs=blobs)
         watch_certificate(app, tls_cert)  # its expiry in /metrics
         running = await start_hub(app, host=host, port=port, ssl_context=ctx)
-        logger.warning("hub serving on %s (data %s)", running.url, data_dir)
+        logger.warning("hub serving on %s (data %s, blobs %s)", running.url, data_dir, blobs.describe())
         if ready_file is not None:
             await asyncio.to_thread(ready_file.write_text, f"{running.url}\n")
         stop = asyncio.Event()
@@ -132,4 +139,5 @@ def serve_forever(data_dir: Path, *, host: str, port: int, db: str | None, tls_c
     try:
         asyncio.run(main())
     finally:
+        blobs.close()
         storage.close()

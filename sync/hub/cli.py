@@ -51,14 +51,38 @@ def hub() -> None:
               help="The city's key file (public or private JSON); without it a new city key pair is made.")
 @click.option("--kem", type=click.Choice(["MLKEM768_X25519", "X25519"]), default="MLKEM768_X25519",
               show_default=True, help="HPKE KEM of a generated city key.")
-def init_cmd(data_dir: Path, db: str | None, city_key: Path | None, kem: str) -> None:
+@click.option("--blobs", "blobs_url", metavar="s3://BUCKET[/PREFIX]",
+              help="Keep blobs in this S3 bucket (default: DATA_DIR/blobs). Credentials from AWS_ACCESS_KEY_ID / "
+                   "AWS_SECRET_ACCESS_KEY or --s3-credentials-file, never stored.")
+@click.option("--s3-endpoint", metavar="URL", help="The S3 endpoint (Ceph RGW, …); default AWS.")
+@click.option("--s3-region", default=None, help="The S3 region [us-east-1].")
+@click.option("--s3-ca", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="CA certificate that signs the S3 endpoint's TLS certificate.")
+@click.option("--s3-credentials-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="An AWS-style credentials file to read the S3 keys from.")
+def init_cmd(data_dir: Path, db: str | None, city_key: Path | None, kem: str, blobs_url: str | None,
+             s3_endpoint: str | None, s3_region: str | None, s3_ca: Path | None,
+             s3_credentials_file: Path | None) -> None:
     """Create the hub's keys, configuration and database."""
     from ._keys import init_data_dir
     from .storage import open_storage
 
-    keys, private_path = init_data_dir(data_dir, city_key=city_key, kem=kem, db=db)
+    blobs = None
+    if blobs_url:
+        from ._s3 import S3Config
+
+        blobs = S3Config.from_dict({k: v for k, v in {
+            "url": blobs_url, "endpoint": s3_endpoint, "region": s3_region,
+            "ca_file": str(s3_ca.resolve()) if s3_ca else None,
+            "credentials_file": str(s3_credentials_file.resolve()) if s3_credentials_file else None}.items()
+            if v is not None}).to_dict()
+    elif s3_endpoint or s3_ca or s3_credentials_file or s3_region:
+        raise click.UsageError("--s3-* options need --blobs s3://BUCKET")
+    keys, private_path = init_data_dir(data_dir, city_key=city_key, kem=kem, db=db, blobs=blobs)
     open_storage(db, data_dir=data_dir).close()
     click.echo(f"hub initialised in {data_dir}")
+    if blobs:
+        click.echo(f"blobs in {blobs['url']} at {blobs.get('endpoint', 'AWS')}")
     click.echo(f"receipt signing key id: {keys.receipt_key_id}")
     click.echo(f"city key ({keys.city_public.kem}) fingerprint: {keys.city_public.fingerprint()}")
     if private_path:
@@ -267,6 +291,43 @@ def outcomes_cmd(data_dir: Path, db: str | None, agency: str | None, as_json: bo
         return
     for outcome, n in counts.items():
         click.echo(f"{outcome:<22} {n}")
+
+
+@hub.command("city-events")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "include_delivered", is_flag=True, help="Delivered events too.")
+def city_events_cmd(data_dir: Path, db: str | None, as_json: bool, include_delivered: bool) -> None:
+    """Events for the city system not delivered yet, their age and last error (the dead-letter view)."""
+    from ._city import outbox_view
+
+    storage, _ = _open(data_dir, db)
+    try:
+        views = [outbox_view(e, now=_now()) for e in storage.city_events(undelivered_only=not include_delivered)]
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    if not views:
+        click.echo("no city events waiting")
+    for v in views:
+        state = "delivered" if v["delivered_at"] else ("DEAD" if v["dead"] else "waiting")
+        click.echo(f"{v['code']:<28} {state:<9} age {v['age_s'] // 3600}h{v['age_s'] % 3600 // 60:02d}m "
+                   f"attempts {v['attempts']:<3} {v['last_error']}")
+
+
+@hub.command("city-retry")
+@data_dir_option
+@click.argument("event_id", required=False)
+def city_retry_cmd(data_dir: Path, db: str | None, event_id: str | None) -> None:
+    """Send waiting city events (all, or EVENT_ID) at the next delivery round instead of after their backoff."""
+    storage, _ = _open(data_dir, db)
+    try:
+        n = storage.retry_city_events(now=_now(), event_id=event_id)
+    finally:
+        storage.close()
+    click.echo(f"{n} event(s) due now")
 
 
 @hub.command("set-status")

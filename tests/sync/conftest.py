@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.hub import HubKeys, create_hub_app, init_data_dir, start_hub
+from sync.hub import BlobStore, HubKeys, create_hub_app, init_data_dir, start_hub
 from sync.hub.storage import HubStorage, NewStation
 from sync.protocol import new_token, token_sha256
 
@@ -65,6 +65,21 @@ def pg_dsn() -> Iterator[str]:
                        capture_output=True, check=False)
         if started:
             subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "stop"], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def rgw():
+    """A one-node Ceph with the RADOS Gateway for the whole session (bench/_stack.py)."""
+    from bench._stack import RgwUnavailable, start_rgw
+
+    try:
+        gateway = start_rgw()
+    except RgwUnavailable as exc:
+        pytest.skip(f"Ceph RGW cannot start here: {exc}")
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 def make_storage(backend: str, data_dir: Path, pg_dsn: str | None = None) -> HubStorage:
@@ -110,6 +125,8 @@ class HubHandle:
     url: str = ""
     clock_offset_ms: int = 0
     pg_dsn: str | None = None
+    blobs: BlobStore | None = None  # the blob store the hub serves from (None: as hub.json says)
+    city: object = None  # a sync.hub.CityConfig: the city connector
     _loop: _LoopThread | None = field(default=None, repr=False)
     _running: object = field(default=None, repr=False)
 
@@ -128,7 +145,8 @@ class HubHandle:
 
     def start(self) -> None:
         self._loop = _LoopThread()
-        app = create_hub_app(self.storage, self.keys, data_dir=self.data_dir, clock=self.now_ms, read_timeout=5.0)
+        app = create_hub_app(self.storage, self.keys, data_dir=self.data_dir, clock=self.now_ms, read_timeout=5.0,
+                             blobs=self.blobs, city=self.city)
         self._running = self._loop.run(start_hub(app, host="127.0.0.1", port=0))
         self.url = self._running.url  # type: ignore[attr-defined]
 
@@ -159,12 +177,14 @@ class HubHandle:
 def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     handles: list[HubHandle] = []
 
-    def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None) -> HubHandle:
+    def make(backend: str = "sqlite", *, start: bool = True, worker_of: HubHandle | None = None,
+             blobs: BlobStore | None = None, city: object = None) -> HubHandle:
         """A new hub; with ``worker_of``, a second worker on the same database, keys and data dir."""
         if worker_of is not None:
             handle = HubHandle(backend=worker_of.backend, data_dir=worker_of.data_dir,
                                storage=worker_of.new_worker_storage(), keys=worker_of.keys,
-                               city_private_key_path=worker_of.city_private_key_path, pg_dsn=worker_of.pg_dsn)
+                               city_private_key_path=worker_of.city_private_key_path, pg_dsn=worker_of.pg_dsn,
+                               blobs=blobs)
             handles.append(handle)
             if start:
                 handle.start()
@@ -173,7 +193,7 @@ def hub_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
         keys, private = init_data_dir(data_dir, kem="X25519")
         dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
         handle = HubHandle(backend=backend, data_dir=data_dir, storage=make_storage(backend, data_dir, dsn),
-                           keys=keys, city_private_key_path=private, pg_dsn=dsn)
+                           keys=keys, city_private_key_path=private, pg_dsn=dsn, blobs=blobs, city=city)
         handles.append(handle)
         if start:
             handle.start()
@@ -196,7 +216,8 @@ def hub_process(tmp_path: Path) -> Iterator:
     """Start `motcua hub serve` in a subprocess; returns (url, data_dir, stop) — stopped by PID."""
     procs: list[subprocess.Popen] = []
 
-    def start(data_dir: Path | None = None, *, db: str | None = None, port: int = 0) -> tuple[str, Path, subprocess.Popen]:
+    def start(data_dir: Path | None = None, *, db: str | None = None, port: int = 0,
+              env: dict[str, str] | None = None) -> tuple[str, Path, subprocess.Popen]:
         if data_dir is None:
             data_dir = tmp_path / f"hubproc-{len(procs)}"
             init_data_dir(data_dir, kem="X25519", db=db)
@@ -211,7 +232,7 @@ def hub_process(tmp_path: Path) -> Iterator:
                "--ready-file", str(ready)]
         if db:
             cmd += ["--db", db]
-        proc = subprocess.Popen(cmd, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(proc)
         deadline = time.monotonic() + 30
         while not ready.exists():

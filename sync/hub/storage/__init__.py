@@ -13,6 +13,7 @@ from .base import (
     FeedRow,
     HubStorage,
     NewStation,
+    OutboxEvent,
     StationRecord,
 )
 
@@ -33,4 +34,4 @@ def open_storage(db: str | None, *, data_dir: Path) -> HubStorage:
 
 
 __all__ = ["DEFAULT_PARTITION_SIZE", "Admission", "BlobRow", "BlobTarget", "DossierRecord", "FeedRow", "HubStorage", "NewStation",
-           "StationRecord", "open_storage"]
+           "OutboxEvent", "StationRecord", "open_storage"]

@@ -31,6 +31,7 @@ from .base import (
     FeedRow,
     HubStorage,
     NewStation,
+    OutboxEvent,
     ReceiptBuilder,
     StationRecord,
 )
@@ -122,6 +123,24 @@ SCHEMA = (
         code_day TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS dossier_outcomes_agency ON dossier_outcomes (agency_code, code_day)",
     *rollouts.SCHEMA,
+    # The city connector's outbox (docs/city-connector.md): one event per committed dossier,
+    # written in the commit's transaction, kept until the city system acknowledged it.
+    """CREATE TABLE IF NOT EXISTS city_outbox (
+        event_id TEXT PRIMARY KEY,
+        dossier_id TEXT NOT NULL UNIQUE,
+        event TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        claimed_until BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered_at BIGINT)""",
+    "CREATE INDEX IF NOT EXISTS city_outbox_due ON city_outbox (delivered_at, next_attempt_at)",
+    # Upload locks shared by the workers when blobs are in S3 (their landing zones are apart).
+    """CREATE TABLE IF NOT EXISTS blob_leases (
+        sha256 TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ms BIGINT NOT NULL)""",
 )
 
 _STATION_COLS = ("station_id, agency_code, name, kind, address, partition_index, partition_size, "
@@ -144,6 +163,26 @@ class Tx(abc.ABC):
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
+
+
+_OUTBOX_COLS = "event_id, dossier_id, event, created_at, attempts, next_attempt_at, last_error, delivered_at"
+
+
+def _outbox(row: tuple) -> OutboxEvent:
+    event_id, dossier_id, event, created, attempts, nxt, error, delivered = row
+    return OutboxEvent(event_id=event_id, dossier_id=dossier_id, event=json.loads(event), created_at=created,
+                       attempts=attempts, next_attempt_at=nxt, last_error=error or "", delivered_at=delivered)
+
+
+def city_event(d: DossierRecord, *, hub_seq: int, committed_at: int) -> dict[str, Any]:
+    """The outbound event of a committed dossier: metadata only (the personal data stay sealed)."""
+    m = d.manifest
+    return {"type": "motcua.dossier.committed.v1", "event_id": f"dossier-committed:{d.dossier_id}",
+            "dossier_id": d.dossier_id, "code": d.code, "agency_code": d.agency_code, "station_id": d.station_id,
+            "procedure_code": d.procedure_code, "received_at": m.get("received_at"), "due_at": m.get("due_at"),
+            "committed_at": ms_to_rfc3339(committed_at), "hub_seq": hub_seq, "manifest_sha256": d.manifest_sha256,
+            "blobs": [{"index": b.index, "sha256": b.sha256, "size": b.size, "component": b.component,
+                       "media_type": b.media_type} for b in d.blobs]}
 
 
 def _json(text: str | None) -> Any:
@@ -582,7 +621,67 @@ class SqlStorage(fleet.FleetSql, HubStorage):
                    "status = 2, status_changed_at = ? WHERE dossier_id = ?",
                    (now, hub_seq, body.decode("utf-8"), now, dossier_id))
             self._append(tx, FeedType.DOSSIER_STATUS, _status_data(d, 2, "", now), now=now, station_id=d.station_id)
+            event = city_event(d, hub_seq=hub_seq, committed_at=now)
+            tx.run("INSERT INTO city_outbox (event_id, dossier_id, event, created_at, next_attempt_at) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                   (event["event_id"], d.dossier_id, _dump(event), now, now))
         return body
+
+    # --- upload locks shared by the workers ----------------------------------------------------
+
+    def lease_blob(self, sha256: str, *, holder: str, until: int, now: int) -> bool:
+        """Take (or renew) the lock on a blob's upload until ``until``; False if another holds it."""
+        with self._tx() as tx:
+            return tx.run("INSERT INTO blob_leases (sha256, holder, until_ms) VALUES (?, ?, ?) "
+                          "ON CONFLICT (sha256) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms "
+                          "WHERE blob_leases.until_ms <= ? OR blob_leases.holder = excluded.holder",
+                          (sha256, holder, until, now)) == 1
+
+    def release_blob(self, sha256: str, *, holder: str) -> None:
+        with self._tx() as tx:
+            tx.run("DELETE FROM blob_leases WHERE sha256 = ? AND holder = ?", (sha256, holder))
+
+    # --- the city connector's outbox (docs/city-connector.md) ---------------------------------
+
+    def claim_city_events(self, *, now: int, limit: int, lease_ms: int) -> list[OutboxEvent]:
+        """Due, undelivered events, each claimed for ``lease_ms`` (another worker skips them)."""
+        with self._tx() as tx:
+            rows = tx.all("SELECT event_id FROM city_outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? "
+                          "AND claimed_until <= ? ORDER BY next_attempt_at, created_at LIMIT ?", (now, now, limit))
+        claimed = []
+        for (event_id,) in rows:
+            with self._tx() as tx:
+                if tx.run("UPDATE city_outbox SET claimed_until = ? WHERE event_id = ? AND delivered_at IS NULL "
+                          "AND claimed_until <= ?", (now + lease_ms, event_id, now)) == 1:
+                    row = tx.one(f"SELECT {_OUTBOX_COLS} FROM city_outbox WHERE event_id = ?", (event_id,))
+                    assert row is not None
+                    claimed.append(_outbox(row))
+        return claimed
+
+    def city_event_delivered(self, event_id: str, *, now: int) -> None:
+        with self._tx() as tx:
+            tx.run("UPDATE city_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = '', claimed_until = 0 "
+                   "WHERE event_id = ? AND delivered_at IS NULL", (now, event_id))
+
+    def city_event_failed(self, event_id: str, *, error: str, next_attempt_at: int) -> None:
+        with self._tx() as tx:
+            tx.run("UPDATE city_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                   "claimed_until = 0 WHERE event_id = ? AND delivered_at IS NULL",
+                   (error[:500], next_attempt_at, event_id))
+
+    def city_events(self, *, undelivered_only: bool = True) -> list[OutboxEvent]:
+        where = "WHERE delivered_at IS NULL " if undelivered_only else ""
+        with self._tx() as tx:
+            rows = tx.all(f"SELECT {_OUTBOX_COLS} FROM city_outbox {where}ORDER BY created_at, event_id")
+        return [_outbox(r) for r in rows]
+
+    def retry_city_events(self, *, now: int, event_id: str | None = None) -> int:
+        """Make waiting events due now (all, or one)."""
+        with self._tx() as tx:
+            if event_id:
+                return tx.run("UPDATE city_outbox SET next_attempt_at = ? WHERE delivered_at IS NULL AND event_id = ?",
+                              (now, event_id))
+            return tx.run("UPDATE city_outbox SET next_attempt_at = ? WHERE delivered_at IS NULL", (now,))
 
     def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow:
         with self._tx() as tx:

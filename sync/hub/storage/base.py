@@ -112,6 +112,20 @@ class NewStation:
     partition_size: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEvent:
+    """An event for the city system (docs/city-connector.md) and its delivery so far."""
+
+    event_id: str  # the idempotency key
+    dossier_id: str
+    event: dict[str, Any]
+    created_at: int
+    attempts: int
+    next_attempt_at: int
+    last_error: str
+    delivered_at: int | None
+
+
 # The commit callback receives (dossier, hub_seq, committed_at) and returns the answer's bytes.
 ReceiptBuilder = Callable[[DossierRecord, int, int], bytes]
 # Revocation callback: (station, command_id, now) -> signed command object {"command", "signature"}.
@@ -232,6 +246,29 @@ class HubStorage(abc.ABC):
 
     @abc.abstractmethod
     def set_status(self, dossier_id: str, *, status: int, note: str, now: int) -> FeedRow: ...
+
+    # upload locks shared by workers (blobs in S3): see SqlStorage
+    def lease_blob(self, sha256: str, *, holder: str, until: int, now: int) -> bool:
+        raise NotImplementedError
+
+    def release_blob(self, sha256: str, *, holder: str) -> None:
+        raise NotImplementedError
+
+    # the city connector's outbox (docs/city-connector.md): see SqlStorage
+    def claim_city_events(self, *, now: int, limit: int, lease_ms: int) -> list[OutboxEvent]:
+        raise NotImplementedError
+
+    def city_event_delivered(self, event_id: str, *, now: int) -> None:
+        raise NotImplementedError
+
+    def city_event_failed(self, event_id: str, *, error: str, next_attempt_at: int) -> None:
+        raise NotImplementedError
+
+    def city_events(self, *, undelivered_only: bool = True) -> list[OutboxEvent]:
+        raise NotImplementedError
+
+    def retry_city_events(self, *, now: int, event_id: str | None = None) -> int:
+        raise NotImplementedError
 
     # feed
     @abc.abstractmethod
