@@ -199,9 +199,11 @@ def clerk_day_round(work: Path, *, dossiers: int) -> dict[str, Any]:
         writes_before = _write_bytes(daemon.pid)
 
         phases: dict[str, float] = {}
+        written: dict[str, float] = {}
 
-        def mark(phase: str) -> None:  # the daemon's peak so far, after each part of the day
+        def mark(phase: str) -> None:  # the daemon's peak and its writes so far, after each part of the day
             phases[phase] = round(_status(daemon.pid)["VmHWM"] / 1024, 1)
+            written[phase] = round((_write_bytes(daemon.pid) - writes_before) / 1e6, 3)
 
         mark("start")
         http.token = http.json("POST", "/api/v1/session", {"username": "clerk", "password": "field-day-password"})["token"]
@@ -259,7 +261,7 @@ def clerk_day_round(work: Path, *, dossiers: int) -> dict[str, Any]:
         encrypted = sum(r["sealed"] + r["pages"] for r in rows)
         return {"rss_idle_kb": idle_kb, "rss_peak_kb": max(sampler.hwm_kb, sampler.peak_kb),
                 "write_bytes": writes, "encrypted_bytes": encrypted,
-                "peak_after_mb": phases}
+                "peak_after_mb": phases, "written_after_mb": written}
     except RuntimeError as exc:
         daemon_log = (work / "daemon.log").read_text(errors="replace")[-3000:] if (work / "daemon.log").exists() else ""
         raise RuntimeError(f"{exc}\n--- the daemon's log ---\n{daemon_log}") from None
@@ -315,6 +317,7 @@ def run(quick: bool = False, **_: object) -> BenchResult:
                "rss_idle_mb": idle, "rss_peak_mb": peak, "flash_write_ratio": flash,
                "write_bytes": day["write_bytes"], "encrypted_bytes": day["encrypted_bytes"],
                "bare_aiohttp_rss_mb": round(bare_mb, 1), "peak_rss_after_mb": day["peak_after_mb"],
+               "written_after_mb": day["written_after_mb"],
                "goal_rss_idle_mb": GOALS["rss_idle_mb"], "goal_rss_peak_mb": GOALS["rss_peak_mb"],
                "goal_flash_write_ratio": GOALS["flash_write_ratio"],
                "meets_goals": idle <= GOALS["rss_idle_mb"] and peak <= GOALS["rss_peak_mb"]
