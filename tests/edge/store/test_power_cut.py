@@ -52,26 +52,40 @@ def _wait(predicate, seconds: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def _mounted(mountpoint: Path) -> bool:
+    """Whether anything is mounted there, a dead FUSE mount included (``os.path.ismount`` says
+    False for one: its stat fails with ENOTCONN)."""
+    target = str(mountpoint).replace(" ", "\\040")
+    with open("/proc/self/mounts") as fh:
+        return any(line.split()[1] == target for line in fh if len(line.split()) > 1)
+
+
 def _unmount(mountpoint: Path) -> None:
-    if os.path.ismount(mountpoint):
-        cmd = ["umount", str(mountpoint)] if os.geteuid() == 0 else ["fusermount3", "-u", str(mountpoint)]
-        subprocess.run(cmd, check=False, capture_output=True)
+    """Unmount (lazily: a mount whose server is gone or busy goes too); wait until it is gone."""
+    if not _mounted(mountpoint):
+        return
+    cmd = ["umount", "-l", str(mountpoint)] if os.geteuid() == 0 else ["fusermount3", "-u", "-z", str(mountpoint)]
+    subprocess.run(cmd, check=False, capture_output=True)
+    _wait(lambda: not _mounted(mountpoint), 20, f"{mountpoint} to be unmounted")
 
 
 def _power_cycle(image: Path, mountpoint: Path, out: Path, *, cut_at: int, seed: int, start: int) -> tuple[str, str]:
     """Boot ``image``, run the writer until the power goes at the ``cut_at``-th change; the
     surviving disk is left in ``out``. Returns the writer's report lines and the cut's note."""
-    fs = subprocess.Popen([sys.executable, "-m", "tests.edge.store.powercut_fs", str(image), str(mountpoint), str(out),
-                           str(cut_at), str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fs_log = out.parent / f"{out.name}.fs.log"
+    with open(fs_log, "wb") as log:
+        fs = subprocess.Popen([sys.executable, "-m", "tests.edge.store.powercut_fs", str(image), str(mountpoint), str(out),
+                               str(cut_at), str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     writer = None
     done = Path(f"{out}.done")
     try:
         _wait(lambda: os.path.ismount(mountpoint) or fs.poll() is not None, 20, "the FUSE mount")
-        assert fs.poll() is None, fs.stderr.read().decode(errors="replace")
+        assert fs.poll() is None, fs_log.read_text(errors="replace")
         writer = subprocess.Popen([sys.executable, "-m", "tests.edge.store.crash_writer", str(mountpoint / "box"), str(start)],
                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         _wait(lambda: done.exists() or writer.poll() is not None, 120, "the power cut")
         _wait(done.exists, 10, "the power cut (the writer stopped before it)")
+        assert fs.poll() is None, f"the filesystem died: {fs_log.read_text(errors='replace')}"
     finally:
         if writer is not None:
             if writer.poll() is None:
@@ -80,11 +94,11 @@ def _power_cycle(image: Path, mountpoint: Path, out: Path, *, cut_at: int, seed:
             writer.wait()
         _unmount(mountpoint)
         try:
-            fs.wait(timeout=20)
+            fs.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.kill(fs.pid, signal.SIGKILL)
             fs.wait()
-        fs.stderr.close()
+        _unmount(mountpoint)  # had the server died, its dead mount goes now
     return lines, done.read_text().strip()
 
 
