@@ -66,7 +66,7 @@ put() {  # put MODE SRC DEST
 # 1. Debian packages the app needs at run time (and to build pyscard when no wheel fits).
 if ((DO_APT)); then
   if [ "$ROLE" = edge ]; then
-    PKGS=(python3 python3-venv python3-dev gcc swig libpcsclite-dev pcscd sane-utils libsane1 fonts-dejavu-core cups-client systemd-timesyncd)
+    PKGS=(python3 python3-venv python3-dev gcc swig libpcsclite-dev pcscd sane-utils libsane1 fonts-dejavu-core fonts-dejavu-extra cups-client systemd-timesyncd)
   else
     PKGS=(python3 python3-venv python3-dev gcc fonts-dejavu-core)
   fi

@@ -49,8 +49,11 @@ from ._catalog import KIND_VI
 log = logging.getLogger(__name__)
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+# The faces the receipt uses. Each parsed face holds ~7 MB for the daemon's life (reportlab keeps
+# its glyph tables): the receipt has no bold italic text, so that face is not loaded (bold
+# italic, were it ever asked for, is set in bold).
 _FONTS = {"DejaVuSans": "DejaVuSans.ttf", "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
-          "DejaVuSans-Oblique": "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique": "DejaVuSans-BoldOblique.ttf"}
+          "DejaVuSans-Oblique": "DejaVuSans-Oblique.ttf"}
 COPIES = ("Liên 1: Lưu", "Liên 2: Giao người nộp hồ sơ")
 PAYMENT_VI = labels.PAYMENT_METHOD_VI
 
@@ -126,11 +129,11 @@ def _register_fonts() -> None:
     for name, file in _FONTS.items():
         path = FONT_DIR / file
         if not path.exists():
-            raise ReceiptError(f"font {path} is missing (install fonts-dejavu-core)",
+            raise ReceiptError(f"font {path} is missing (install fonts-dejavu-core and fonts-dejavu-extra)",
                                message_vi="Thiếu phông chữ DejaVu để in giấy hẹn.")
         pdfmetrics.registerFont(TTFont(name, str(path)))
     pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans", bold="DejaVuSans-Bold",
-                                  italic="DejaVuSans-Oblique", boldItalic="DejaVuSans-BoldOblique")
+                                  italic="DejaVuSans-Oblique", boldItalic="DejaVuSans-Bold")
 
 
 def _t(text: str) -> str:

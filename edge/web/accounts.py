@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from core import labels
+from core.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
 from edge.errors import MotcuaError, ValidationError
 
 from ._dbutil import awrite, one, rows, write
@@ -37,10 +38,16 @@ ROLE_NAMES_VI = labels.ROLE_VI
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD = 6  # a 6-digit PIN is allowed on the counter screen; lockout bounds guessing
 
-# RFC 9106 second recommended option (64 MiB, t=3, p=4): fits a Pi 4 with room to spare.
-_hasher = PasswordHasher()
-# Verifying an unknown user costs the same time as a known one.
-_DUMMY_HASH = _hasher.hash("motcua-no-such-user")
+# The box's and the hub's one profile (core.passwords: 12 MiB, t=3, p=1). Hashes made with other
+# parameters still verify (they carry their own).
+_hasher = PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying an unknown user costs the same time as a known one (made at the first login,
+    not at import: the daemon's start-up neither waits for it nor peaks with it)."""
+    return _hasher.hash("motcua-no-such-user")
 
 
 class AuthError(MotcuaError):
@@ -298,7 +305,7 @@ def _count_attempt(username: str, *, max_attempts: int,
         row = conn.execute("SELECT password_hash, disabled, role FROM web_accounts WHERE username = ?",
                            [username]).fetchone()
         if row is None:
-            return LoginAttempt(username=username, password_hash=_DUMMY_HASH, exists=False, disabled=False,
+            return LoginAttempt(username=username, password_hash=_dummy_hash(), exists=False, disabled=False,
                                 role="", failures=counted + 1)
         return LoginAttempt(username=username, password_hash=row[0], exists=True, disabled=bool(row[1]),
                             role=row[2], failures=counted + 1)

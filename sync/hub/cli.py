@@ -605,6 +605,7 @@ def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display
     """Publish a clerk account (argon2id password hash) on the feed."""
     from argon2 import PasswordHasher
 
+    from core.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
     from sync.protocol import FeedType, parse_clerk
 
     if password_stdin:
@@ -614,7 +615,8 @@ def clerks_add(data_dir: Path, db: str | None, username: str, role: str, display
     if len(password) < 8:
         raise click.BadParameter("the password must have at least 8 characters")
     account = parse_clerk({"username": username, "display_name": display_name or username, "role": role,
-                           "password_hash": PasswordHasher().hash(password), "active": not disable})
+                           "password_hash": PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB,
+                                                           parallelism=ARGON2_PARALLELISM).hash(password), "active": not disable})
     (seq,) = _push(data_dir, db, [(FeedType.CLERK_ACCOUNT, account)], _agency(agency))
     click.echo(f"clerk {username} ({role}) on the feed at seq {seq}")
 
