@@ -41,9 +41,11 @@ def _applicant(rng: random.Random, i: int) -> dict[str, str]:
 
 
 def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batch: int = 2000) -> list[str]:
-    """Finalized dossiers through ``store.ingest`` (sealed, coded, queued, audited like real ones;
+    """Finalized dossiers through ``edge.outbox.ingest_and_enqueue`` (sealed, coded, queued, audited like real ones;
     no pages), spread over days so each day's codes stay within the station's partition.
     Returns the ID numbers used."""
+    from edge.outbox import ingest_and_enqueue
+
     ids: list[str] = []
     start = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
     done = 0
@@ -53,7 +55,7 @@ def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batc
             for i in range(first, min(count, first + batch)):
                 person = _applicant(rng, i)
                 received = start - dt.timedelta(days=i // per_day, minutes=i % per_day)
-                store.ingest(procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
+                ingest_and_enqueue(store, procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
                              received_at=received, due_at=received + dt.timedelta(days=3),
                              form={"channel": "direct"}, meta={"channel": "direct", "bench": True})
                 used.append(person["id_number"])

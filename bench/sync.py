@@ -147,6 +147,7 @@ def make_box(root: Path, name: str, **sync: Any):
 
 def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
     from edge.store import PageSource
+    from edge.outbox import ingest_and_enqueue
 
     ids = []
     left = pages
@@ -154,7 +155,7 @@ def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
         n = min(per_dossier, left)
         sources = [PageSource(source=os.urandom(page_bytes), component=f"tp{i}", media_type="image/png")
                    for i in range(n)]
-        dossier_id, _ = store.ingest(procedure_code="1.001612",
+        dossier_id, _ = ingest_and_enqueue(store, procedure_code="1.001612",
                                      applicant={"full_name": "Nguyễn Văn Bình", "id_number": "001099004321"},
                                      pages=sources, actor="bench")
         ids.append(dossier_id)
