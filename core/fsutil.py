@@ -6,8 +6,44 @@ And :func:`private_sqlite_files`: an SQLite database (box or hub) and its -wal/-
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import sys
 from pathlib import Path
+
+
+def _libc_syncfs():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNCFS = _libc_syncfs()
+
+
+def syncfs(path: Path) -> bool:
+    """Flush every written file and directory entry of the file system holding ``path`` to disk
+    (Linux ``syncfs(2)``: one flush for many files, where an fsync per file and per directory
+    would each flush the device). Returns False where the call does not exist (then nothing was
+    done and the caller fsyncs file by file); raises OSError where the flush failed."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs: {os.strerror(err)}", str(path))
+    finally:
+        os.close(fd)
+    return True
 
 
 def fsync_dir(path: Path) -> None:
