@@ -335,6 +335,7 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
         settings2, store2 = make_box(root, "box2", chunk_size_kb=1024)
         stores.append(store2)
         overheads: list[float] = []
+        lost_per_cut: list[float] = []  # KiB sent again (or in headers) per cut
         with faultproxy.FaultProxy("127.0.0.1", hub.port) as proxy:
             enroll(store2, proxy.url, tokens["BENCH-2"], station_id="BENCH-2")
 
@@ -361,6 +362,7 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
                 proxy.set_mode("cut", after=3 * PAGE, repeat=True)
                 st2 = asyncio.run(resume())
                 overheads.append(proxy.bytes_up / payload2)
+                lost_per_cut.append((proxy.bytes_up - payload2) / max(1, proxy.cuts) / 1024)
                 cuts += proxy.cuts
                 pending += st2.pending
         resume = spread_of(overheads)
@@ -368,6 +370,7 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
                         "resume_pending": pending, "resume_overhead": resume["median"],
                         "resume_overhead_min": resume["min"], "resume_overhead_max": resume["max"],
                         "resume_overhead_rounds": [round(o, 4) for o in overheads],
+                        "resume_kib_lost_per_cut": [round(k, 1) for k in lost_per_cut],
                         "goal_resume_overhead": RESUME_GOAL,
                         "resume_verdict": verdict(overheads, goal_at_most=RESUME_GOAL)[1]})
         for st in stores:
