@@ -22,7 +22,14 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-from bench._harness import BenchResult, acompare, install_packages, peak_rss_mb, summary_ms
+from bench._harness import (
+    BenchResult,
+    acompare,
+    install_packages,
+    peak_rss_mb,
+    spread_of,
+    summary_ms,
+)
 
 GOAL = 3
 
@@ -134,13 +141,17 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
             list_all: list[float] = []
             found = {"n": 0, "asked": 0}
 
+            p50s: dict[str, list[float]] = {"list": [], "bare": []}
+
             async def list_round() -> float:
                 t = [(await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h))[0] for _ in range(samples)]
                 list_all.extend(t)
+                p50s["list"].append(summary_ms(t)["p50_ms"])
                 return summary_ms(t)["p95_ms"]
 
             async def bare_list_round() -> float:
                 t = [(await _timed_get(session, f"{bare_base}/list"))[0] for _ in range(samples)]
+                p50s["bare"].append(summary_ms(t)["p50_ms"])
                 return summary_ms(t)["p95_ms"]
 
             async def lookup_round() -> float:
@@ -208,6 +219,7 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
         if bare_runner is not None:
             await bare_runner.cleanup()
     return {"list_cmp": list_cmp, "lookup_cmp": look_cmp, "list": summary_ms(list_all),
+            "p50_ratio": spread_of([a / b for a, b in zip(p50s["list"], p50s["bare"], strict=True)]),
             "list_deep_offset": summary_ms(deep_t),
             "list_deep_cursor": summary_ms(deep_cursor_t), "html_deep_cursor": summary_ms(deep_html_t),
             "html_list": summary_ms(html_t), "finalized_per_s": round(finalize_n / finalize_s, 2),
@@ -244,6 +256,7 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
     details = {
         "dossiers": count, "fill_seconds": round(fill_s, 1), "requests_per_round": samples,
         "list_p50_ms_all_rounds": m["list"]["p50_ms"], "list_p95_ms_all_rounds": m["list"]["p95_ms"],
+        "list_p50_ratio": m["p50_ratio"],
         "lookup": {k: look[k] for k in ("value", "baseline_value", "ratio", "ratio_min", "ratio_max", "spread",
                                         "conclusive")},
         "list_deep_offset_p95_ms": m["list_deep_offset"]["p95_ms"],

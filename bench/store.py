@@ -68,7 +68,20 @@ def _ingest_child(state_dir: str, cipher: str, conn) -> None:
                     for h in handles:
                         h.close()
             conn.send(time.perf_counter() - start)
-    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    conn.send(_peak_rss_mib())
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak RSS (``VmHWM``: ``ru_maxrss`` would carry the parent's over from
+    the fork, a large one after the API benchmark)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _Ingester:
