@@ -81,7 +81,7 @@ def _text(data: dict[str, Any]) -> str:
 @click.option("--quick", is_flag=True, help="Smaller workload, for smoke tests.")
 @click.option("--stations", type=int, default=None, help="Simulated stations (fleet benchmark).")
 @click.option("--rounds", type=click.IntRange(min=MIN_ROUNDS), default=None,
-              help=f"Interleaved workload/baseline pairs (default 5, at least {MIN_ROUNDS}).")
+              help=f"Interleaved workload/baseline pairs (default 5, cli 15; at least {MIN_ROUNDS}).")
 def bench_command(name: str | None, run_every: bool, as_json: bool, out: Path | None, quick: bool,
                   stations: int | None, rounds: int | None) -> None:
     """Run benchmark NAME (or --all) against a baseline measured in the same run, interleaved."""
