@@ -5,7 +5,9 @@ p50/p95 of the dossier list page (``GET /api/v1/dossiers?limit=50``) and of a lo
 number (``POST /api/v1/lookup``), deep pages both by ``offset`` and by the keyset cursor
 (``before=``, what "Trang sau" uses), and dossiers finalized per second (``POST …/finalize``
 on drafts that already hold their pages). The baseline is a bare aiohttp handler returning the
-same JSON bytes in the same run, measured with the same client. Goal: list and look-up p95 < 50 ms.
+same JSON bytes in the same run, measured with the same client; rounds of list requests and of
+bare requests alternate (``bench._harness.acompare``), each round's p95 compared with its pair's
+(goal: ratio ≤ 3), and the same for look-ups (in ``details.lookup``). Goal: list and look-up p95 < 50 ms.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-from bench._harness import BenchResult, peak_rss_mb, ratio, summary_ms
+from bench._harness import (
+    BenchResult,
+    acompare,
+    install_packages,
+    peak_rss_mb,
+    spread_of,
+    summary_ms,
+)
+
+GOAL = 3
 
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
 MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quang", "Thu", "Kim"]
@@ -41,9 +52,11 @@ def _applicant(rng: random.Random, i: int) -> dict[str, str]:
 
 
 def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batch: int = 2000) -> list[str]:
-    """Finalized dossiers through ``store.ingest`` (sealed, coded, queued, audited like real ones;
+    """Finalized dossiers through ``edge.outbox.ingest_and_enqueue`` (sealed, coded, queued, audited like real ones;
     no pages), spread over days so each day's codes stay within the station's partition.
     Returns the ID numbers used."""
+    from edge.outbox import ingest_and_enqueue
+
     ids: list[str] = []
     start = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
     done = 0
@@ -53,7 +66,7 @@ def fill(store: Any, count: int, *, rng: random.Random, per_day: int = 500, batc
             for i in range(first, min(count, first + batch)):
                 person = _applicant(rng, i)
                 received = start - dt.timedelta(days=i // per_day, minutes=i % per_day)
-                store.ingest(procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
+                ingest_and_enqueue(store, procedure_code=PROCEDURE, applicant=person, pages=[], actor="bench",
                              received_at=received, due_at=received + dt.timedelta(days=3),
                              form={"channel": "direct"}, meta={"channel": "direct", "bench": True})
                 used.append(person["id_number"])
@@ -93,7 +106,7 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, finalize_n: int,
-                   rng: random.Random) -> dict[str, Any]:
+                   rng: random.Random, rounds: int | None) -> dict[str, Any]:
     from edge.web import accounts, create_app
 
     accounts.create_account(store, "bench", "Bench", "clerk", "bench-password")
@@ -105,12 +118,60 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
                                     json={"username": "bench", "password": "bench-password"}) as resp:
                 token = (await resp.json())["token"]
             h = {"Authorization": f"Bearer {token}"}
+            list_body = b""
             for _ in range(20):  # warm-up
-                await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h)
-            list_t, list_body = [], b""
-            for _ in range(samples):
-                t, list_body = await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h)
-                list_t.append(t)
+                _t, list_body = await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h)
+            look_body = (await _timed_post(session, f"{base}/api/v1/lookup", {"id_number": ids[0]}, h))[1]
+
+            # Baseline: a bare aiohttp handler serving the same bytes, same client, same loop.
+            async def bare_list(_r: web.Request) -> web.Response:
+                return web.Response(body=list_body, content_type="application/json")
+
+            async def bare_lookup(_r: web.Request) -> web.Response:
+                return web.Response(body=look_body, content_type="application/json")
+
+            bare = web.Application()
+            bare.router.add_get("/list", bare_list)
+            bare.router.add_get("/lookup", bare_lookup)
+            bare_runner, bare_base = await _serve(bare)
+            for _ in range(20):
+                await _timed_get(session, f"{bare_base}/list")
+
+            # Interleaved rounds: `samples` list requests, then `samples` bare ones, and again.
+            list_all: list[float] = []
+            found = {"n": 0, "asked": 0}
+
+            p50s: dict[str, list[float]] = {"list": [], "bare": []}
+
+            async def list_round() -> float:
+                t = [(await _timed_get(session, f"{base}/api/v1/dossiers?limit=50", h))[0] for _ in range(samples)]
+                list_all.extend(t)
+                p50s["list"].append(summary_ms(t)["p50_ms"])
+                return summary_ms(t)["p95_ms"]
+
+            async def bare_list_round() -> float:
+                t = [(await _timed_get(session, f"{bare_base}/list"))[0] for _ in range(samples)]
+                p50s["bare"].append(summary_ms(t)["p50_ms"])
+                return summary_ms(t)["p95_ms"]
+
+            async def lookup_round() -> float:
+                t = []
+                for _ in range(samples):
+                    took, body = await _timed_post(session, f"{base}/api/v1/lookup", {"id_number": rng.choice(ids)}, h)
+                    t.append(took)
+                    found["n"] += min(1, body.count(b'"code"'))
+                    found["asked"] += 1
+                return summary_ms(t)["p95_ms"]
+
+            async def bare_lookup_round() -> float:
+                t = [(await _timed_get(session, f"{bare_base}/lookup"))[0] for _ in range(samples)]
+                return summary_ms(t)["p95_ms"]
+
+            list_cmp = await acompare(list_round, bare_list_round, rounds=rounds, goal_at_most=GOAL)
+            look_cmp = await acompare(lookup_round, bare_lookup_round, rounds=rounds)
+            if found["n"] < found["asked"]:
+                raise RuntimeError(f"look-ups found {found['n']} dossiers for {found['asked']} existing ID numbers")
+
             deep_t = []
             for _ in range(max(10, samples // 5)):
                 offset = rng.randrange(0, max(1, len(ids) - 50))
@@ -131,13 +192,6 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
                     raise RuntimeError(f"cursor page at {offset} came back short")
                 t, _b = await _timed_get(session, f"{base}/dossiers?before={cursor}&page={offset // 50 + 2}", h)
                 deep_html_t.append(t)
-            look_t, look_body, found = [], b"", 0
-            for _ in range(samples):
-                t, look_body = await _timed_post(session, f"{base}/api/v1/lookup", {"id_number": rng.choice(ids)}, h)
-                look_t.append(t)
-                found += look_body.count(b'"code"')
-            if found < samples:
-                raise RuntimeError(f"look-ups found {found} dossiers for {samples} existing ID numbers")
             html_t = []
             for _ in range(max(10, samples // 5)):
                 t, _b = await _timed_get(session, f"{base}/dossiers?status=finalized", h)
@@ -160,40 +214,25 @@ async def _measure(store: Any, settings: Any, ids: list[str], *, samples: int, f
                     if resp.status != 200:
                         raise RuntimeError(f"finalize: HTTP {resp.status}: {await resp.text()}")
             finalize_s = time.perf_counter() - t0
-
-            # Baseline: a bare aiohttp handler serving the same bytes, same client, same loop.
-            async def bare_list(_r: web.Request) -> web.Response:
-                return web.Response(body=list_body, content_type="application/json")
-
-            async def bare_lookup(_r: web.Request) -> web.Response:
-                return web.Response(body=look_body, content_type="application/json")
-
-            bare = web.Application()
-            bare.router.add_get("/list", bare_list)
-            bare.router.add_get("/lookup", bare_lookup)
-            bare_runner, bare_base = await _serve(bare)
-            for _ in range(20):
-                await _timed_get(session, f"{bare_base}/list")
-            bare_list_t = [(await _timed_get(session, f"{bare_base}/list"))[0] for _ in range(samples)]
-            bare_look_t = [(await _timed_get(session, f"{bare_base}/lookup"))[0] for _ in range(samples)]
     finally:
         await runner.cleanup()
         if bare_runner is not None:
             await bare_runner.cleanup()
-    return {"list": summary_ms(list_t), "list_deep_offset": summary_ms(deep_t),
+    return {"list_cmp": list_cmp, "lookup_cmp": look_cmp, "list": summary_ms(list_all),
+            "p50_ratio": spread_of([a / b for a, b in zip(p50s["list"], p50s["bare"], strict=True)]),
+            "list_deep_offset": summary_ms(deep_t),
             "list_deep_cursor": summary_ms(deep_cursor_t), "html_deep_cursor": summary_ms(deep_html_t),
-            "lookup_id": summary_ms(look_t),
-            "html_list": summary_ms(html_t), "bare_list": summary_ms(bare_list_t),
-            "bare_lookup": summary_ms(bare_look_t), "finalized_per_s": round(finalize_n / finalize_s, 2),
+            "html_list": summary_ms(html_t), "finalized_per_s": round(finalize_n / finalize_s, 2),
             "finalize_n": finalize_n, "list_bytes": len(list_body)}
 
 
-def run(quick: bool = False, **_: Any) -> BenchResult:
+def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult:
     from edge.config import load_settings
     from edge.store import Store
 
+    install_packages()
     count = 2_000 if quick else 100_000
-    samples = 50 if quick else 300
+    samples = 40 if quick else 100
     finalize_n = 10 if quick else 100
     rng = random.Random(20270203)
     with tempfile.TemporaryDirectory(prefix="motcua-bench-api-") as tmp:
@@ -208,27 +247,28 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
             t0 = time.perf_counter()
             ids = fill(store, count, rng=rng)
             fill_s = time.perf_counter() - t0
-            m = asyncio.run(_measure(store, settings, ids, samples=samples, finalize_n=finalize_n, rng=rng))
+            m = asyncio.run(_measure(store, settings, ids, samples=samples, finalize_n=finalize_n, rng=rng,
+                                     rounds=rounds))
+            cipher = store.cipher
         finally:
             store.close()
-    list_p95, look_p95 = m["list"]["p95_ms"], m["lookup_id"]["p95_ms"]
+    look = m["lookup_cmp"].summary()
     details = {
-        "dossiers": count, "fill_seconds": round(fill_s, 1),
-        "list_p50_ms": m["list"]["p50_ms"], "list_p95_ms": list_p95,
-        "lookup_p50_ms": m["lookup_id"]["p50_ms"], "lookup_p95_ms": look_p95,
+        "dossiers": count, "fill_seconds": round(fill_s, 1), "requests_per_round": samples,
+        "list_p50_ms_all_rounds": m["list"]["p50_ms"], "list_p95_ms_all_rounds": m["list"]["p95_ms"],
+        "list_p50_ratio": m["p50_ratio"],
+        "lookup": {k: look[k] for k in ("value", "baseline_value", "ratio", "ratio_min", "ratio_max", "spread",
+                                        "conclusive")},
         "list_deep_offset_p95_ms": m["list_deep_offset"]["p95_ms"],
         "list_deep_cursor_p50_ms": m["list_deep_cursor"]["p50_ms"],
         "list_deep_cursor_p95_ms": m["list_deep_cursor"]["p95_ms"],
         "html_list_deep_cursor_p95_ms": m["html_deep_cursor"]["p95_ms"],
         "goal_deep_cursor_p95_lt_50ms": m["list_deep_cursor"]["p95_ms"] < 50,
         "html_list_page_p95_ms": m["html_list"]["p95_ms"],
-        "bare_list_p95_ms": m["bare_list"]["p95_ms"], "bare_lookup_p95_ms": m["bare_lookup"]["p95_ms"],
-        "lookup_ratio_p95": ratio(look_p95, m["bare_lookup"]["p95_ms"]),
         "finalized_per_second": m["finalized_per_s"], "finalize_n": m["finalize_n"],
-        "list_page_bytes": m["list_bytes"], "samples": samples,
-        "goal_list_p95_lt_50ms": list_p95 < 50, "goal_lookup_p95_lt_50ms": look_p95 < 50,
-        "peak_rss_mb": peak_rss_mb(), "quick": quick,
+        "list_page_bytes": m["list_bytes"],
+        "goal_list_p95_lt_50ms": m["list"]["p95_ms"] < 50, "goal_lookup_p95_lt_50ms": look["value"] < 50,
+        "goal_ratio": GOAL, "peak_rss_mb": peak_rss_mb(), "quick": quick,
     }
-    return BenchResult(name="api", metric="list_p95", value=list_p95, unit="ms",
-                       baseline="bare aiohttp handler serving the same JSON", baseline_value=m["bare_list"]["p95_ms"],
-                       ratio=ratio(list_p95, m["bare_list"]["p95_ms"]), details=details)
+    return m["list_cmp"].result(name="api", metric="list page p95 (GET /api/v1/dossiers?limit=50)", unit="ms",
+                                baseline="bare aiohttp handler serving the same JSON", cipher=cipher, details=details)

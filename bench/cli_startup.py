@@ -3,7 +3,8 @@
 Median wall time of ``motcua --help`` and of ``motcua status`` (on a scratch state directory,
 initialized first), each run as a fresh subprocess, against a bare
 ``python -c "import click, cryptography"`` measured in the same run. The runs are interleaved
-(baseline, command, baseline, command, …) so that a slow moment of the machine falls on both.
+(command, baseline, command, baseline, …, through ``bench._harness.compare``) so that a slow
+moment of the machine falls on both; each command gets its own pairs.
 The value is the slower of the two commands' medians, so the ratio holds for both.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._harness import BenchResult, ratio
+from ._harness import BenchResult, compare
 
 AGENCY = "000.00.06.H56"
 BASELINE = [sys.executable, "-c", "import click, cryptography"]
 _SCRIPT = Path(sys.executable).parent / "motcua"  # the installed entry point, as a user runs it
 MOTCUA = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "edge.cli"]
+GOAL = 3
 
 
 def _run(argv: list[str], env: dict[str, str]) -> float:
@@ -54,32 +55,32 @@ def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult
         commands = {"help": [*MOTCUA, "--help"], "status": [*MOTCUA, "status"]}
         for argv in (BASELINE, *commands.values()):  # warm the file and bytecode caches, unmeasured
             _run(argv, env)
-        base: list[float] = []
-        samples: dict[str, list[float]] = {name: [] for name in commands}
-        for _round in range(rounds):
-            for name, argv in commands.items():
-                base.append(_run(BASELINE, env))
-                samples[name].append(_run(argv, env))
-        base_median = statistics.median(base)
-        medians = {name: statistics.median(s) for name, s in samples.items()}
-        worst = max(medians, key=medians.get)
-        return BenchResult(
+        comparisons = {name: compare(lambda argv=argv: _run(argv, env), lambda: _run(BASELINE, env),
+                                     rounds=rounds, goal_at_most=GOAL)
+                       for name, argv in commands.items()}
+        summaries = {name: c.summary() for name, c in comparisons.items()}
+        worst = max(summaries, key=lambda n: summaries[n]["value"])
+        other = next(n for n in summaries if n != worst)
+        base = comparisons[worst].baseline + comparisons[other].baseline
+        result = comparisons[worst].result(
             name="cli",
             metric=f"median wall time of `motcua --help` and `motcua status` (the slower: {worst})",
-            value=round(medians[worst] * 1000, 2),
-            unit="ms",
+            unit="s",
             baseline='python -c "import click, cryptography"',
-            baseline_value=round(base_median * 1000, 2),
-            ratio=ratio(medians[worst], base_median),
             details={
-                "rounds": rounds,
-                "help_median_ms": round(medians["help"] * 1000, 2),
-                "status_median_ms": round(medians["status"] * 1000, 2),
-                "help_ratio": ratio(medians["help"], base_median),
-                "status_ratio": ratio(medians["status"], base_median),
+                "help_median_ms": round(summaries["help"]["value"] * 1000, 2),
+                "status_median_ms": round(summaries["status"]["value"] * 1000, 2),
+                "help_ratio": summaries["help"]["ratio"],
+                "status_ratio": summaries["status"]["ratio"],
+                other: {k: summaries[other][k] for k in ("ratio", "ratio_min", "ratio_max", "spread", "verdict")},
                 "baseline_runs": len(base),
-                "goal_ratio": 3,
+                "goal_ratio": GOAL,
             },
         )
+        # milliseconds read better than seconds for start-up times
+        result.unit = "ms"
+        result.value = round(result.value * 1000, 2)
+        result.baseline_value = round(result.baseline_value * 1000, 2)
+        return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -9,7 +9,9 @@
 - ``details.costs``: where the time goes: CPU seconds of the hub and of the box during the push
   (and of the bare run), and per kind of request its count and mean latency seen by the box.
 - ``details.resume_overhead``: bytes that went up through the fault proxy ÷ payload, with the
-  link cut every ~3 MB (goal ≤ 1.05).
+  link cut every ~3 MB (goal ≤ 1.02): median, min and max over as many rounds as the throughput.
+- Throughput rounds alternate with bare rounds (``bench._harness.compare``); each round pushes
+  fresh dossiers (filled untimed before it), and the bare round PUTs that round's files.
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from typing import Any
 
 import psutil
 
-from bench._harness import BenchResult, ratio
+from bench._harness import (
+    BenchResult,
+    compare,
+    default_cipher,
+    install_packages,
+    spread_of,
+    verdict,
+)
+
+GOAL = 0.6
+RESUME_GOAL = 1.02
 
 AGENCY = "000.00.06.H26"
 PAGE = 1024 * 1024
@@ -146,6 +158,7 @@ def make_box(root: Path, name: str, **sync: Any):
 
 
 def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
+    from edge.outbox import ingest_and_enqueue
     from edge.store import PageSource
 
     ids = []
@@ -154,7 +167,7 @@ def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
         n = min(per_dossier, left)
         sources = [PageSource(source=os.urandom(page_bytes), component=f"tp{i}", media_type="image/png")
                    for i in range(n)]
-        dossier_id, _ = store.ingest(procedure_code="1.001612",
+        dossier_id, _ = ingest_and_enqueue(store, procedure_code="1.001612",
                                      applicant={"full_name": "Nguyễn Văn Bình", "id_number": "001099004321"},
                                      pages=sources, actor="bench")
         ids.append(dossier_id)
@@ -162,8 +175,13 @@ def fill(store, *, pages: int, page_bytes: int, per_dossier: int) -> list[str]:
     return ids
 
 
-def payload_of(store) -> tuple[int, list[Path]]:
-    rows = store.query("SELECT blob, size FROM pages")
+def payload_of(store, dossier_ids: list[str] | None = None) -> tuple[int, list[Path]]:
+    """Bytes and blob files of the pages of some dossiers (all of the store's without ids)."""
+    if dossier_ids is None:
+        rows = store.query("SELECT blob, size FROM pages")
+    else:
+        marks = ",".join("?" * len(dossier_ids))
+        rows = store.query(f"SELECT blob, size FROM pages WHERE dossier_id IN ({marks})", tuple(dossier_ids))
     return sum(r["size"] for r in rows), [store.blobs.path(r["blob"]) for r in rows]
 
 
@@ -250,58 +268,76 @@ def _cpu_since(proc: psutil.Process, before: tuple[float, float]) -> dict[str, f
     return {"user": round(user - before[0], 3), "system": round(system - before[1], 3)}
 
 
-def run(quick: bool = False, **_: Any) -> BenchResult:
-    pages = 20 if quick else 200
-    resume_mb = 12 if quick else 60
+def _add(total: dict[str, float], more: dict[str, float]) -> None:
+    for k, v in more.items():
+        total[k] = round(total.get(k, 0.0) + v, 3)
+
+
+def run(quick: bool = False, rounds: int | None = None, **_: Any) -> BenchResult:
+    install_packages()
+    pages = 20 if quick else 100
+    resume_mb = 12 if quick else 30
     root = Path(tempfile.mkdtemp(prefix="motcua-bench-sync-"))
     hub = HubProcess(root / "hub")
-    details: dict[str, Any] = {"pages": pages, "page_bytes": PAGE}
+    details: dict[str, Any] = {"pages_per_round": pages, "page_bytes": PAGE}
+    stores: list[Any] = []
     try:
         hub.init()
-        tokens = hub.add_stations(["BENCH-1", "BENCH-2"])
+        tokens = hub.add_stations(["BENCH-1", "BENCH-2"], partition_size=400)
         url = hub.start()
 
-        # 1. Throughput: the sync client against a bare aiohttp PUT of the same bytes.
+        # 1. Throughput: the sync client against a bare aiohttp PUT of the same bytes, interleaved.
         from sync.client import enroll
 
         settings, store = make_box(root, "box1", chunk_size_kb=1024)
+        stores.append(store)
         enroll(store, url, tokens["BENCH-1"], station_id="BENCH-1")  # first: codes come from its partition
-        fill(store, pages=pages, page_bytes=PAGE, per_dossier=10)
-        payload, files = payload_of(store)
         me, hub_proc = psutil.Process(), psutil.Process(hub.proc.pid)
-        box_cpu, hub_cpu = _cpu(me), _cpu(hub_proc)
-        with RssSampler() as rss:
-            status, elapsed, requests = asyncio.run(_sync(store, settings))
-        costs = {"hub_cpu_s": _cpu_since(hub_proc, hub_cpu), "box_cpu_s": _cpu_since(me, box_cpu),
-                 "requests": requests}
-        assert status.pending == 0, status.last_error
+        costs: dict[str, Any] = {"hub_cpu_s": {}, "box_cpu_s": {}, "bare_cpu_s": {}, "requests": {}}
+        state: dict[str, Any] = {"files": [], "payload": 0, "peak_rss": 0, "nofsync": []}
+
+        def workload() -> float:
+            ids = fill(store, pages=pages, page_bytes=PAGE, per_dossier=10)  # untimed: the round's data
+            state["payload"], state["files"] = payload_of(store, ids)
+            box_cpu, hub_cpu = _cpu(me), _cpu(hub_proc)
+            with RssSampler() as rss:
+                status, elapsed, requests = asyncio.run(_sync(store, settings))
+            _add(costs["hub_cpu_s"], _cpu_since(hub_proc, hub_cpu))
+            _add(costs["box_cpu_s"], _cpu_since(me, box_cpu))
+            costs["requests"] = requests  # the last round's
+            state["peak_rss"] = max(state["peak_rss"], rss.peak)
+            if status.pending:
+                raise RuntimeError(f"sync left {status.pending} dossier(s) pending: {status.last_error}")
+            return state["payload"] / elapsed / 1e6
+
+        def baseline() -> float:
+            bare_dir = root / "bare"
+            shutil.rmtree(bare_dir, ignore_errors=True)
+            bare_dir.mkdir()
+            bare_cpu = _cpu(me)
+            took = asyncio.run(_bare_put(state["files"], bare_dir))
+            _add(costs["bare_cpu_s"], _cpu_since(me, bare_cpu))
+            shutil.rmtree(bare_dir, ignore_errors=True)
+            return state["payload"] / took / 1e6
+
+        cmp = compare(workload, baseline, rounds=rounds, goal_at_least=GOAL)
         bare_dir = root / "bare"
         bare_dir.mkdir()
-        bare_cpu = _cpu(me)
-        bare = asyncio.run(_bare_put(files, bare_dir))
-        costs["bare_cpu_s"] = _cpu_since(me, bare_cpu)
+        bare_nofsync = asyncio.run(_bare_put(state["files"], bare_dir, fsync=False))
         shutil.rmtree(bare_dir, ignore_errors=True)
-        bare_dir.mkdir()
-        bare_nofsync = asyncio.run(_bare_put(files, bare_dir, fsync=False))
-        shutil.rmtree(bare_dir, ignore_errors=True)
-        store.close()
-        value = payload / elapsed / 1e6
-        baseline = payload / bare / 1e6
         costs.update(COST_NOTES)
-        details.update({"payload_mb": round(payload / 1e6, 1), "sync_seconds": round(elapsed, 3),
-                        "bare_put_seconds": round(bare, 3), "peak_rss_mb": round(rss.peak / 2**20, 1),
-                        "goal_ratio": 0.6, "bare_nofsync_seconds": round(bare_nofsync, 3),
-                        "ratio_vs_bare_nofsync": ratio(value, payload / bare_nofsync / 1e6), "costs": costs})
+        details.update({"peak_rss_mb": round(state["peak_rss"] / 2**20, 1), "goal_ratio": GOAL,
+                        "bare_nofsync_mb_s": round(state["payload"] / bare_nofsync / 1e6, 2),
+                        "costs": costs})
 
-        # 2. Resume overhead with the link cut every ~3 MB.
+        # 2. Resume overhead with the link cut every ~3 MB: bytes up through the proxy ÷ payload.
         faultproxy = load_faultproxy()
         settings2, store2 = make_box(root, "box2", chunk_size_kb=1024)
+        stores.append(store2)
+        overheads: list[float] = []
+        lost_per_cut: list[float] = []  # KiB sent again (or in headers) per cut
         with faultproxy.FaultProxy("127.0.0.1", hub.port) as proxy:
             enroll(store2, proxy.url, tokens["BENCH-2"], station_id="BENCH-2")
-            fill(store2, pages=resume_mb, page_bytes=PAGE, per_dossier=10)
-            payload2, _ = payload_of(store2)
-            proxy.reset_counters()
-            proxy.set_mode("cut", after=3 * PAGE, repeat=True)
 
             async def resume() -> Any:
                 from sync.client import SyncClient
@@ -317,18 +353,37 @@ def run(quick: bool = False, **_: Any) -> BenchResult:
                 finally:
                     await client.stop()
 
-            st2 = asyncio.run(resume())
-            details.update({"resume_payload_mb": round(payload2 / 1e6, 1), "resume_bytes_up": proxy.bytes_up,
-                            "resume_cuts": proxy.cuts, "resume_pending": st2.pending,
-                            "resume_overhead": round(proxy.bytes_up / payload2, 4), "goal_resume_overhead": 1.05})
-        store2.close()
+            cuts, pending = 0, 0
+            for _round in range(cmp.summary()["rounds"]):
+                ids = fill(store2, pages=resume_mb, page_bytes=PAGE, per_dossier=10)
+                payload2, _ = payload_of(store2, ids)
+                proxy.set_mode("pass")
+                proxy.reset_counters()
+                proxy.set_mode("cut", after=3 * PAGE, repeat=True)
+                st2 = asyncio.run(resume())
+                overheads.append(proxy.bytes_up / payload2)
+                lost_per_cut.append((proxy.bytes_up - payload2) / max(1, proxy.cuts) / 1024)
+                cuts += proxy.cuts
+                pending += st2.pending
+        resume = spread_of(overheads)
+        details.update({"resume_payload_mb_per_round": round(resume_mb * PAGE / 1e6, 1), "resume_cuts": cuts,
+                        "resume_pending": pending, "resume_overhead": resume["median"],
+                        "resume_overhead_min": resume["min"], "resume_overhead_max": resume["max"],
+                        "resume_overhead_rounds": [round(o, 4) for o in overheads],
+                        "resume_kib_lost_per_cut": [round(k, 1) for k in lost_per_cut],
+                        "goal_resume_overhead": RESUME_GOAL,
+                        "resume_verdict": verdict(overheads, goal_at_most=RESUME_GOAL)[1]})
+        for st in stores:
+            st.close()
+        stores.clear()
         details["lost"] = _lost(hub, [settings, settings2])
     finally:
+        for st in stores:
+            st.close()
         hub.stop()
         shutil.rmtree(root, ignore_errors=True)
-    return BenchResult(name="sync", metric="box→hub upload throughput", value=round(value, 2), unit="MB/s",
-                       baseline="bare aiohttp PUT + fsync, same bytes", baseline_value=round(baseline, 2),
-                       ratio=ratio(value, baseline), details=details)
+    return cmp.result(name="sync", metric="box→hub upload throughput", unit="MB/s",
+                      baseline="bare aiohttp PUT + fsync, same bytes", cipher=default_cipher(), details=details)
 
 
 def _lost(hub: HubProcess, all_settings) -> int:

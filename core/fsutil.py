@@ -6,8 +6,47 @@ And :func:`private_sqlite_files`: an SQLite database (box or hub) and its -wal/-
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import sys
 from pathlib import Path
+
+
+@functools.cache
+def _libc_syncfs():
+    """libc's ``syncfs`` (looked up once, on first use: the symbols already loaded in this
+    process, no library search), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only here: not a cost of every start-up
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def syncfs(path: Path) -> bool:
+    """Flush every written file and directory entry of the file system holding ``path`` to disk
+    (Linux ``syncfs(2)``: one flush for many files, where an fsync per file and per directory
+    would each flush the device). Returns False where the call does not exist (then nothing was
+    done and the caller fsyncs file by file); raises OSError where the flush failed."""
+    call = _libc_syncfs()
+    if call is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if call(fd) != 0:
+            import ctypes
+
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs: {os.strerror(err)}", str(path))
+    finally:
+        os.close(fd)
+    return True
 
 
 def fsync_dir(path: Path) -> None:

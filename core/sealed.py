@@ -109,6 +109,9 @@ def rechunk(source: bytes | BinaryIO | Iterable[bytes], size: int) -> Iterator[b
         iterable = source
     buf = bytearray()
     for block in iterable:
+        if not buf and len(block) == size:  # already a whole piece: pass it on, uncopied
+            yield block if isinstance(block, bytes) else bytes(block)
+            continue
         buf += block
         while len(buf) >= size:
             yield bytes(buf[:size])

@@ -52,24 +52,43 @@ def _register_fonts() -> None:
     raise ProvisioningError("the DejaVu fonts are missing (Debian package fonts-dejavu-core); they are needed for Vietnamese labels")
 
 
-def _draw_qr(c: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
-    """Draw a QR as vector rectangles: one rectangle per run of dark modules in a row."""
-    # A fixed mask pattern: every mask is valid for any reader; choosing the "best" one costs
-    # most of the encoding time and gains nothing for a short payload printed at this size.
-    qr = segno.make_qr(text, error="m", mask=0)
-    matrix = qr.matrix
-    n = len(matrix) + 8  # 4-module quiet zone each side
-    module = size / n
-    path = c.beginPath()
+def _dark_rects(matrix) -> list[tuple[int, int, int, int]]:
+    """The dark modules as rectangles ``(column, row, width, height)``: each run of dark modules
+    in a row, merged with the same run in the rows below (a QR has many such columns and
+    blocks; fewer rectangles is a smaller content stream and less to format)."""
+    rects: list[tuple[int, int, int, int]] = []
+    open_runs: dict[tuple[int, int], int] = {}  # (start, end) -> first row
     for r, line in enumerate(matrix):
-        row_y = y + size - (r + 5) * module
+        runs = set()
         start = None
         for col, dark in enumerate((*line, 0)):
             if dark and start is None:
                 start = col
             elif not dark and start is not None:
-                path.rect(x + (start + 4) * module, row_y, (col - start) * module, module)
+                runs.add((start, col))
                 start = None
+        for run in [k for k in open_runs if k not in runs]:
+            first = open_runs.pop(run)
+            rects.append((run[0], first, run[1] - run[0], r - first))
+        for run in runs:
+            open_runs.setdefault(run, r)
+    rects.extend((run[0], first, run[1] - run[0], len(matrix) - first) for run, first in open_runs.items())
+    return rects
+
+
+def _draw_qr(c: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
+    """Draw a QR as vector rectangles (runs of dark modules, merged down the rows)."""
+    # A fixed mask pattern: every mask is valid for any reader; choosing the "best" one costs
+    # most of the encoding time and gains nothing for a short payload printed at this size.
+    # Nor is the error level raised where the symbol would have room for it (boost_error).
+    qr = segno.make_qr(text, error="m", mask=0, boost_error=False)
+    matrix = qr.matrix
+    n = len(matrix) + 8  # 4-module quiet zone each side
+    module = size / n
+    path = c.beginPath()
+    top = y + size - 4 * module
+    for col, row, width, height in _dark_rects(matrix):
+        path.rect(x + (col + 4) * module, top - (row + height) * module, width * module, height * module)
     c.drawPath(path, stroke=0, fill=1)
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from core.fsutil import fsync_dir, private_sqlite_files, write_file_atomic
+from core.fsutil import fsync_dir, private_sqlite_files, syncfs, write_file_atomic
 
-__all__ = ["fsync_dir", "private_sqlite_files", "write_file_atomic"]
+__all__ = ["fsync_dir", "private_sqlite_files", "syncfs", "write_file_atomic"]

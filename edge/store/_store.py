@@ -542,7 +542,8 @@ class Store(DossierReads):
                           details={"fields": [n for n, v in (("applicant", applicant), ("form", form),
                                                              ("procedure_code", procedure_code), ("documents", documents)) if v is not None]})
 
-    def _write_page_blob(self, dossier_id: str, dek: bytes, source: bytes | BinaryIO | Iterable[bytes]) -> tuple[str, int, int]:
+    def _write_page_blob(self, dossier_id: str, dek: bytes, source: bytes | BinaryIO | Iterable[bytes], *,
+                         durable: bool = True) -> tuple[str, int, int]:
         limit = self.settings.store.max_page_mb * 1024 * 1024
         counted = {"n": 0}
 
@@ -556,7 +557,7 @@ class Store(DossierReads):
 
         from ._crypto import _rechunk  # the same segmentation the cipher uses
         plain = counting(_rechunk(source, 1 << 16))
-        written = self.blobs.write(encrypt_stream(dek, dossier_id, plain, cipher=self.cipher))
+        written = self.blobs.write(encrypt_stream(dek, dossier_id, plain, cipher=self.cipher), durable=durable)
         return written.name, written.size, counted["n"]
 
     def _insert_page(self, conn, *, dossier_id: str, blob: str, size: int, plain_size: int, component: str,
@@ -661,8 +662,9 @@ class Store(DossierReads):
         try:
             for page in pages:
                 self._validate_media(page.media_type, page.component)
-                blob, size, plain = self._write_page_blob(dossier_id, dek, page.source)
+                blob, size, plain = self._write_page_blob(dossier_id, dek, page.source, durable=False)
                 written.append((blob, size, plain, page))
+            self.blobs.sync(w[0] for w in written)  # all the pages durable at once, before their rows
             def rows(conn) -> str:
                 self._insert_dossier(conn, dossier_id=dossier_id, dek=dek, procedure_code=procedure_code,
                                      applicant=applicant, form=form or {}, actor=actor, documents=documents)
@@ -674,7 +676,7 @@ class Store(DossierReads):
 
             code = self.write(rows)
         except BaseException:
-            self.blobs.delete([w[0] for w in written])
+            self.blobs.delete([w[0] for w in written], best_effort=True)
             raise
         return dossier_id, code
 

@@ -16,14 +16,16 @@ def test_bench_cli_json() -> None:
     result = CliRunner().invoke(cli, ["bench", "cli", "--json", "--rounds", "5"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"name", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "details"}
+    assert {"name", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "ratio_min", "ratio_max",
+            "spread", "rounds", "conclusive", "verdict", "goal", "machine", "cipher", "details"} == set(data)
     assert data["name"] == "cli" and data["unit"] == "ms"
     details = data["details"]
-    assert details["rounds"] == 5 and details["baseline_runs"] == 10
+    assert data["rounds"] == 5 and details["baseline_runs"] == 10
     assert 0 < details["help_median_ms"] <= data["value"] and 0 < details["status_median_ms"] <= data["value"]
     assert data["value"] == max(details["help_median_ms"], details["status_median_ms"])
     assert data["baseline_value"] > 0
-    assert data["ratio"] == pytest.approx(data["value"] / data["baseline_value"], rel=0.01)
+    assert data["ratio_min"] <= data["ratio"] <= data["ratio_max"]
+    assert len(details["ratios"]) == 5 and data["goal"] == "ratio <= 3"
 
 
 def test_bench_cli_is_listed_and_needs_five_rounds() -> None:

@@ -62,3 +62,14 @@ def test_private_sqlite_files_are_0600(tmp_path: Path) -> None:
         assert db.stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old)
+
+
+def test_syncfs_flushes_the_file_system_of_a_path(tmp_path: Path) -> None:
+    import sys
+
+    from core.fsutil import syncfs
+
+    (tmp_path / "f").write_bytes(b"x")
+    assert syncfs(tmp_path / "f") is sys.platform.startswith("linux")
+    with pytest.raises(FileNotFoundError):
+        syncfs(tmp_path / "missing")

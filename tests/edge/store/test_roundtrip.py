@@ -153,13 +153,51 @@ def test_disk_full_mid_write_keeps_what_was_committed(box_store: Store, monkeypa
     def full(fd):  # the OS boundary: the disk fills up while the page is being made durable
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    kept = set(box_store.blobs.all_names())
+    # ingest makes its pages durable with one syncfs (where the system has it), add_page by fsync
     monkeypatch.setattr("edge.store._blobs.os.fsync", full)
+    monkeypatch.setattr("edge.store._blobs.syncfs", full)
     with pytest.raises(StoreError, match="disk full") as err:
         _ingest(box_store, os.urandom(300_000))
     assert "đầy" in err.value.message_vi
     monkeypatch.undo()
     assert box_store.count() == 1 and b"".join(box_store.read_page(did, 1)) == b"first page"
     assert not list(box_store.blobs.tmp.iterdir())
+    assert set(box_store.blobs.all_names()) == kept  # the failed page's blob is gone too
+    assert box_store.check().ok
+
+
+def test_disk_full_while_adding_a_page_to_a_draft(box_store: Store, monkeypatch) -> None:
+    import errno
+
+    did = box_store.create_draft(procedure_code="1.001612", applicant=APPLICANT, actor="t")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("edge.store._blobs.os.fsync", full)
+    with pytest.raises(StoreError, match="disk full"):
+        box_store.add_page(did, os.urandom(100_000), media_type="image/png", actor="t")
+    monkeypatch.undo()
+    assert box_store.pages(did) == () and not list(box_store.blobs.all_names())
+    assert not list(box_store.blobs.tmp.iterdir())
+
+
+def test_ingest_without_syncfs_fsyncs_each_page_and_directory(box_store: Store, monkeypatch) -> None:
+    synced: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr("edge.store._blobs.syncfs", lambda _path: False)  # a system without syncfs(2)
+    monkeypatch.setattr("edge.store._blobs.os.fsync", counting)
+    pages = [os.urandom(70_000), os.urandom(140_000)]
+    did, _ = _ingest(box_store, *pages)
+    assert len(synced) >= 2 + 1  # each page file, and their directories
+    for i, data in enumerate(pages, start=1):
+        assert b"".join(box_store.read_page(did, i)) == data
     assert box_store.check().ok
 
 
