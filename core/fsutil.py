@@ -29,13 +29,47 @@ def _libc_syncfs():
     return fn
 
 
+#: File systems whose ``syncfs`` writes every dirty file and directory entry and flushes the
+#: device, like an fsync of each. Elsewhere (FUSE, which forwards no syncfs unless its server
+#: implements one; vfat; network file systems) syncfs may return 0 with nothing made durable.
+SYNCFS_DURABLE = frozenset({"ext4", "ext3", "xfs", "btrfs", "f2fs"})
+
+
+def _unescape_mount(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def fs_type(path: Path, mountinfo: str | None = None) -> str:
+    """The type of the file system holding ``path`` (from ``/proc/self/mountinfo``: the deepest
+    mount point above it), or "" where it cannot be told."""
+    real = os.path.realpath(path)
+    if mountinfo is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+                mountinfo = f.read()
+        except OSError:
+            return ""
+    best, kind = "", ""
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5 or not right:
+            continue
+        point = _unescape_mount(fields[4])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, right.split()[0]
+    return kind
+
+
 def syncfs(path: Path) -> bool:
     """Flush every written file and directory entry of the file system holding ``path`` to disk
     (Linux ``syncfs(2)``: one flush for many files, where an fsync per file and per directory
-    would each flush the device). Returns False where the call does not exist (then nothing was
-    done and the caller fsyncs file by file); raises OSError where the flush failed."""
+    would each flush the device). Returns False where the call does not exist or the file system
+    is not one whose syncfs is known to be durable (:data:`SYNCFS_DURABLE`): then nothing was
+    done and the caller fsyncs file by file. Raises OSError where the flush failed."""
     call = _libc_syncfs()
-    if call is None:
+    if call is None or fs_type(path) not in SYNCFS_DURABLE:
         return False
     fd = os.open(path, os.O_RDONLY)
     try:

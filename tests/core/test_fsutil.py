@@ -73,3 +73,31 @@ def test_syncfs_flushes_the_file_system_of_a_path(tmp_path: Path) -> None:
     assert syncfs(tmp_path / "f") is sys.platform.startswith("linux")
     with pytest.raises(FileNotFoundError):
         syncfs(tmp_path / "missing")
+
+
+MOUNTINFO = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+30 22 0:40 / /var/lib/motcua rw,nosuid - fuse.powercut powercut rw,user_id=0
+31 22 0:41 / /media/stick\\040one rw - vfat /dev/sdb1 rw
+32 22 8:2 / /var/lib/motcua-ssd rw - f2fs /dev/sdc1 rw
+"""
+
+
+def test_fs_type_is_the_deepest_mount_above_the_path() -> None:
+    from core.fsutil import fs_type
+
+    assert fs_type(Path("/var/lib/motcua/state"), MOUNTINFO) == "fuse.powercut"
+    assert fs_type(Path("/var/lib/motcua-ssd/state"), MOUNTINFO) == "f2fs"  # not a prefix match on the name
+    assert fs_type(Path("/media/stick one/x"), MOUNTINFO) == "vfat"  # escaped blanks in mount points
+    assert fs_type(Path("/etc"), MOUNTINFO) == "ext4"
+
+
+def test_syncfs_is_used_only_where_the_file_system_makes_it_durable(tmp_path: Path, monkeypatch) -> None:
+    import core.fsutil as fsutil
+
+    if fsutil._libc_syncfs() is None:
+        pytest.skip("no syncfs(2) on this system")
+    kinds = {"ext4": True, "xfs": True, "f2fs": True, "fuse.powercut": False, "vfat": False, "nfs4": False, "": False}
+    for kind, durable in kinds.items():
+        monkeypatch.setattr(fsutil, "fs_type", lambda path, mountinfo=None, kind=kind: kind)
+        assert fsutil.syncfs(tmp_path) is durable, kind
