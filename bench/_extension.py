@@ -11,4 +11,4 @@ def _bench():
 
 def register(registry) -> None:
     registry.add_command("bench", _bench,
-                         help="Run benchmark NAME and report its ratio against a baseline measured in the same run.")
+                         help="Run benchmark NAME (or --all) against a baseline measured in the same run, interleaved.")

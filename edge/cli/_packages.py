@@ -10,9 +10,9 @@ own ``station``/``store`` and ``log``. Commands are listed by name.
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from bench import _extension as bench_ext
 from edge._registry import REGISTRY, Registry
 from edge.cli import _extension as cli_ext
 from edge.devices import _extension as devices_ext
@@ -40,15 +40,18 @@ PACKAGES: tuple[ModuleType, ...] = (
     hub_ext,
     provisioning_ext,
     updater_ext,
-    bench_ext,
 )
+#: Packages found by name, after those above: the benchmarks use the whole appliance (their
+#: child processes call :func:`install` to open stores and start hubs), so the CLI does not
+#: import them; their hook only adds the ``bench`` command, which loads on first use.
+PLUGINS: tuple[str, ...] = ("bench._extension",)
 
 
 def install(registry: Registry = REGISTRY) -> Registry:
     """Call every package's ``register`` hook once (idempotent); returns the registry."""
-    for module in PACKAGES:
+    for module in (*PACKAGES, *(importlib.import_module(name) for name in PLUGINS)):
         registry.install(module.__name__.removesuffix("._extension"), module.register)
     return registry
 
 
-__all__ = ["PACKAGES", "install"]
+__all__ = ["PACKAGES", "PLUGINS", "install"]
