@@ -169,6 +169,7 @@ def _row(st: StationRecord, now_ms: int) -> FleetRow:
         row.contact_age_s = max(0.0, (now_ms - st.last_seen_at) / 1000)
     if st.revoked_at is not None:
         row.state = "revoked"
+        row.warnings = []  # a revoked box is watched no more: nothing to warn IT about
         return row
     if st.last_seen_at is None:
         row.state = "pending"

@@ -1,8 +1,9 @@
 """The fleet page for IT, mounted at ``/fleet/`` on the hub's own port (and its HTTPS).
 
-Server-rendered (Jinja2), Vietnamese, no script: every box with its state and filters, a page per
-box with its 30-day chart and its last update report, and the CLI's actions (revoke, send a
-command, issue a replacement box's token) behind a login, CSRF tokens and a same-origin check.
+Server-rendered (Jinja2), Vietnamese, no script: every box with its state (the offline guardrail
+warnings among its problems) and filters, 100 a page, worst first; a page per box with its 30-day
+chart and its last update report, and the CLI's actions (revoke, send a command, issue a
+replacement box's token) behind a login, CSRF tokens and a same-origin check.
 ``/fleet/rollout`` shows the staged rollouts wave by wave and starts or aborts one, with the
 CLI's validation (its messages in Vietnamese).
 """
@@ -266,7 +267,8 @@ def page_of(shown: list[FleetRow], query: Any) -> tuple[int, int]:
 
 
 def page_links(f: dict[str, str], number: int, pages: int) -> list[tuple[str, str, bool]]:
-    """(label, href, current) for the pager: first, previous, a window around this page, next, last."""
+    """(label, href, current) for the pager: previous, the first, a window around this page, the last,
+    next; every link keeps the filters (page 1 has no ``page``)."""
     def href(n: int) -> str:
         kept = {k: v for k, v in f.items() if v}
         if n > 1:

@@ -68,4 +68,4 @@ def test_guardrail_warnings_are_problems_in_vietnamese():
     assert rows["filling"].problems == ["ổ đĩa sắp đầy theo dự báo"]
     # a code from a newer box is still shown; text that is not a code is dropped
     assert rows["newer"].warnings == ["battery_low"] and rows["newer"].problems == ["cảnh báo battery_low"]
-    assert rows["gone"].state == "revoked" and rows["gone"].problems == []
+    assert rows["gone"].state == "revoked" and rows["gone"].problems == [] and rows["gone"].warnings == []
