@@ -6,9 +6,10 @@
 - the hub process's CPU time (user + system, from ``psutil``) per signed heartbeat (one from every
   box, validated, its history row written), against ``GET /v1/time`` (unsigned, no database)
   served by the same process;
-- the fleet page (``GET /fleet/``, logged in, every box on one page) request latency, p95 over
-  sequential requests, against a bare aiohttp handler in its own process reading the same rows
-  from the same database and writing them as a plain HTML table (no states, no template).
+- the fleet page (``GET /fleet/``, logged in: its first page of 100 boxes, worst first, with the
+  counts over every box) request latency, p95 over sequential requests, against a bare aiohttp
+  handler in its own process reading every row from the same database and writing the same
+  number of them as a plain HTML table (no states, no template); and the page's size in bytes.
 
 Each round is its own function returning its measured value, so a harness can interleave
 workload and baseline rounds.
@@ -130,17 +131,23 @@ async def _page_latencies(url: str, path: str, n: int, *, login: bool) -> list[f
                 if r.status != 200 or b"OPS-0000" not in body:
                     raise RuntimeError(f"GET {path}: HTTP {r.status}")
             out.append(time.perf_counter() - start)
+        out.append(float(len(body)))  # the last body's size, split off by the callers
         return out
 
 
 def page_round(url: str, n: int) -> float:
-    """p95 milliseconds of ``GET /fleet/`` (every box on one page), ``n`` requests one at a time."""
-    return percentile(asyncio.run(_page_latencies(url, "/fleet/", n, login=True)), 95) * 1000
+    """p95 milliseconds of ``GET /fleet/`` (its first page), ``n`` requests one at a time."""
+    return percentile(asyncio.run(_page_latencies(url, "/fleet/", n, login=True))[:-1], 95) * 1000
+
+
+def page_bytes(url: str) -> int:
+    """Bytes of the fleet page's first page of HTML."""
+    return int(asyncio.run(_page_latencies(url, "/fleet/", 1, login=True))[-1])
 
 
 def bare_round(url: str, n: int) -> float:
-    """p95 milliseconds of the bare handler serving the same rows."""
-    return percentile(asyncio.run(_page_latencies(url, "/rows", n, login=False)), 95) * 1000
+    """p95 milliseconds of the bare handler serving the same number of rows."""
+    return percentile(asyncio.run(_page_latencies(url, "/rows", n, login=False))[:-1], 95) * 1000
 
 
 class BareServer:
@@ -176,13 +183,14 @@ def _serve_bare(data_dir: Path, ready: Path) -> None:
     from aiohttp import web
 
     from sync.hub import open_storage
+    from sync.hub.fleet._views import PAGE_SIZE
 
     storage = open_storage(None, data_dir=data_dir)
 
     async def rows(request: web.Request) -> web.Response:
         stations = await asyncio.get_running_loop().run_in_executor(None, storage.list_stations)
         cells = []
-        for st in stations:
+        for st in sorted(stations, key=lambda st: st.station_id)[:PAGE_SIZE]:
             beat = st.last_heartbeat or {}
             cells.append(f"<tr><td>{escape(st.station_id)}</td><td>{escape(st.name)}</td><td>{escape(st.agency_code)}</td>"
                          f"<td>{escape(st.kind)}</td><td>{st.last_seen_at}</td><td>{beat.get('pending')}</td>"
@@ -224,6 +232,7 @@ def measure(stations: int = 1000, quick: bool = False) -> dict[str, Any]:
         bare_round(bare.url, 2)
         page_ms = page_round(hub.url, pages)
         bare_ms = bare_round(bare.url, pages)
+        size = page_bytes(hub.url)
     finally:
         bare.stop()
         hub.stop()
@@ -233,7 +242,7 @@ def measure(stations: int = 1000, quick: bool = False) -> dict[str, Any]:
             "hub_cpu_ms_per_time_request": round(time_ms, 3),
             "heartbeat_cpu_ratio": ratio(heartbeat_ms, time_ms),
             "fleet_page_p95_ms": round(page_ms, 1), "bare_rows_p95_ms": round(bare_ms, 1),
-            "fleet_page_ratio": ratio(page_ms, bare_ms), "page_requests": pages}
+            "fleet_page_ratio": ratio(page_ms, bare_ms), "page_requests": pages, "fleet_page_bytes": size}
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ Everything lives under the demo state directory's parent (``demo-state/`` by def
 state, the hub's data and the demo city key. The hub runs in the same process on loopback, the
 box is enrolled with it on first start, and the SANE ``test`` backend stands in for a scanner
 when no real one is present.
+
+The demo hub's fleet page (``/fleet/``, for IT) gets one account, ``cntt``, on first start: its
+password is generated then and printed once on the terminal (never logged, never stored but as its
+argon2 hash); later starts print the page's address and how to set a new password.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +34,7 @@ DEMO_AGENCY = "000.00.26.H26"
 DEMO_STATION = "demo-ba-dinh-01"
 DEMO_HUB_PORT = 8765
 DEMO_PASSWORD = "demo-12345"
+DEMO_FLEET_ADMIN = "cntt"
 DEMO_ACCOUNTS = (("quantri", "Quản trị viên Demo", "admin"), ("giamsat", "Giám sát viên Demo", "supervisor"),
                  ("canbo", "Cán bộ tiếp nhận Demo", "clerk"))
 DEMO_APPLICANTS = (
@@ -136,7 +143,37 @@ def prepare_demo(ctx, *, port: int | None = None, hub_port: int = DEMO_HUB_PORT)
         _demo_data(store, fresh=fresh)
     click.echo("Trạm Một Cửa demo: http://127.0.0.1:{} — tài khoản {} (mật khẩu {})".format(
         port or settings.web.port, ", ".join(f"{u} ({r})" for u, _, r in DEMO_ACCOUNTS), DEMO_PASSWORD))
+    demo_fleet_admin(hub_dir, hub_port)
     return env
+
+
+def demo_fleet_admin(hub_dir: Path, hub_port: int) -> str | None:
+    """Make the demo hub's fleet admin once and tell the terminal how to reach the fleet page.
+
+    Returns the password when it was made now (printed once with ``click.echo``, not logged).
+    """
+    from sync.hub import open_hub
+    from sync.hub.fleet import hash_password
+
+    url = f"http://127.0.0.1:{hub_port}/fleet/"
+    reset = f"motcua hub admin add {DEMO_FLEET_ADMIN} --data-dir {hub_dir}"
+    storage, _ = open_hub(hub_dir)
+    try:
+        admins = [a.username for a in storage.list_admins()]
+        password = None
+        if not admins:
+            password = secrets.token_urlsafe(12)
+            storage.put_admin(DEMO_FLEET_ADMIN, display_name="Phòng CNTT (demo)", password_hash=hash_password(password),
+                              now=int(time.time() * 1000))
+    finally:
+        storage.close()
+    if password is not None:
+        click.echo(f"Trang đội máy cho CNTT (demo hub): {url} — tài khoản {DEMO_FLEET_ADMIN}, mật khẩu {password} "
+                   f"(chỉ in lần này; đặt mật khẩu mới: {reset})")
+    else:
+        click.echo(f"Trang đội máy cho CNTT (demo hub): {url} — tài khoản {', '.join(admins)} (mật khẩu đã in ở lần "
+                   f"chạy demo đầu tiên; đặt mật khẩu mới: {reset})")
+    return password
 
 
 def _demo_data(store: Store, *, fresh: bool) -> None:

@@ -2,7 +2,7 @@
 
 Per station (from the database at scrape time, so every hub worker answers the same): last contact
 age, backlog, oldest unsynced age, disk free and total, clock offset, version (an info series),
-device states, sync errors by code, and ``motcua_station_update_failed`` (0 unless the update
+device states, sync errors by code, the offline guardrail warnings by code, and ``motcua_station_update_failed`` (0 unless the update
 status source says otherwise: :data:`UPDATE_STATUS` holds a callable ``() -> {station_id: bool}``,
 set by the rollout). Per worker: requests by route and status code, the commit's latency, storage
 errors, and the TLS certificate's expiry.
@@ -139,6 +139,9 @@ class _Stations:
                                     labels=("station", "device", "state"))
         errors = CounterMetricFamily("motcua_station_sync_errors", "Failed sync calls since the box started, by code",
                                      labels=("station", "code"))
+        warning = GaugeMetricFamily("motcua_station_warning",
+                                    "1 for each offline guardrail warning the box's last heartbeat carried",
+                                    labels=("station", "code"))
         update = GaugeMetricFamily("motcua_station_update_failed",
                                    "1 when the box's last software update failed and was rolled back", labels=st)
         states = GaugeMetricFamily("motcua_stations", "Boxes by state", labels=("state",))
@@ -166,9 +169,11 @@ class _Stations:
                 devices.add_metric([r.station_id, kind, state], 1.0)
             for code, n in sorted(r.sync_errors.items()):
                 errors.add_metric([r.station_id, code], n)
+            for code in r.warnings:
+                warning.add_metric([r.station_id, code], 1.0)
         for state, n in counts.items():
             states.add_metric([state], n)
-        yield from (states, info, contact, backlog, oldest, free, total, clock, devices, errors, update)
+        yield from (states, info, contact, backlog, oldest, free, total, clock, devices, errors, warning, update)
         expiry = certificate_expiry(self.certificate) if self.certificate else None
         if expiry is not None:
             cert = GaugeMetricFamily("motcua_hub_tls_certificate_expiry_timestamp_seconds",

@@ -11,3 +11,4 @@ def test_measure_reports_both_figures_with_their_baselines():
     assert out["hub_cpu_ms_per_heartbeat"] >= 0 and out["hub_cpu_ms_per_time_request"] >= 0
     assert out["fleet_page_p95_ms"] > 0 and out["bare_rows_p95_ms"] > 0
     assert set(out) >= {"heartbeat_cpu_ratio", "fleet_page_ratio", "page_requests"}
+    assert out["fleet_page_bytes"] > 10_000  # the first page's HTML, its rows included

@@ -32,7 +32,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
 def test_rules_pass_promtool_check():
     done = promtool("check", "rules", "motcua-alerts.yml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 8 rules found" in done.stdout
+    assert "SUCCESS: 9 rules found" in done.stdout
 
 
 def test_every_alert_fires_in_promtools_unit_tests():
@@ -58,7 +58,8 @@ def test_rules_use_only_metrics_the_hub_exports(tmp_path):
     metrics = HubMetrics(data_dir=tmp_path, clock=lambda: 0)
     row = FleetRow(station_id="a", name="", agency_code="000.00.06.H56", kind="branch", contact_age_s=1.0,
                    pending=1, oldest_unsynced_age_s=5, disk_free_bytes=1, disk_total_bytes=2, clock_offset_ms=3,
-                   version="1", devices={"scanner": "error"}, sync_errors={"transport": 1})
+                   version="1", devices={"scanner": "error"}, sync_errors={"transport": 1},
+                   warnings=["unsynced_old", "disk_forecast"])
     text = (generate_latest(metrics.registry) + generate_latest(_Stations([row], {}, 0, cert))).decode()
     exported = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
     used = set(re.findall(r"\bmotcua_[a-z_]+", (RULES / "motcua-alerts.yml").read_text()))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from ._auth import hash_password
 from ._rows import FleetRow, fleet_rows, newest_version
 from ._views import PREFIX, create_fleet_app
 
-__all__ = ["PREFIX", "FleetRow", "create_fleet_app", "fleet_rows", "newest_version"]
+__all__ = ["PREFIX", "FleetRow", "create_fleet_app", "fleet_rows", "hash_password", "newest_version"]

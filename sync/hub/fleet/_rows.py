@@ -26,6 +26,14 @@ STATE_VI = {"healthy": "Bình thường", "warning": "Cần chú ý", "silent": 
 KIND_VI = {"branch": "Chi nhánh", "commune": "Xã/phường", "mobile": "Lưu động", "popup": "Điểm tạm"}
 DEVICE_VI = {"scanner": "máy quét", "qr_scanner": "đầu đọc QR", "card_reader": "đầu đọc thẻ", "printer": "máy in"}
 DEVICE_BAD = frozenset({"error"})
+# The box's offline guardrails (heartbeat ``warnings``; sync/client/_guardrails.py), as IT reads them.
+WARNING_VI = {"catalog_stale": "danh mục thủ tục chưa cập nhật",
+              "holidays_stale": "bảng ngày nghỉ lễ chưa cập nhật",
+              "clerks_stale": "danh sách cán bộ chưa cập nhật",
+              "unsynced_old": "hồ sơ chưa đồng bộ quá lâu — nên chuyển bằng thẻ nhớ",
+              "disk_forecast": "ổ đĩa sắp đầy theo dự báo"}
+# A code the hub does not know yet (a newer box) is still shown and exported, if it looks like one.
+_WARNING_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ORDER = {"silent": 0, "warning": 1, "pending": 2, "healthy": 3, "revoked": 4}
 
 
@@ -72,6 +80,7 @@ class FleetRow:
     revoked_at: int | None = None
     enrolled: bool = False
     update_failed: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def state_vi(self) -> str:
@@ -86,6 +95,10 @@ class FleetRow:
         if self.disk_free_bytes is None or not self.disk_total_bytes:
             return None
         return self.disk_free_bytes / self.disk_total_bytes
+
+    @property
+    def warnings_vi(self) -> list[str]:
+        return [WARNING_VI.get(c, f"cảnh báo {c}") for c in self.warnings]
 
     @property
     def device_problem(self) -> bool:
@@ -128,6 +141,17 @@ def newest_version(rows: Iterable[FleetRow]) -> str | None:
     return max(versions, key=version_key) if versions else None
 
 
+def warning_codes(value: Any) -> list[str]:
+    """The heartbeat's ``warnings``: known-shaped codes, each once, in the box's order."""
+    if not isinstance(value, list):
+        return []
+    out: list[str] = []
+    for code in value:
+        if isinstance(code, str) and _WARNING_CODE.fullmatch(code) and code not in out:
+            out.append(code)
+    return out
+
+
 def _row(st: StationRecord, now_ms: int) -> FleetRow:
     beat = st.last_heartbeat or {}
     versions = beat.get("versions") if isinstance(beat.get("versions"), dict) else {}
@@ -139,11 +163,13 @@ def _row(st: StationRecord, now_ms: int) -> FleetRow:
                    disk_free_bytes=_int(beat.get("disk_free_bytes")), disk_total_bytes=_int(beat.get("disk_total_bytes")),
                    clock_offset_ms=_int(beat.get("clock_offset_ms")), version=str(versions.get("motcua", "")),
                    devices={str(k): str(v) for k, v in devices.items()},
-                   sync_errors={str(k): v for k, v in errors.items() if _int(v) is not None})
+                   sync_errors={str(k): v for k, v in errors.items() if _int(v) is not None},
+                   warnings=warning_codes(beat.get("warnings")))
     if st.last_seen_at is not None:
         row.contact_age_s = max(0.0, (now_ms - st.last_seen_at) / 1000)
     if st.revoked_at is not None:
         row.state = "revoked"
+        row.warnings = []  # a revoked box is watched no more: nothing to warn IT about
         return row
     if st.last_seen_at is None:
         row.state = "pending"
@@ -166,6 +192,7 @@ def _row(st: StationRecord, now_ms: int) -> FleetRow:
     for kind, status in sorted(row.devices.items()):
         if status in DEVICE_BAD:
             p.append(f"{DEVICE_VI.get(kind, kind)} lỗi")
+    p.extend(row.warnings_vi)
     if p and row.state == "healthy":
         row.state = "warning"
     return row

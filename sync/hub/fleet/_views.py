@@ -1,8 +1,9 @@
 """The fleet page for IT, mounted at ``/fleet/`` on the hub's own port (and its HTTPS).
 
-Server-rendered (Jinja2), Vietnamese, no script: every box with its state and filters, a page per
-box with its 30-day chart and its last update report, and the CLI's actions (revoke, send a
-command, issue a replacement box's token) behind a login, CSRF tokens and a same-origin check.
+Server-rendered (Jinja2), Vietnamese, no script: every box with its state (the offline guardrail
+warnings among its problems) and filters, 100 a page, worst first; a page per box with its 30-day
+chart and its last update report, and the CLI's actions (revoke, send a command, issue a
+replacement box's token) behind a login, CSRF tokens and a same-origin check.
 ``/fleet/rollout`` shows the staged rollouts wave by wave and starts or aborts one, with the
 CLI's validation (its messages in Vietnamese).
 """
@@ -15,6 +16,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -29,6 +31,7 @@ from ._rows import (
     DEVICE_VI,
     KIND_VI,
     STATE_VI,
+    WARNING_VI,
     FleetRow,
     duration_vi,
     fleet_rows,
@@ -213,7 +216,9 @@ async def logout(request: web.Request) -> web.Response:
 
 # --- the list ----------------------------------------------------------------------------------
 
-FILTERS = ("agency", "kind", "state", "behind", "device", "update", "q")
+FILTERS = ("agency", "kind", "state", "behind", "device", "update", "warning", "q")
+PAGE_SIZE = 100  # a thousand boxes on one page is half a megabyte of HTML
+ANY_WARNING = "any"
 
 
 def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
@@ -223,6 +228,7 @@ def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
     behind = query.get("behind") == "1"
     device = query.get("device") == "1"
     update = query.get("update") == "1"
+    warning = query.get("warning", "")
     text = query.get("q", "").strip().casefold()
     out = []
     for r in rows:
@@ -238,6 +244,8 @@ def apply_filters(rows: list[FleetRow], query: Any) -> list[FleetRow]:
             continue
         if update and not r.update_failed:
             continue
+        if warning and not (r.warnings if warning == ANY_WARNING else warning in r.warnings):
+            continue
         if text and text not in r.station_id.casefold() and text not in r.name.casefold():
             continue
         out.append(r)
@@ -250,6 +258,40 @@ def _filtered(hub: Any, now: int, query: dict[str, str], rollouts: Any = None) -
     return rows, apply_filters(rows, query)
 
 
+def page_of(shown: list[FleetRow], query: Any) -> tuple[int, int]:
+    """(page number from 1, number of pages) for ``?page=``; a page past the end shows the last."""
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    raw = query.get("page", "1")
+    number = int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) <= 6 else 1
+    return min(max(1, number), pages), pages
+
+
+def page_links(f: dict[str, str], number: int, pages: int) -> list[tuple[str, str, bool]]:
+    """(label, href, current) for the pager: previous, the first, a window around this page, the last,
+    next; every link keeps the filters (page 1 has no ``page``)."""
+    def href(n: int) -> str:
+        kept = {k: v for k, v in f.items() if v}
+        if n > 1:
+            kept["page"] = str(n)
+        return "?" + urlencode(kept) if kept else f"{PREFIX}/"
+
+    if pages <= 1:
+        return []
+    out: list[tuple[str, str, bool]] = []
+    if number > 1:
+        out.append(("« Trang trước", href(number - 1), False))
+    window = sorted({1, pages, *range(max(1, number - 2), min(pages, number + 2) + 1)})
+    last = 0
+    for n in window:
+        if n - last > 1:
+            out.append(("…", "", False))
+        out.append((str(n), href(n), n == number))
+        last = n
+    if number < pages:
+        out.append(("Trang sau »", href(number + 1), False))
+    return out
+
+
 async def fleet_list(request: web.Request) -> web.Response:
     hub = _hub(request)
     now = hub.clock()
@@ -257,12 +299,20 @@ async def fleet_list(request: web.Request) -> web.Response:
     counts = {s: 0 for s in STATE_VI}
     for r in rows:
         counts[r.state] += 1
+    f = {k: request.query.get(k, "") for k in FILTERS}
+    number, pages = page_of(shown, request.query)
+    first = (number - 1) * PAGE_SIZE
     return await render("fleet.html", request, {
-        "rows": shown, "total": len(rows), "counts": counts, "now": now,
+        "rows": shown[first:first + PAGE_SIZE], "matched": len(shown), "first": first + 1,
+        "page": number, "pages": pages, "pager": page_links(f, number, pages),
+        "warning_vi": {**WARNING_VI, **{c: f"cảnh báo {c}" for r in rows for c in r.warnings if c not in WARNING_VI}},
+        "warning_count": sum(bool(r.warnings) for r in rows),
+        "filtered": any(f.values()),
+        "total": len(rows), "counts": counts, "now": now,
         "agencies": sorted({r.agency_code for r in rows}), "newest": newest_version(rows),
         "behind_count": sum(r.behind for r in rows), "device_count": sum(r.device_problem for r in rows),
         "update_count": sum(r.update_failed for r in rows),
-        "f": {k: request.query.get(k, "") for k in FILTERS},
+        "f": f,
         "time_vi": _time_vi, "bytes_vi": _bytes_vi, "duration_vi": duration_vi})
 
 

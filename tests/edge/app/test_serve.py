@@ -3,13 +3,18 @@ reaching the demo city hub and coming back confirmed."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -68,6 +73,21 @@ def test_demo_serves_notifies_systemd_and_syncs_to_the_demo_hub(tmp_path: Path) 
         hub = json.loads(_cli("hub", "dossiers", "--data-dir", str(tmp_path / "demo" / "hub"), "--json").stdout)
         box_codes = {d["code"] for d in json.loads(_cli("--state-dir", str(state), "dossier", "list", "--json").stdout)}
         assert {d["code"] for d in hub} == box_codes and len(box_codes) == 2
+        # The terminal told the newcomer how to reach the demo hub's fleet page, with a password made once.
+        printed = ""
+        stuck = threading.Timer(60, proc.kill)  # a missing line ends in EOF and a failed assert, not a hang
+        stuck.start()
+        try:
+            while "Trang đội máy" not in printed and (line := proc.stdout.readline()):
+                printed += line
+        finally:
+            stuck.cancel()
+        found = re.search(r"Trang đội máy cho CNTT \(demo hub\): (\S+) — tài khoản cntt, mật khẩu (\S+) ", printed)
+        assert found, printed
+        fleet_url, password = found.groups()
+        assert fleet_url == f"http://127.0.0.1:{hub_port}/fleet/"
+        html = _fleet_login(fleet_url, "cntt", password)
+        assert 'data-station="demo-ba-dinh-01"' in html and "Đội máy: 1 trạm" in html
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -77,3 +97,38 @@ def test_demo_serves_notifies_systemd_and_syncs_to_the_demo_hub(tmp_path: Path) 
             out = proc.communicate()[0]
         notify.close()
     assert proc.returncode == 0, out
+    # printed once on the terminal, never in a log line or a file of the demo
+    assert (printed + out).count(password) == 1
+    for path in (tmp_path / "demo").rglob("*"):
+        assert not path.is_file() or password.encode() not in path.read_bytes(), path
+
+
+def _fleet_login(url: str, username: str, password: str) -> str:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = urllib.parse.urlencode({"username": username, "password": password, "next": "/fleet/"}).encode()
+    with opener.open(f"{url}login", data=form, timeout=30) as resp:  # 303 to the list, with the session cookie
+        assert resp.status == 200 and resp.url == url
+        return resp.read().decode()
+
+
+def test_the_demo_fleet_admin_is_made_once_and_its_password_never_logged(tmp_path, capsys, caplog):
+    from edge.app._demo import demo_fleet_admin
+    from sync.hub import init_data_dir, open_hub
+
+    hub_dir = tmp_path / "hub"
+    init_data_dir(hub_dir)
+    caplog.set_level(logging.DEBUG)
+    password = demo_fleet_admin(hub_dir, 8765)
+    first = capsys.readouterr().out
+    assert password and len(password) >= 16 and f"mật khẩu {password} (chỉ in lần này" in first
+    assert f"motcua hub admin add cntt --data-dir {hub_dir}" in first
+    assert demo_fleet_admin(hub_dir, 8765) is None  # a later start: the same account, no new password
+    again = capsys.readouterr().out
+    assert password not in again and "mật khẩu đã in ở lần chạy demo đầu tiên" in again
+    assert "http://127.0.0.1:8765/fleet/" in again
+    assert all(password not in r.getMessage() for r in caplog.records)
+    storage, _ = open_hub(hub_dir)
+    try:
+        assert [a.username for a in storage.list_admins()] == ["cntt"]
+    finally:
+        storage.close()

@@ -59,3 +59,8 @@ def populate(storage: HubStorage, n: int, *, now: int) -> Fleet:
         else:
             storage.touch(sid, now=now - 60_000, heartbeat=beat())
     return Fleet(ids=ids, **special)
+
+
+def warn(storage: HubStorage, station_id: str, codes: list[str], *, now: int, **over) -> None:
+    """A heartbeat carrying the box's offline guardrail warnings (sync/client/_guardrails.py)."""
+    storage.touch(station_id, now=now - 60_000, heartbeat=beat(warnings=codes, **over))

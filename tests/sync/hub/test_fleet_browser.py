@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from fleet_sim import beat, populate
+from fleet_sim import beat, populate, warn
 from test_fleet_page import PASSWORD, add_admin
 from test_hub_tls import _self_signed
 
@@ -63,7 +63,15 @@ async def test_it_finds_the_silent_box_and_the_broken_scanner_among_200(tmp_path
         await page.get_by_label("Mật khẩu").fill(PASSWORD)
         await page.get_by_role("button", name="Đăng nhập").click()
         await page.wait_for_url(f"{running.url}/fleet/")
-        assert await page.locator("tbody tr[data-station]").count() == 200
+        # 100 a page, worst first: the silent box leads page 1; page 2 holds the other 100
+        assert await page.locator("#matched").inner_text() == "200"
+        assert await page.locator("tbody tr[data-station]").count() == 100
+        assert await page.locator("tbody tr[data-station]").first.get_attribute("data-station") == fleet.silent
+        first_page = {await r.get_attribute("data-station") for r in await page.locator("tbody tr[data-station]").all()}
+        await page.get_by_role("navigation", name="Phân trang dưới").get_by_role("link", name="Trang sau »").click()
+        await page.wait_for_url("**/fleet/?page=2")
+        second_page = {await r.get_attribute("data-station") for r in await page.locator("tbody tr[data-station]").all()}
+        assert len(second_page) == 100 and first_page | second_page == set(fleet.ids)
         cookie = next(c for c in await context.cookies() if c["name"] == "motcua_hub_session")
         assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
@@ -120,6 +128,58 @@ async def test_it_finds_the_silent_box_and_the_broken_scanner_among_200(tmp_path
         assert await page.get_by_role("button", name="Bắt đầu triển khai").count() == 1
 
         assert foreign == [] and problems == []
+        await context.close()
+    finally:
+        await running.stop()
+
+
+async def test_it_filters_the_offline_guardrail_warnings(tmp_path, hub_factory, browser):
+    h = hub_factory("sqlite", start=False)
+    now = h.now_ms()
+    fleet = populate(h.storage, 200, now=now)
+    offline, filling = fleet.ids[150], fleet.ids[190]  # healthy boxes that page 2 would hold unsorted
+    warn(h.storage, offline, ["unsynced_old", "catalog_stale"], now=now)
+    warn(h.storage, filling, ["disk_forecast"], now=now)
+    add_admin(h.storage)
+    running = await start_hub(create_hub_app(h.storage, h.keys, data_dir=h.data_dir), host="127.0.0.1", port=0)
+    try:
+        context = await browser.new_context(locale="vi-VN")
+        page = await context.new_page()
+        problems = []
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
+        await page.goto(f"{running.url}/fleet/")
+        await page.get_by_label("Tên đăng nhập").fill("cntt")
+        await page.get_by_label("Mật khẩu").fill(PASSWORD)
+        await page.get_by_role("button", name="Đăng nhập").click()
+        await page.wait_for_url(f"{running.url}/fleet/")
+        assert await page.locator("[data-quick=warning-any]").inner_text() == "Cảnh báo ngoại tuyến: 2"
+
+        # the select "Cảnh báo ngoại tuyến", one option and "Lọc": the box whose disk will fill
+        await page.get_by_label("Cảnh báo ngoại tuyến").select_option(label="ổ đĩa sắp đầy theo dự báo")
+        await page.get_by_role("button", name="Lọc").click()
+        await page.wait_for_url("**/fleet/?*warning=disk_forecast*")
+        rows = page.locator("tbody tr[data-station]")
+        assert await rows.count() == 1 and await rows.first.get_attribute("data-station") == filling
+        assert "Cần chú ý" in await rows.first.inner_text()
+        assert "ổ đĩa sắp đầy theo dự báo" in await rows.first.locator(".problems").inner_text()
+
+        # the box that should send its dossiers by USB stick
+        await page.get_by_label("Cảnh báo ngoại tuyến").select_option(label="hồ sơ chưa đồng bộ quá lâu — nên chuyển bằng thẻ nhớ")
+        await page.get_by_role("button", name="Lọc").click()
+        rows = page.locator("tbody tr[data-station]")
+        assert await rows.count() == 1 and await rows.first.get_attribute("data-station") == offline
+        assert await rows.first.locator(".problems").inner_text() == (  # in the box's order
+            "hồ sơ chưa đồng bộ quá lâu — nên chuyển bằng thẻ nhớ; danh mục thủ tục chưa cập nhật")
+        assert await page.get_by_label("Cảnh báo ngoại tuyến").input_value() == "unsynced_old"  # the filter stays set
+
+        # the quick link: every warned box, on the first page of the whole list too
+        await page.locator("[data-quick=warning-any]").click()
+        ids = {await r.get_attribute("data-station") for r in await page.locator("tbody tr[data-station]").all()}
+        assert ids == {offline, filling}
+        await page.get_by_role("link", name="Bỏ lọc").click()
+        first = {await r.get_attribute("data-station") for r in await page.locator("tbody tr[data-station]").all()}
+        assert {offline, filling} <= first
+        assert problems == []
         await context.close()
     finally:
         await running.stop()

@@ -8,7 +8,7 @@ import re
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from fleet_sim import populate
+from fleet_sim import populate, warn
 
 from sync.hub.fleet._auth import hash_password
 from sync.protocol import FeedType
@@ -89,6 +89,73 @@ async def test_filters_find_the_silent_box_and_the_broken_scanner(fleet_hub):
         html = await (await get("state=warning")).text()
         assert {fleet.scanner_broken, fleet.behind, fleet.disk_low} <= set(stations_in(html))
         assert "máy quét lỗi" in html and "ổ đĩa còn 5%" in html
+
+
+async def test_guardrail_warnings_show_in_vietnamese_count_and_filter(fleet_hub):
+    hub, fleet = fleet_hub
+    now = hub.now_ms()
+    stale, filling = fleet.ids[3], fleet.ids[10]
+    warn(hub.storage, stale, ["catalog_stale", "unsynced_old"], now=now)
+    warn(hub.storage, filling, ["disk_forecast"], now=now)
+    async with session() as s:
+        await login(s, hub.url)
+        get = lambda q: s.get(f"{hub.url}/fleet/?{q}")  # noqa: E731
+        html = await (await get("")).text()
+        assert "Cảnh báo ngoại tuyến: 2" in html
+        row = re.search(rf'<tr[^>]*data-station="{stale}".*?</tr>', html, re.S).group(0)
+        assert 'data-state="warning"' in row and 'data-warnings="catalog_stale unsynced_old"' in row
+        assert "danh mục thủ tục chưa cập nhật; hồ sơ chưa đồng bộ quá lâu — nên chuyển bằng thẻ nhớ" in row
+        assert "ổ đĩa sắp đầy theo dự báo" in html
+        assert stations_in(await (await get("warning=any")).text()) == sorted([stale, filling])
+        assert stations_in(await (await get("warning=disk_forecast")).text()) == [filling]
+        assert stations_in(await (await get("warning=unsynced_old")).text()) == [stale]
+        assert stations_in(await (await get("warning=holidays_stale")).text()) == []
+        # a warned box counts as needing attention, and filters combine
+        assert {stale, filling} <= set(stations_in(await (await get("state=warning")).text()))
+        agency = hub.storage.get_station(stale).agency_code
+        assert stations_in(await (await get(f"warning=any&agency={agency}")).text()) == [stale]
+        page = await (await s.get(f"{hub.url}/fleet/stations/{filling}")).text()
+        assert "<li>ổ đĩa sắp đầy theo dự báo</li>" in page
+        # the next heartbeat without warnings clears them
+        warn(hub.storage, stale, [], now=now)
+        assert stations_in(await (await get("warning=any")).text()) == [filling]
+
+
+async def test_the_list_pages_problem_boxes_first_and_keeps_the_filters(hub):
+    fleet = populate(hub.storage, 250, now=hub.now_ms())
+    add_admin(hub.storage)
+    async with session() as s:
+        await login(s, hub.url)
+        get = lambda q: s.get(f"{hub.url}/fleet/?{q}")  # noqa: E731
+        first = await (await get("")).text()
+        ids = stations_in(first)
+        assert len(ids) == 100 and "Đội máy: 250 trạm" in first
+        assert '<span id="matched">250</span> trạm; hiển thị 1–100 (trang 1/3)' in first
+        # worst first: the silent box leads page 1, then the boxes needing attention
+        assert ids[0] == fleet.silent
+        assert {fleet.scanner_broken, fleet.behind, fleet.disk_low} <= set(ids[1:4])
+        pages = [ids] + [stations_in(await (await get(f"page={n}")).text()) for n in (2, 3)]
+        assert [len(p) for p in pages] == [100, 100, 50]
+        seen = [sid for p in pages for sid in p]
+        assert len(seen) == len(set(seen)) == 250 and set(seen) == set(fleet.ids)
+        assert 'href="?page=2"' in first and "Trang sau" in first
+        # out of range or not a number: the last page, the first page
+        assert stations_in(await (await get("page=999")).text()) == pages[2]
+        assert stations_in(await (await get("page=abc")).text()) == ids
+        # the filters stay in the pager's links; the count is of the matches
+        special = {fleet.silent, fleet.scanner_broken, fleet.behind, fleet.disk_low}
+        communes = [sid for i, sid in enumerate(fleet.ids) if i % 4 == 1 and sid not in special]
+        healthy = await (await get("state=healthy&kind=commune")).text()
+        assert f'<span id="matched">{len(communes)}</span> / 250 trạm khớp bộ lọc' in healthy
+        assert sorted(stations_in(healthy)) == communes and "Phân trang" not in healthy
+        many = await (await get("state=healthy")).text()
+        assert 'href="?state=healthy&amp;page=2"' in many
+        second = await (await get("state=healthy&page=2")).text()
+        assert 'href="?state=healthy"' in second  # back to page 1, filter kept
+        rest = stations_in(await (await get("state=healthy&page=3")).text())
+        assert len(stations_in(many)) + len(stations_in(second)) + len(rest) == 246
+        # one page of 100 rows, not every box
+        assert len(first.encode()) < 120_000
 
 
 async def test_the_box_page_has_its_chart_and_only_the_hubs_own_assets(fleet_hub):

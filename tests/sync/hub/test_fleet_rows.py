@@ -51,3 +51,21 @@ def test_states_and_problems():
 
 def test_durations_read_naturally():
     assert [duration_vi(s) for s in (5, 600, 7200, 86400 * 5)] == ["5 giây", "10 phút", "2 giờ", "5 ngày"]
+
+
+def test_guardrail_warnings_are_problems_in_vietnamese():
+    rows = {r.station_id: r for r in fleet_rows([
+        station("ok"),
+        station("stale", beat={"warnings": ["catalog_stale", "unsynced_old", "catalog_stale"]}),
+        station("filling", beat={"warnings": ["disk_forecast"]}),
+        station("newer", beat={"warnings": ["battery_low", "Not A Code!"]}),
+        station("gone", revoked_at=NOW - 5, beat={"warnings": ["disk_forecast"]}),
+    ], now_ms=NOW)}
+    assert rows["ok"].state == "healthy" and rows["ok"].warnings == []
+    assert rows["stale"].state == "warning" and rows["stale"].warnings == ["catalog_stale", "unsynced_old"]
+    assert rows["stale"].problems == ["danh mục thủ tục chưa cập nhật",
+                                      "hồ sơ chưa đồng bộ quá lâu — nên chuyển bằng thẻ nhớ"]
+    assert rows["filling"].problems == ["ổ đĩa sắp đầy theo dự báo"]
+    # a code from a newer box is still shown; text that is not a code is dropped
+    assert rows["newer"].warnings == ["battery_low"] and rows["newer"].problems == ["cảnh báo battery_low"]
+    assert rows["gone"].state == "revoked" and rows["gone"].problems == [] and rows["gone"].warnings == []

@@ -171,3 +171,26 @@ def test_failed_storage_calls_are_counted():
         storage.feed()
     assert metrics.storage_errors.labels("unavailable")._value.get() == 1
     assert metrics.storage_errors.labels("disk_full")._value.get() == 1
+
+
+def test_guardrail_warnings_are_exported_per_station_and_code(hub):
+    token = hub.add_station("HN-0009")
+    st = Station(hub.url, "HN-0009")
+    assert st.enroll(token).status == 200
+    reply = st.heartbeat(pending=3, oldest_unsynced_age_s=9 * 86400, disk_free_bytes=3 * GB, disk_total_bytes=32 * GB,
+                         versions={"motcua": "0.3.1"}, warnings=["unsynced_old", "disk_forecast"])
+    assert reply.status == 200, reply.body
+    quiet = hub.add_station("HN-0010")
+    other = Station(hub.url, "HN-0010")
+    assert other.enroll(quiet).status == 200
+    assert other.heartbeat(pending=0, versions={"motcua": "0.3.1"}).status == 200
+
+    text = scrape(hub.url)
+    promtool_check(text)
+    got = samples(text)
+    warned = {k: v for k, v in got.items() if k[0] == "motcua_station_warning"}
+    assert warned == {("motcua_station_warning", (("code", "unsynced_old"), ("station", "HN-0009"))): 1,
+                      ("motcua_station_warning", (("code", "disk_forecast"), ("station", "HN-0009"))): 1}
+    # the next heartbeat without warnings clears them: the series is gone, not left at 1
+    assert st.heartbeat(pending=0, versions={"motcua": "0.3.1"}).status == 200
+    assert not any(k[0] == "motcua_station_warning" for k in samples(scrape(hub.url)))
