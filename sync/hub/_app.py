@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 import logging
-import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
@@ -54,7 +54,7 @@ from sync.protocol import (
     token_sha256,
 )
 
-from ._blobs import Appender, BlobLocked, BlobStore, open_blob_store
+from ._blobs import Appender, BlobStore, open_blob_store
 from ._city import H_CITY_SIGNATURE, CityConfig, CityConnector, load_city_config
 from ._city import verify as verify_city
 from ._core import Clock, dossier_state, receipt_builder, station_payload, system_clock
@@ -63,6 +63,7 @@ from ._keys import HubKeys
 from ._limits import ConnectionGate, HubLimits
 from ._metrics import UPDATE_STATUS, install_metrics
 from ._rollout import station_updates, update_report
+from ._uploads import BlobUploads, Lease, offset_error
 from .storage import Admission, BlobRow, DossierRecord, HubStorage, StationRecord
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ WRITE_BATCH = 4 * 1024 * 1024
 WORKER_THREADS = 16
 # An enrollment body is three short fields: a few hundred bytes.
 MAX_ENROLL_BODY = 4096
+
+# Which blob of the admitted dossier a blob request names, once the request's own rules hold
+# (``Hub._own_blob``: the station's own dossier; the relay's: any dossier, brought by a relay).
+BlobOf = Callable[[Admission, str], BlobRow]
 
 # Per-request state kept on the aiohttp request.
 _STARTED = web.RequestKey("motcua_started", float)  # loop time the request head arrived
@@ -119,6 +124,7 @@ class Hub:
         self.keys = keys
         self.owns_blobs = blobs is None
         self.files: BlobStore = blobs if blobs is not None else open_blob_store(data_dir)
+        self.uploads = BlobUploads(storage, self.files, clock)
         self.clock = clock
         self.max_blob_size = max_blob_size
         self.read_timeout = read_timeout
@@ -406,27 +412,35 @@ class Hub:
             raise ProtocolError("station_id", "differs from the signing station")
         if manifest.agency_code != st.agency_code:
             raise ProtocolError("agency_code", f"differs from the station's agency {st.agency_code}")
-        created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock(), key_id=st.key_id)
+        return await self.store_manifest(manifest, key_id=st.key_id, by=f"created by {st.station_id}")
+
+    async def store_manifest(self, manifest, *, key_id: str | None, by: str) -> web.Response:
+        """Store a checked manifest once (§12) under ``key_id``; the dossier's state, 201 if new."""
+        created, d = await self.db(self.storage.create_dossier, manifest, now=self.clock(), key_id=key_id)
         if created:
-            logger.info("dossier %s (%s) created by %s", d.dossier_id, d.code, st.station_id)
+            logger.info("dossier %s (%s) %s", d.dossier_id, d.code, by)
         return _json(await self.run(dossier_state, d, self.files), 201 if created else 200)
 
     async def get_dossier(self, request: web.Request) -> web.Response:
         _, d = await self.own_dossier(request, b"")
         return _json(await self.run(dossier_state, d, self.files))
 
-    async def _admit_blob(self, request: web.Request) -> tuple[StationRecord, BlobRow]:
+    async def _admit_blob(self, request: web.Request, blob_of: BlobOf | None = None) -> BlobRow:
         sha = request.match_info["sha256"]
         dossier_id = request.match_info["dossier_id"]
+        await self._check_blob_id(request, sha)
+        adm, _ = await self.admit(request, None, dossier_id=dossier_id, blob_sha256=sha)
+        return (blob_of or self._own_blob)(adm, dossier_id)
+
+    async def _check_blob_id(self, request: web.Request, sha: str) -> None:
         if not SHA256_RE.fullmatch(sha):
             # Still a signed request: admitted (and its nonce spent) before the answer.
             await self.admit(request, None)
             raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
-        adm, _ = await self.admit(request, None, dossier_id=dossier_id, blob_sha256=sha)
-        return adm.station, self._own_blob(adm, dossier_id)
 
-    async def head_blob(self, request: web.Request) -> web.Response:
-        _, b = await self._admit_blob(request)
+    async def head_blob(self, request: web.Request, *, blob_of: BlobOf | None = None) -> web.Response:
+        """Where an upload stands (§6.2); ``blob_of``: which blob the request may name (default its own)."""
+        b = await self._admit_blob(request, blob_of)
         complete, offset = (True, b.size) if b.complete else await self.run(self._blob_offset, b)
         return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
                                                  H_BLOB_STATE: "complete" if complete else "partial",
@@ -441,10 +455,11 @@ class Hub:
             offset = b.size if complete else self.files.offset(b.sha256, b.size)
         return complete, offset
 
-    async def patch_blob(self, request: web.Request) -> web.Response:
+    async def patch_blob(self, request: web.Request, *, blob_of: BlobOf | None = None) -> web.Response:
         """Append one chunk (§6.3): the admission (one transaction, then the partial file's lock and
         offset), hashing, the write, the fsync and, at the end of the blob, its verification and
-        rename, all off the event loop."""
+        rename, all off the event loop. ``blob_of``: which blob the request may name (default: one
+        of the station's own dossiers; the relay's for a relayed one, §14)."""
         if request.content_type != CHUNK_MEDIA_TYPE:
             raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
         raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
@@ -459,18 +474,15 @@ class Hub:
         offset = int(raw_offset)
         dossier_id = request.match_info["dossier_id"]
         sha = request.match_info["sha256"]
-        if not SHA256_RE.fullmatch(sha):
-            await self.admit(request, None)
-            raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
+        await self._check_blob_id(request, sha)
         signed, check = self._checker(request)
         chunk = _Chunk(request, length, self.read_timeout, deadline=request[_STARTED] + self.limits.chunk_deadline(length))
         # Admitted from the headers alone (§4.3 steps 1-6), the partial file locked and the offset
         # checked; only then is the body read, checksummed while it is written (step 7).
-        lease = None
-        if self.files.kind != "local":  # landing zones apart: the upload lock is in the database
-            # As long as the chunk may take: a worker that dies mid-chunk frees the blob then.
-            lease = (uuid.uuid4().hex, self.clock() + int(self.limits.chunk_deadline(length) * 1000) + 5000)
-        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length, lease=lease)
+        # As long as the chunk may take: a worker that dies mid-chunk frees the blob then.
+        lease = self.uploads.new_lease(self.limits.chunk_deadline(length))
+        b, app = await self.run(self._open_chunk, signed, check, dossier_id, sha, offset, length, lease=lease,
+                                blob_of=blob_of or self._own_blob)
         self._authenticated(request)
         self._resume(request)
         try:
@@ -478,7 +490,7 @@ class Hub:
         finally:
             app.close()  # already closed by the last hop unless interrupted
             if lease is not None:
-                await self.db(self.storage.release_blob, sha, holder=lease[0])
+                await self.db(self.uploads.release, sha, lease)
         if outcome == "incomplete" and chunk.overdue:
             request[_OVERDUE] = True
             raise ApiError(408, "request_timeout", f"chunk not received within {chunk.allowed:g} s: "
@@ -499,45 +511,17 @@ class Hub:
         return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
 
     def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                    length: int, *, lease: tuple[str, int] | None = None) -> tuple[BlobRow, Appender]:
-        """(thread) Admit the request, find the blob, lock its upload (the partial file, and with
-        ``lease`` (holder, until ms) the database's lock too) and check the offset."""
+                    length: int, *, lease: Lease | None = None, blob_of: BlobOf) -> tuple[BlobRow, Appender]:
+        """(thread) Admit the request, find the blob (``blob_of``), lock its upload (the partial
+        file, and with ``lease`` the database's lock too) and check the offset."""
         adm = self.storage.admit(signed.station_id, signed.nonce, expires_at=self.clock() + NONCE_TTL_MS,
                                  check=check, dossier_id=dossier_id, blob_sha256=sha)
-        b = self._own_blob(adm, dossier_id)
+        b = blob_of(adm, dossier_id)
         if b.complete or self.files.is_complete(b.sha256):
-            raise self._offset_error(b.size, b.size, "blob already complete")
+            raise offset_error(b.size, b.size, "blob already complete")
         if offset + length > b.size:
             raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
-        if lease is not None and not self.storage.lease_blob(b.sha256, holder=lease[0], until=lease[1], now=self.clock()):
-            raise ApiError(409, "upload_locked", "another worker is writing this blob", headers={"Retry-After": "1"})
-        try:
-            return b, self._lock_and_check(b, offset)
-        except BaseException:
-            if lease is not None:
-                self.storage.release_blob(b.sha256, holder=lease[0])
-            raise
-
-    def _lock_and_check(self, b: BlobRow, offset: int) -> Appender:
-        try:
-            app = self.files.open_appender(b.sha256, b.size)
-        except BlobLocked:
-            raise ApiError(409, "upload_locked", "another request is writing this blob",
-                           extra={"offset": self.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None
-        try:
-            if app.discard_if_complete():
-                raise self._offset_error(b.size, b.size, "blob already complete")
-            current = app.current_offset()
-            if current != offset:
-                raise self._offset_error(current, b.size, f"expected Upload-Offset {current}")
-        except BaseException:
-            app.close()
-            raise
-        return app
-
-    def _offset_error(self, current: int, size: int, message: str) -> ApiError:
-        return ApiError(409, "offset_mismatch", message, extra={"offset": current},
-                        headers={H_UPLOAD_OFFSET: str(current), H_UPLOAD_LENGTH: str(size)})
+        return b, self.uploads.lock(b.sha256, b.size, lease, offset=offset)
 
     async def _receive(self, chunk: _Chunk, app: Appender, b: BlobRow, offset: int, expected: str) -> str:
         """Append the body at ``offset``; on a broken or stalled body keep what arrived (fsynced).
@@ -595,7 +579,13 @@ class Hub:
     async def commit(self, request: web.Request) -> web.Response:
         adm, _, data = await self.signed_json(request, dossier_id=request.match_info["dossier_id"])
         st, d = self._own_dossier(adm, request.match_info["dossier_id"])
-        manifest_sha = parse_commit(data)
+        answer = await self.commit_dossier(d, parse_commit(data))
+        await self.touch(st)
+        return web.Response(status=200, body=answer, content_type="application/json")
+
+    async def commit_dossier(self, d: DossierRecord, manifest_sha: str) -> bytes:
+        """Commit a dossier whose blobs are all complete (§6.4): the signed answer, or ApiError
+        ``blobs_incomplete`` naming each missing blob and the offset to resume it from."""
         # Blobs verified on disk are recorded with the commit, in its transaction (a blob whose every
         # byte is in its partial file, the hub having stopped before the rename, is verified now).
         completed = await self.run(lambda: [(b.sha256, b.size) for b in d.blobs
@@ -608,8 +598,7 @@ class Hub:
                 for item in err.extra.get("missing", []):
                     item["offset"] = await self.run(self.files.offset, item["sha256"], item["size"])
             raise
-        await self.touch(st)
-        return web.Response(status=200, body=answer, content_type="application/json")
+        return answer
 
     async def feed(self, request: web.Request) -> web.Response:
         since = _query_int(request, "since", 0, 0, 2**62)

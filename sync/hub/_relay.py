@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from core.codes import is_ascii_digits
 from sync.errors import ApiError, ProtocolError, SignatureError
 from sync.protocol import (
-    CHUNK_MEDIA_TYPE,
-    H_BLOB_STATE,
-    H_UPLOAD_LENGTH,
-    H_UPLOAD_OFFSET,
-    MAX_CHUNK,
-    NONCE_TTL_MS,
-    SHA256_RE,
-    SignedHeaders,
     Transfer,
     Voucher,
     ms_to_rfc3339,
@@ -41,13 +31,13 @@ from sync.protocol import (
     read_transfer,
 )
 
-from ._app import _STARTED, Hub, _Chunk, _json
-from ._blobs import Appender, BlobFiles, BlobLocked
-from ._core import dossier_state, receipt_builder
-from ._keys import HubKeys
+from ._app import Hub
+from ._blobs import BlobStore, open_blob_store
+from ._core import Clock, receipt_builder
+from ._keys import HubKeys, read_config
+from ._limits import HubLimits
+from ._uploads import BlobUploads
 from .storage import Admission, BlobRow, HubStorage, StationRecord
-
-logger = logging.getLogger(__name__)
 
 RELAY_PREFIX = "/v1/relay/dossiers"
 
@@ -89,7 +79,8 @@ def check_origin(storage: HubStorage, keys: HubKeys, voucher: Voucher) -> Statio
 
 
 class Relay:
-    """Handlers of ``/v1/relay/…`` (registered by :func:`add_relay_routes`)."""
+    """Handlers of ``/v1/relay/…`` (registered by :func:`add_relay_routes`): the hub's own upload
+    path (:class:`sync.hub._app.Hub`), with the relay's rules on who may name which dossier."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -110,13 +101,14 @@ class Relay:
         origin = await hub.db(check_origin, hub.storage, hub.keys, voucher)
         if manifest.agency_code != origin.agency_code:
             raise ProtocolError("manifest.agency_code", f"differs from the origin station's agency {origin.agency_code}")
-        created, d = await hub.db(hub.storage.create_dossier, manifest, now=hub.clock(), key_id=origin.key_id)
-        if created:
-            logger.info("dossier %s (%s) of %s relayed by %s", d.dossier_id, d.code, origin.station_id, relay.station_id)
-        return _json(dossier_state(d, hub.files), 201 if created else 200)
+        return await hub.store_manifest(manifest, key_id=origin.key_id,
+                                        by=f"of {origin.station_id} relayed by {relay.station_id}")
 
-    @staticmethod
-    def _relayed_blob(adm: Admission, dossier_id: str) -> BlobRow:
+    @classmethod
+    def _relayed_blob(cls, adm: Admission, dossier_id: str) -> BlobRow:
+        """The blob a relay's request names: any station's dossier, brought by an enrolled box
+        that was not replaced (the origin was checked against the voucher when it was stored)."""
+        cls._relay_station(adm)
         t = adm.target
         if t is None:
             raise ApiError(404, "not_found", f"no dossier {dossier_id}")
@@ -125,92 +117,11 @@ class Relay:
         return t.blob
 
     async def head_blob(self, request: web.Request) -> web.Response:
-        hub = self.hub
-        sha, dossier_id = request.match_info["sha256"], request.match_info["dossier_id"]
-        if not SHA256_RE.fullmatch(sha):
-            await hub.admit(request, None)
-            raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
-        adm, _ = await hub.admit(request, None, dossier_id=dossier_id, blob_sha256=sha)
-        self._relay_station(adm)
-        b = self._relayed_blob(adm, dossier_id)
-        complete = b.complete or hub.files.is_complete(b.sha256)
-        offset = b.size if complete else hub.files.offset(b.sha256, b.size)
-        if not complete and offset == b.size:
-            complete = await hub.run(hub.files.recover, b.sha256, b.size)
-            offset = b.size if complete else hub.files.offset(b.sha256, b.size)
-        return web.Response(status=200, headers={H_UPLOAD_OFFSET: str(offset), H_UPLOAD_LENGTH: str(b.size),
-                                                 H_BLOB_STATE: "complete" if complete else "partial",
-                                                 "Cache-Control": "no-store"})
+        return await self.hub.head_blob(request, blob_of=self._relayed_blob)
 
     async def patch_blob(self, request: web.Request) -> web.Response:
-        """§6.3 for a relayed dossier: the same checks and the same blob files as the box's own upload."""
-        hub = self.hub
-        if request.content_type != CHUNK_MEDIA_TYPE:
-            raise ApiError(415, "unsupported_media_type", f"chunks must be sent as {CHUNK_MEDIA_TYPE}")
-        raw_offset = request.headers.get(H_UPLOAD_OFFSET, "")
-        if not is_ascii_digits(raw_offset) or len(raw_offset) > 19:
-            raise ApiError(400, "invalid_request", "Upload-Offset header missing or not a number",
-                           extra={"field": H_UPLOAD_OFFSET})
-        length = request.content_length
-        if length is None:
-            raise ApiError(400, "invalid_request", "Content-Length is required", extra={"field": "Content-Length"})
-        if length > MAX_CHUNK:
-            raise ApiError(413, "too_large", f"chunk larger than {MAX_CHUNK} bytes")
-        offset = int(raw_offset)
-        dossier_id, sha = request.match_info["dossier_id"], request.match_info["sha256"]
-        if not SHA256_RE.fullmatch(sha):
-            await hub.admit(request, None)
-            raise ApiError(404, "not_found", "blob id must be a lowercase hex SHA-256")
-        signed, check = hub._checker(request)
-        chunk = _Chunk(request, length, hub.read_timeout, deadline=request[_STARTED] + hub.limits.chunk_deadline(length))
-        b, app = await hub.run(self._open_chunk, signed, check, dossier_id, sha, offset, length)
-        hub._authenticated(request)
-        hub._resume(request)
-        try:
-            outcome = await hub._receive(chunk, app, b, offset, signed.content_sha256)
-        finally:
-            app.close()
-        if outcome == "incomplete":
-            raise ApiError(408 if chunk.overdue else 400, "request_timeout" if chunk.overdue else "invalid_request",
-                           f"chunk incomplete: {chunk.received} of {length} bytes kept",
-                           extra={"offset": offset + chunk.received},
-                           headers={H_UPLOAD_OFFSET: str(offset + chunk.received)})
-        if outcome == "checksum":
-            raise ApiError(460, "checksum_mismatch", "chunk does not match X-Motcua-Content-SHA256; discarded",
-                           extra={"offset": offset}, headers={H_UPLOAD_OFFSET: str(offset)})
-        if outcome == "blob_hash":
-            raise ApiError(460, "blob_hash_mismatch", "the uploaded blob's SHA-256 differs from its id; "
-                           "upload it again from offset 0", extra={"offset": 0}, headers={H_UPLOAD_OFFSET: "0"})
-        if outcome == "partial":
-            return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(offset + length), H_BLOB_STATE: "partial"})
-        return web.Response(status=204, headers={H_UPLOAD_OFFSET: str(b.size), H_BLOB_STATE: "complete"})
-
-    def _open_chunk(self, signed: SignedHeaders, check, dossier_id: str, sha: str, offset: int,
-                    length: int) -> tuple[BlobRow, Appender]:
-        hub = self.hub
-        adm = hub.storage.admit(signed.station_id, signed.nonce, expires_at=hub.clock() + NONCE_TTL_MS,
-                                check=check, dossier_id=dossier_id, blob_sha256=sha)
-        self._relay_station(adm)
-        b = self._relayed_blob(adm, dossier_id)
-        if b.complete or hub.files.is_complete(b.sha256):
-            raise hub._offset_error(b.size, b.size, "blob already complete")
-        if offset + length > b.size:
-            raise ApiError(413, "too_large", f"chunk runs past the blob's size {b.size}")
-        try:
-            app = hub.files.open_appender(b.sha256)
-        except BlobLocked:
-            raise ApiError(409, "upload_locked", "another request is writing this blob",
-                           extra={"offset": hub.files.offset(b.sha256, b.size)}, headers={"Retry-After": "1"}) from None
-        try:
-            if app.discard_if_complete():
-                raise hub._offset_error(b.size, b.size, "blob already complete")
-            current = app.current_offset()
-            if current != offset:
-                raise hub._offset_error(current, b.size, f"expected Upload-Offset {current}")
-        except BaseException:
-            app.close()
-            raise
-        return b, app
+        """§6.3 for a relayed dossier: the box's own upload path, the relay's rules on the blob."""
+        return await self.hub.patch_blob(request, blob_of=self._relayed_blob)
 
     async def commit(self, request: web.Request) -> web.Response:
         hub = self.hub
@@ -224,16 +135,7 @@ class Relay:
         origin = await hub.db(hub.storage.get_station, d.station_id)
         if d.state != "committed" and (origin is None or origin.revoked_at is not None):
             raise ApiError(403, "origin_revoked", f"station {d.station_id} was revoked: its dossiers are not committed")
-        completed = await hub.run(lambda: [(b.sha256, b.size) for b in d.blobs
-                                           if not b.complete and hub.files.recover(b.sha256, b.size)])
-        try:
-            answer = await hub.db(hub.storage.commit_dossier, d.dossier_id, manifest_sha256=manifest_sha,
-                                  now=hub.clock(), build_receipt=hub.build_receipt, completed=completed)
-        except ApiError as err:
-            if err.code == "blobs_incomplete":
-                for item in err.extra.get("missing", []):
-                    item["offset"] = hub.files.offset(item["sha256"], item["size"])
-            raise
+        answer = await hub.commit_dossier(d, manifest_sha)
         return web.Response(status=200, body=answer, content_type="application/json")
 
 
@@ -256,18 +158,31 @@ class HubImportReport:
     receipts: list[dict] = field(default_factory=list)  # the commit answers, for a receipts stick
 
 
-def import_transfer(storage: HubStorage, keys: HubKeys, data_dir: Path, path: Path, *, now) -> HubImportReport:
+def import_transfer(storage: HubStorage, keys: HubKeys, data_dir: Path, path: Path, *, now: Clock,
+                    blobs: BlobStore | None = None) -> HubImportReport:
     """Verify a whole transfer, then store each dossier once and commit it; all checks come first.
 
+    ``blobs``: the hub's blob store (default: as ``hub.json`` says, :func:`sync.hub.open_blob_store`,
+    S3 credentials from the environment; opened once the stick has passed its checks, closed here).
+    Each blob is written under the same lock as an upload (:class:`BlobUploads`).
     Raises TransferRefused (the stick) or ApiError (the origin station, a dossier) naming why.
     """
     transfer: Transfer = read_transfer(path)
-    files = BlobFiles(data_dir)
     vouchers = [parse_voucher(e.voucher) for e in transfer.entries]
     manifests = [parse_manifest(e.manifest) for e in transfer.entries]
     origin = None
     for v in vouchers:
         origin = check_origin(storage, keys, v)
+    files = blobs if blobs is not None else open_blob_store(data_dir, read_config(data_dir).get("blobs"))
+    try:
+        return _import_entries(storage, keys, BlobUploads(storage, files, now), transfer, manifests, origin, now=now)
+    finally:
+        if blobs is None:
+            files.close()
+
+
+def _import_entries(storage: HubStorage, keys: HubKeys, uploads: BlobUploads, transfer: Transfer, manifests,
+                    origin: StationRecord | None, *, now: Clock) -> HubImportReport:
     report = HubImportReport(station_id=transfer.station_id)
     build = receipt_builder(keys)
     for entry, manifest in zip(transfer.entries, manifests, strict=True):
@@ -281,8 +196,8 @@ def import_transfer(storage: HubStorage, keys: HubKeys, data_dir: Path, path: Pa
             continue
         completed = []
         for sha, size in entry.blobs:
-            if not files.is_complete(sha):
-                _store_blob(files, transfer.blob_path(sha), sha, size)
+            if not uploads.files.is_complete(sha):
+                _store_blob(uploads, transfer.blob_path(sha), sha, size)
             completed.append((sha, size))
         answer = storage.commit_dossier(d.dossier_id, manifest_sha256=manifest.sha256, now=now(), build_receipt=build,
                                         completed=completed)
@@ -291,13 +206,16 @@ def import_transfer(storage: HubStorage, keys: HubKeys, data_dir: Path, path: Pa
     return report
 
 
-def _store_blob(files: BlobFiles, src: Path, sha: str, size: int) -> None:
-    """One page blob into the hub's blob files, through the same appender as an upload."""
-    with files.appender(sha) as app:
+def _store_blob(uploads: BlobUploads, src: Path, sha: str, size: int) -> None:
+    """One page blob into the hub's blob store, locked as an upload is (the database's lease where
+    the landing zones are apart, then the partial file), through the same appender."""
+    lease = uploads.new_lease(HubLimits().chunk_deadline(size))
+    app = uploads.open(sha, size, lease)
+    try:
         if app.discard_if_complete():
             return
         if app.current_offset():  # a partial upload of the same blob: start it over
-            app.truncate(0)
+            app.reset()
         at = 0
         digest = hashlib.sha256()  # hashed as written: finish() checks it against the blob's id
         with open(src, "rb") as fh:
@@ -305,3 +223,6 @@ def _store_blob(files: BlobFiles, src: Path, sha: str, size: int) -> None:
                 at = app.append([block], at, digest)
         if not app.finish(size, digest.hexdigest()):
             raise ApiError(460, "blob_hash_mismatch", f"blob {sha[:12]}… on the stick changed while it was read")
+    finally:
+        app.close()
+        uploads.release(sha, lease)

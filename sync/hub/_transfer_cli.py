@@ -28,9 +28,14 @@ def _options(fn):
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def import_transfer_cmd(data_dir: Path, db: str | None, directory: Path, as_json: bool) -> None:
-    """Store and commit the dossiers of every transfer on a stick (mounted at DIRECTORY)."""
+    """Store and commit the dossiers of every transfer on a stick (mounted at DIRECTORY).
+
+    Blobs go where the hub keeps them (``blobs`` in hub.json; S3 credentials from AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY or the credentials file, as for `hub serve`)."""
     from sync.protocol import scan_stick
 
+    from ._blobs import open_blob_store
+    from ._keys import read_config
     from ._relay import import_transfer
     from .cli import _open
 
@@ -40,10 +45,13 @@ def import_transfer_cmd(data_dir: Path, db: str | None, directory: Path, as_json
         raise click.ClickException(f"no transfer on {directory} (a half-written one is ignored)")
     storage, keys = _open(data_dir, db)
     results, failed = [], False
+    blobs = None
     try:
+        blobs = open_blob_store(data_dir, read_config(data_dir).get("blobs"))
+        blobs.check()  # wrong credentials or a missing bucket stop the import, with their reason
         for item in transfers:
             try:
-                report = import_transfer(storage, keys, data_dir, item.path, now=_now)
+                report = import_transfer(storage, keys, data_dir, item.path, now=_now, blobs=blobs)
             except (ApiError, ProtocolError) as exc:
                 failed = True
                 results.append({"transfer": item.path.name, "refused": str(exc),
@@ -52,6 +60,8 @@ def import_transfer_cmd(data_dir: Path, db: str | None, directory: Path, as_json
             results.append({"transfer": item.path.name, "station_id": report.station_id,
                             "committed": report.committed, "already": report.already})
     finally:
+        if blobs is not None:
+            blobs.close()
         storage.close()
     if as_json:
         click.echo(json.dumps({"transfers": results}, ensure_ascii=False, indent=1))
