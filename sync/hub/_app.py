@@ -535,11 +535,16 @@ class Hub:
         try:
             while not chunk.ended:
                 if chunk.pending >= WRITE_BATCH:
+                    # One batch is written while the next is read: the body is read promptly, not
+                    # left in the socket (a reset discards that), and at most two batches are held.
+                    if work is not None:
+                        await asyncio.shield(asyncio.wrap_future(work))
                     batch = chunk.take()
                     work = self.executor.submit(app.append, batch, pos, digest)
                     pos += sum(map(len, batch))
-                    await asyncio.shield(asyncio.wrap_future(work))
                 await chunk.read(WRITE_BATCH)
+            if work is not None:
+                await asyncio.shield(asyncio.wrap_future(work))
             work = self.executor.submit(functools.partial(
                 self._end_chunk, app, b, chunk.take(), pos, digest, offset=offset, received=chunk.received,
                 length=chunk.length, expected=expected))
@@ -741,8 +746,30 @@ class _Chunk:
             if isinstance(exc, TimeoutError) and loop.time() >= self.deadline:
                 self.overdue = True  # a timeout, or aiohttp's payload/connection errors on a lost client
             self.broken = True
+            self._drain()
             logger.info("chunk upload interrupted after %s of %s bytes: %s", self.received, self.length,
                         type(exc).__name__)
+
+    def _drain(self) -> None:
+        """A broken body: take what had already arrived of it (§6.3 keeps it).
+
+        aiohttp's ``StreamReader.read`` (and ``read_nowait``) raise the connection error before
+        returning the bytes still in its buffer (up to twice the server's ``read_bufsize``);
+        those bytes did arrive, so they are taken from the buffer as they are, without the check.
+        """
+        take = getattr(self.request.content, "_read_nowait", None)
+        if take is None:  # a reader without aiohttp's buffer: nothing more to take
+            return
+        while self.received < self.length:
+            try:
+                data = take(self.length - self.received)
+            except Exception:  # whatever the reader's state, what was taken is kept
+                break
+            if not data:
+                break
+            self.pieces.append(data)
+            self.pending += len(data)
+            self.received += len(data)
 
     def take(self) -> list[bytes]:
         pieces, self.pieces, self.pending = self.pieces, [], 0
