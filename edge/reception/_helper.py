@@ -31,7 +31,7 @@ from ._receipt import ReceiptData, ReceiptError, check_receipt, vn_local
 
 log = logging.getLogger(__name__)
 
-#: Seconds a helper may take (a Pi 4 draws a receipt, interpreter start included, in ~2 s).
+#: Seconds a helper may take (here, x86-64: ~0.7 s a receipt, interpreter start and fonts included).
 TIMEOUT = 60.0
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED")
 _FAILED_VI = "Không tạo được tệp PDF để in ({what}). Vui lòng thử lại; nếu vẫn lỗi, báo bộ phận kỹ thuật."
