@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         validate_catalog,
     )
     from ._config import ReceptionConfig
+    from ._draw import render_form, render_receipt
     from ._fees import (
         FeeLine,
         FeeQuote,
@@ -60,9 +61,9 @@ if TYPE_CHECKING:
         SupplementItem,
         form_template,
         parse_templates,
-        render_form,
         templates,
     )
+    from ._helper import render_form_apart, render_receipt_apart
     from ._migrations import ensure_schema, migrations
     from ._receipt import (
         PrintError,
@@ -72,7 +73,6 @@ if TYPE_CHECKING:
         code_from_scan,
         print_pdf,
         receipt_qr_payload,
-        render_receipt,
     )
     from ._units import (
         DEMO_UNITS,
@@ -102,7 +102,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SupplementItem": ("._forms", "SupplementItem"),
     "form_template": ("._forms", "form_template"),
     "parse_templates": ("._forms", "parse_templates"),
-    "render_form": ("._forms", "render_form"),
+    "render_form": ("._draw", "render_form"),
+    "render_receipt": ("._draw", "render_receipt"),
+    "render_form_apart": ("._helper", "render_form_apart"),
+    "render_receipt_apart": ("._helper", "render_receipt_apart"),
     "templates": ("._forms", "templates"),
     "calendar_for": ("._assemble", "calendar_for"),
     "due_for_procedure": ("._assemble", "due_for_procedure"),
@@ -155,7 +158,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "code_from_scan": ("._receipt", "code_from_scan"),
     "print_pdf": ("._receipt", "print_pdf"),
     "receipt_qr_payload": ("._receipt", "receipt_qr_payload"),
-    "render_receipt": ("._receipt", "render_receipt"),
     "DEMO_UNITS": ("._units", "DEMO_UNITS"),
     "Unit": ("._units", "Unit"),
     "address_text": ("._units", "address_text"),
@@ -252,7 +254,9 @@ __all__ = [
     "record_payment",
     "recorded_version",
     "render_form",
+    "render_form_apart",
     "render_receipt",
+    "render_receipt_apart",
     "templates",
     "validate_catalog",
     "vietqr_for_fee",

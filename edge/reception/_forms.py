@@ -5,7 +5,7 @@ its copies, its paragraphs (with named placeholders) and its signature blocks, s
 is a data change. :func:`form_template` picks the template in force on a day (or the one a
 procedure version names in its ``forms``). Forms 02 and 03 print the dossier code as Code 39 and
 as QR like the receipt (the header is the receipt's). The PDFs hold personal data: bytes only,
-never written to disk by this module.
+never written to disk by this module. The drawing (reportlab) is ``_draw``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import io
 import json
 import re
 import string
@@ -22,31 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.platypus import (
-    KeepTogether,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
-
 from edge.errors import ValidationError
 
 from ._catalog import parse_day
-from ._receipt import (
-    _check_text,
-    _header,
-    _register_fonts,
-    _Styles,
-    _t,
-    _vn_local,
-    receipt_qr_payload,
-)
+from ._receipt import _check_text, _t, vn_local
 
 FORMS_FILE = Path(__file__).parent / "data" / "forms.json"
 NUMBERS = ("01", "02", "03", "04", "05", "06", "07")
@@ -183,30 +161,9 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _items_table(items: tuple[SupplementItem, ...], s: _Styles, width: float) -> Table:
-    rows = [[Paragraph("<b>STT</b>", s.cell), Paragraph("<b>Thành phần hồ sơ</b>", s.cell),
-             Paragraph("<b>Nội dung cần bổ sung, hoàn thiện</b>", s.cell)]]
-    for i, item in enumerate(items, 1):
-        rows.append([Paragraph(str(i), s.cell), Paragraph(f"{_t(item.name)} ({_t(item.component)})", s.cell),
-                     Paragraph(_t(item.note), s.cell)])
-    table = Table(rows, colWidths=[width * 0.08, width * 0.46, width * 0.46], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
-    return table
-
-
-def _signatures(template: FormTemplate, names: tuple[str, ...], s: _Styles, width: float) -> Table:
-    n = len(template.signatures)
-    rows = [[Paragraph(f"<b>{_t(label)}</b>", s.center) for label in template.signatures],
-            [Paragraph("<i>(Ký và ghi rõ họ tên)</i>", s.center_small) for _ in template.signatures],
-            [Spacer(1, 16 * mm) for _ in template.signatures],
-            [Paragraph(_t(names[i] if i < len(names) else ""), s.center) for i in range(n)]]
-    return Table(rows, colWidths=[width / n] * n)
-
-
-def render_form(template: FormTemplate, data: CounterFormData) -> bytes:
-    """Form 02 or 03 as PDF bytes: each copy of the template on its own page."""
-    data = dataclasses.replace(data, received_at=_vn_local(data.received_at))
+def check_form(template: FormTemplate, data: CounterFormData) -> CounterFormData:
+    """Form 02 or 03's data as it will be drawn (the date in Vietnam time), or the clerk's error."""
+    data = dataclasses.replace(data, received_at=vn_local(data.received_at))
     _check_text(data, ("agency_name", "station_name", "code", "applicant_name", "procedure_name", "clerk_name"))
     if template.number == "03" and not data.reason.strip():
         raise ValidationError("reason", "a refusal needs its reason",
@@ -214,34 +171,4 @@ def render_form(template: FormTemplate, data: CounterFormData) -> bytes:
     if template.number == "02" and not data.items:
         raise ValidationError("items", "a supplement request needs at least one item",
                               message_vi="Phiếu yêu cầu bổ sung phải nêu ít nhất một thành phần hồ sơ cần bổ sung.")
-    _register_fonts()
-    s = _Styles()
-    procedure = data.procedure_name + (f" (mã thủ tục {data.procedure_code})" if data.procedure_code else "")
-    values = {"station_name": data.station_name, "agency_name": data.agency_name,
-              "applicant_name": data.applicant_name, "procedure": procedure, "legal_basis": data.legal_basis,
-              "clerk_name": data.clerk_name, "station_phone": f", số điện thoại {data.station_phone}"
-              if data.station_phone else "", "code": data.code, "reason": data.reason}
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=12 * mm,
-                            bottomMargin=12 * mm, title=f"{template.title.capitalize()} {data.code}",
-                            author=data.agency_name, creator="motcua")
-    story: list = []
-    for i, label in enumerate(template.copies):
-        if i:
-            story.append(PageBreak())
-        story += _header(data, label, s, doc.width, title=template.title)
-        story += [Paragraph(_fill(text, values), s.body) for text in template.paragraphs]
-        story.append(Spacer(1, 2 * mm))
-        if template.number == "02":
-            story.append(_items_table(data.items, s, doc.width))
-        else:
-            story.append(Paragraph(f"<b>{_t(data.reason)}</b>", s.body))
-        story.append(Spacer(1, 2 * mm))
-        story += [Paragraph(_fill(text, values), s.body) for text in template.closing]
-        story.append(Spacer(1, 5 * mm))
-        story.append(KeepTogether([_signatures(template, (data.applicant_name, data.clerk_name), s, doc.width)]))
-        if data.tracking_url:
-            story.append(Paragraph(f"Tra cứu: {_t(receipt_qr_payload(data.code, data.tracking_url))}", s.small))
-        story.append(Paragraph(_t(template.legal_basis), s.center_small))
-    doc.build(story)
-    return buf.getvalue()
+    return data

@@ -152,7 +152,7 @@ def counter_form(store: Store, settings: Settings, dossier_id: str, *, clerk_nam
     items = tuple(reception.SupplementItem(component=i["component"], name=names.get(i["component"], i["component"]),
                                            note=i["note"]) for i in form.get("supplement", []))
     refusal = form.get("refusal") or {}
-    return reception.render_form(template, reception.CounterFormData(
+    return reception.render_form_apart(template, reception.CounterFormData(  # drawn in a helper process
         agency_name=settings.reception.agency_name or settings.station.name, station_name=settings.station.name,
         place=settings.reception.place_name, code=dossier.code or "", applicant_name=dossier.applicant.full_name,
         procedure_name=procedure.name if procedure else dossier.procedure_code, procedure_code=dossier.procedure_code,

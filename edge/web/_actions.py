@@ -77,7 +77,7 @@ async def render_receipt_for(request: web.Request, dossier_id: str) -> tuple[Any
         raise HttpError(409, "not_finalized", "dossier has no receipt yet",
                         message_vi="Hồ sơ chưa tiếp nhận: chưa có giấy tiếp nhận.")
     data = reception.receipt_for_dossier(store, dossier_id, clerk_name=current(request).account.display_name)
-    return data, await blocking(lambda: reception.render_receipt(receipt=data))
+    return data, await blocking(lambda: reception.render_receipt_apart(receipt=data))  # no reportlab here
 
 
 def receipt_response(code: str, pdf: bytes) -> web.Response:

@@ -13,7 +13,7 @@ from edge._registry import RegistrationError, Registry
 from edge.cli import PACKAGES, cli
 
 HEAVY = ("aiohttp", "jinja2", "reportlab", "apscheduler", "edge.web._app", "edge.web.accounts",
-         "edge.reception._receipt", "sync.client._client", "sync.hub._app", "provisioning._bundle",
+         "edge.reception._receipt", "edge.reception._draw", "sync.client._client", "sync.hub._app", "provisioning._bundle",
          "edge.devices._registry", "edge.cli._core")
 
 PROBE = """
