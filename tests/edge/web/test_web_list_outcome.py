@@ -95,6 +95,8 @@ async def test_web_list_shows_the_outcome_in_vietnamese(client, store):
     assert "Yêu cầu bổ sung hồ sơ</td>" not in refused
     received = await (await client.get("/dossiers?status=finalized")).text()
     assert code not in received and "Không có hồ sơ." in received
+    status = await (await client.get("/status")).text()
+    assert "nháp 1, đã tiếp nhận 0, từ chối tiếp nhận 1, yêu cầu bổ sung 1," in status
 
 
 async def test_openapi_describes_the_outcome(client):
