@@ -187,20 +187,25 @@ def _resolve(store, ref: str) -> str:
     return found.id if found else ref
 
 
+#: ``edge.store.LIST_STATUSES``, spelled out so that ``--help`` does not import the store.
+LIST_STATUSES = ("draft", "finalized", "handed_over", "shredded", "refused", "supplement_requested")
+
+
 @dossier_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50)
-@click.option("--status", type=click.Choice(["draft", "finalized", "handed_over", "shredded"]))
+@click.option("--status", type=click.Choice(LIST_STATUSES),  # edge.store.LIST_STATUSES (kept lazy)
+              help="A status, or an outcome (refused, supplement_requested); finalized means received.")
 @pass_ctx
 def dossier_list(ctx: CliContext, as_json: bool, limit: int, status: str | None) -> None:
-    """List dossiers (non-personal columns only)."""
+    """List dossiers (non-personal columns only); a refused or sent-back dossier shows its outcome."""
     with ctx.open_store() as store:
-        rows = [dataclasses.asdict(s) for s in store.list(limit=limit, status=status)]
+        found = store.list(limit=limit, status=status)
     if as_json:
-        _echo_json(rows)
+        _echo_json([dataclasses.asdict(s) for s in found])
         return
-    for r in rows:
-        click.echo(f"{r['code'] or '(nháp)':<28} {r['status']:<11} {r['sync_state'] or '-':<10} {r['procedure_code']:<12} {r['id']}")
+    for s in found:
+        click.echo(f"{s.code or '(nháp)':<28} {s.list_status:<20} {s.sync_state or '-':<10} {s.procedure_code:<12} {s.id}")
 
 
 @dossier_group.command("page")

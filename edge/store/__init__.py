@@ -12,11 +12,22 @@ from ._codes import CODE_RE, validate_agency_code
 from ._crypto import CityPrivateKey, CityPublicKey, decrypt_stream
 from ._fsutil import fsync_dir, private_sqlite_files, write_file_atomic
 from ._migrations import SCHEMA_MIN_VERSION, app_version, require_version, version_key
-from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name, nfc
+from ._model import (
+    LIST_STATUSES,
+    OUTCOMES,
+    Applicant,
+    Dossier,
+    DossierSummary,
+    PageInfo,
+    fold_name,
+    nfc,
+)
 from ._store import DB_NAME, CheckReport, InitResult, PageSource, StartupReport, Store
 
 __all__ = [
     "DB_NAME",
+    "LIST_STATUSES",
+    "OUTCOMES",
     "SCHEMA_MIN_VERSION",
     "CODE_RE",
     "VN_TZ",

@@ -304,6 +304,14 @@ class Database:
         finally:
             cur.close()
 
+    def rows(self, sql: str, params: tuple | dict = ()) -> list[tuple[Any, ...]]:
+        """:meth:`query` as plain tuples (no dict per row)."""
+        cur = self._reader().execute(sql, params)
+        try:
+            return cur.fetchall()
+        finally:
+            cur.close()
+
     def one(self, sql: str, params: tuple | dict = ()) -> dict | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None

@@ -98,6 +98,27 @@ def _list_index(db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS dossiers_status_list ON dossiers(status, created_at DESC, counter DESC)")
 
 
+#: The outcome of a closed dossier, from its metadata: "refused" (form 03), "supplement_requested"
+#: (form 02), NULL when received (or a draft). Kept in a column by triggers, so a list shows and
+#: filters it without reading any row's metadata.
+OUTCOME_SQL = ("CASE json_extract({meta}, '$.outcome') WHEN 'refused' THEN 'refused' "
+               "WHEN 'supplement_requested' THEN 'supplement_requested' END")
+
+
+@store_migrations(name="0003_outcome_list")
+def _outcome_list(db) -> None:
+    # Expand step (docs/deploy.md §7): a new column, triggers and indexes; an older release
+    # still runs on the migrated store (its writes keep the column right through the triggers).
+    db.execute("ALTER TABLE dossiers ADD COLUMN outcome TEXT")
+    db.execute(f"UPDATE dossiers SET outcome = {OUTCOME_SQL.format(meta='meta')}")
+    for event in ("INSERT", "UPDATE OF meta"):
+        name = "dossiers_outcome_" + event.split()[0].lower()
+        db.execute(f"""CREATE TRIGGER {name} AFTER {event} ON dossiers BEGIN
+            UPDATE dossiers SET outcome = {OUTCOME_SQL.format(meta='NEW.meta')} WHERE id = NEW.id; END""")
+    db.execute("CREATE INDEX dossiers_outcome_list ON dossiers(outcome, created_at DESC, counter DESC) "
+               "WHERE outcome IS NOT NULL")
+
+
 def migration_sets() -> list[Migrations]:
     """The store's own set, then every set the installed packages registered, in their order.
 

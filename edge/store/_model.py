@@ -17,6 +17,10 @@ APPLICANT_KEYS = ("full_name", "id_number", "date_of_birth", "gender", "address"
 #: confirms, beside ``address`` as printed on the card; checked against the units by the services.
 #: Left out of ``to_dict`` when empty, so an applicant without one reads as before.
 CURRENT_ADDRESS_KEYS = ("current_province", "current_commune", "current_street")
+#: Outcomes of a closed dossier other than reception (``meta["outcome"]``, the ``outcome`` column).
+OUTCOMES = ("refused", "supplement_requested")
+#: What a dossier list filters by: a life-cycle status or an outcome (``finalized``: received).
+LIST_STATUSES = ("draft", "finalized", "handed_over", "shredded", *OUTCOMES)
 _PHONE_RE = re.compile(r"^\+?[0-9 .-]{8,15}$")
 
 
@@ -113,12 +117,19 @@ class DossierSummary:
     code: str | None
     procedure_code: str
     status: str
+    #: None for a draft; else "received", "refused" (form 03) or "supplement_requested" (form 02).
+    outcome: str | None = None
     city_status: str | None
     sync_state: str | None
     created_at: str
     finalized_at: str | None
     due_at: str | None
     page_count: int
+
+    @property
+    def list_status(self) -> str:
+        """What a list shows: the outcome of a refused or sent-back dossier, else its status."""
+        return self.outcome if self.outcome in OUTCOMES and self.status == "finalized" else self.status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,15 +15,25 @@ from core.manifest import wire_manifest
 from edge.errors import NotFoundError, StoreError
 
 from ._crypto import decrypt_stream, open_bytes
-from ._model import Applicant, Dossier, DossierSummary, PageInfo, fold_name
+from ._model import LIST_STATUSES, OUTCOMES, Applicant, Dossier, DossierSummary, PageInfo, fold_name
 
 
 class DossierReads:
     """The read side of the store (no method here writes)."""
 
-    _SUMMARY_SQL = """SELECT d.id, d.code, d.procedure_code, d.status, d.city_status, o.state AS sync_state,
-        d.created_at, d.finalized_at, d.due_at,
-        (SELECT COUNT(*) FROM pages p WHERE p.dossier_id = d.id) AS page_count
+    _SUMMARY_COLUMNS = """d.id, d.code, d.procedure_code, d.status,
+        CASE WHEN d.status = 'draft' THEN NULL ELSE COALESCE(d.outcome, 'received') END AS outcome,
+        d.city_status, o.state AS sync_state, d.created_at, d.finalized_at, d.due_at,
+        (SELECT COUNT(*) FROM pages p WHERE p.dossier_id = d.id) AS page_count"""
+    _SUMMARY_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id"
+    # One summary as a JSON object, built by SQLite itself (the list endpoint's rows go out as they
+    # come, without a Python object per field); the keys are DossierSummary's, in its order.
+    _SUMMARY_JSON_SQL = """SELECT json_object('id', d.id, 'code', d.code, 'procedure_code', d.procedure_code,
+        'status', d.status,
+        'outcome', CASE WHEN d.status = 'draft' THEN NULL ELSE COALESCE(d.outcome, 'received') END,
+        'city_status', d.city_status, 'sync_state', o.state, 'created_at', d.created_at,
+        'finalized_at', d.finalized_at, 'due_at', d.due_at,
+        'page_count', (SELECT COUNT(*) FROM pages p WHERE p.dossier_id = d.id)) AS j, d.created_at, d.counter
         FROM dossiers d LEFT JOIN outbox o ON o.dossier_id = d.id"""
 
     @staticmethod
@@ -36,23 +46,46 @@ class DossierReads:
             raise NotFoundError(f"dossier {dossier_id} does not exist", message_vi="Không tìm thấy hồ sơ.")
         return self._summary(row)
 
-    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
-             before: tuple[str, int] | None = None) -> list[DossierSummary]:
-        """Newest first, ordered by (created_at, counter). ``before`` is a keyset cursor: the
-        ``(created_at, counter)`` of the last row already shown; deep pages then cost as much as
-        the first (``offset`` still works, but walks every skipped row)."""
-        clauses, params = [], []
+    def _list_where(self, status: str | None, before: tuple[str, int] | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
         if status is not None:
-            clauses.append("d.status = ?")
+            if status not in LIST_STATUSES:
+                raise StoreError(f"unknown list status {status!r} (one of {', '.join(LIST_STATUSES)})")
+            if status in OUTCOMES:
+                clauses.append("d.outcome = ?")
+            else:
+                clauses.append("d.status = ?")
+                if status == "finalized":  # received: a refused or sent-back dossier is listed by its outcome
+                    clauses.append("d.outcome IS NULL")
             params.append(status)
         if before is not None:
             created_at, counter = before
             clauses.append("(d.created_at, d.counter) < (?, ?)")
             params += [str(created_at), int(counter)]
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
+             before: tuple[str, int] | None = None) -> list[DossierSummary]:
+        """Newest first, ordered by (created_at, counter). ``before`` is a keyset cursor: the
+        ``(created_at, counter)`` of the last row already shown; deep pages then cost as much as
+        the first (``offset`` still works, but walks every skipped row). ``status`` is one of
+        :data:`LIST_STATUSES`: a life-cycle status (``finalized`` meaning received), or an outcome
+        (``refused``, ``supplement_requested``) read from an indexed column."""
+        where, params = self._list_where(status, before)
         rows = self._database.query(self._SUMMARY_SQL + where + " ORDER BY d.created_at DESC, d.counter DESC LIMIT ? OFFSET ?",
                                     (*params, int(limit), int(offset)))
         return [self._summary(r) for r in rows]
+
+    def list_json(self, *, limit: int = 50, offset: int = 0, status: str | None = None,
+                  before: tuple[str, int] | None = None) -> list[tuple[str, str, int]]:
+        """:meth:`list` as JSON texts, one object per summary (the same keys and values), each
+        with its ``before`` cursor ``(created_at, counter)``: for a list that is sent on as JSON,
+        without a Python object per field."""
+        where, params = self._list_where(status, before)
+        return self._database.rows(self._SUMMARY_JSON_SQL + where
+                                   + " ORDER BY d.created_at DESC, d.counter DESC LIMIT ? OFFSET ?",
+                                   (*params, int(limit), int(offset)))
 
     def list_cursor(self, dossier_id: str) -> tuple[str, int] | None:
         """The ``before`` cursor that continues a :meth:`list` page ending with this dossier."""
@@ -60,9 +93,9 @@ class DossierReads:
         return (row["created_at"], row["counter"]) if row else None
 
     def count(self, *, status: str | None = None) -> int:
-        if status is None:
-            return self._database.one("SELECT COUNT(*) AS n FROM dossiers")["n"]
-        return self._database.one("SELECT COUNT(*) AS n FROM dossiers WHERE status = ?", (status,))["n"]
+        """How many dossiers :meth:`list` would list with this ``status`` filter."""
+        where, params = self._list_where(status, None)
+        return self._database.one("SELECT COUNT(*) AS n FROM dossiers d" + where, tuple(params))["n"]
 
     def find_by_id_number(self, id_number: str) -> list[DossierSummary]:
         idx = self.blind_index("id_number", normalize_digits(unicodedata.normalize("NFC", id_number).strip()))

@@ -9,8 +9,11 @@ import jinja2
 
 from core import labels
 from core.vntime import VN_TZ
+from edge.services import OUTCOME_VI
+from edge.store import OUTCOMES
 
-STATUS_VI = labels.DOSSIER_STATUS_VI
+# A list shows a refused or sent-back dossier by its outcome (DossierSummary.list_status).
+STATUS_VI = {**labels.DOSSIER_STATUS_VI, **{k: v for k, v in OUTCOME_VI.items() if k in OUTCOMES}}
 KIND_VI = labels.DOCUMENT_KIND_VI
 CHANNEL_VI = labels.CHANNEL_VI
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.store import LIST_STATUSES, OUTCOMES
+
 _ERROR = {"$ref": "#/components/responses/Error"}
 
 # (method, path, summary, permission, request body schema or None, success status)
@@ -14,7 +16,7 @@ OPERATIONS: tuple[tuple[str, str, str, str, Any, int], ...] = (
     ("delete", "/session", "Log out (ends the server-side session)", "session", None, 200),
     ("get", "/procedures", "Procedure catalog (?search=)", "dossier.read", None, 200),
     ("get", "/procedures/{code}", "One procedure", "dossier.read", None, 200),
-    ("get", "/dossiers", "Dossier list, newest first (?limit=1..500&status=&before=CURSOR; next_cursor in the answer continues the list; offset= still works)", "dossier.read", None, 200),
+    ("get", "/dossiers", "Dossier list, newest first (?limit=1..500&status=&before=CURSOR; next_cursor in the answer continues the list; offset= still works); each summary carries its outcome, and status= also takes refused or supplement_requested", "dossier.read", None, 200),
     ("post", "/dossiers", "Create a draft dossier", "dossier.write", "#/components/schemas/DossierCreate", 201),
     ("get", "/dossiers/{id}", "One dossier with applicant, pages, checklist, fee", "dossier.read", None, 200),
     ("patch", "/dossiers/{id}", "Change a draft (applicant, procedure_code, channel)", "dossier.write", "#/components/schemas/DossierPatch", 200),
@@ -89,6 +91,27 @@ SCHEMAS: dict[str, Any] = {
     "Scan": {"type": "object", "required": ["component"], "properties": {
         "component": {"type": "string"}, "pages": {"type": "integer", "minimum": 1}, "device": {"type": "string"},
         "source": {"type": "string", "enum": ["", "ADF", "Flatbed", "Duplex"]}}},
+    "DossierSummary": {
+        "type": "object", "description": "non-personal columns of a dossier (what a list shows)",
+        "required": ["id", "code", "procedure_code", "status", "outcome", "city_status", "sync_state", "created_at",
+                     "finalized_at", "due_at", "page_count"],
+        "properties": {
+            "id": {"type": "string"}, "code": {"type": ["string", "null"], "description": "null for a draft"},
+            "procedure_code": {"type": "string"},
+            "status": {"type": "string", "enum": ["draft", "finalized", "handed_over", "shredded"],
+                       "description": "the life-cycle status: a refused or sent-back dossier is closed, so finalized"},
+            "outcome": {"type": ["string", "null"], "enum": ["received", *OUTCOMES, None],
+                        "description": "null for a draft; refused (form 03) or supplement_requested (form 02) "
+                                       "for a dossier that was not received"},
+            "city_status": {"type": ["string", "null"]}, "sync_state": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "finalized_at": {"type": ["string", "null"], "format": "date-time"},
+            "due_at": {"type": ["string", "null"], "format": "date-time"},
+            "page_count": {"type": "integer", "minimum": 0}}},
+    "DossierList": {"type": "object", "required": ["dossiers", "limit", "offset", "next_cursor"], "properties": {
+        "dossiers": {"type": "array", "items": {"$ref": "#/components/schemas/DossierSummary"}},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"},
+        "next_cursor": {"type": ["string", "null"], "description": "pass as before= for the next page"}}},
     "AccountCreate": {"type": "object", "required": ["username", "display_name", "role", "password"], "properties": {
         "username": {"type": "string"}, "display_name": {"type": "string"},
         "role": {"type": "string", "enum": ["clerk", "supervisor", "admin"]}, "password": {"type": "string", "minLength": 6}}},
@@ -113,6 +136,18 @@ Without a session: 401 `unauthenticated`; without the right: 403 `forbidden`.
 fault (422 `invalid`)."""
 
 
+#: Query parameters of ``GET /dossiers``.
+LIST_PARAMETERS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(LIST_STATUSES)},
+     "description": "a life-cycle status, or an outcome: refused, supplement_requested. finalized lists the "
+                    "dossiers received (a refused or sent-back dossier is listed under its outcome only)"},
+    {"name": "before", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the page before"},
+]
+_RESULTS = {("get", "/dossiers"): "#/components/schemas/DossierList"}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for method, path, summary, permission, body, status in OPERATIONS:
@@ -122,8 +157,12 @@ def openapi_document() -> dict[str, Any]:
             op["security"] = []
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in ("id", "index", "code") if "{" + name + "}" in path]
+        if (method, path) == ("get", "/dossiers"):
+            params = list(LIST_PARAMETERS)
         if params:
             op["parameters"] = params
+        if (method, path) in _RESULTS:
+            op["responses"][str(status)]["content"] = {"application/json": {"schema": {"$ref": _RESULTS[method, path]}}}
         if body == "binary":
             op["requestBody"] = {"required": True, "content": {
                 media: {"schema": {"type": "string", "format": "binary"}}

@@ -49,3 +49,14 @@ def list_page(store: Store, *, limit: int, offset: int = 0, status: str | None =
     rows = rows[:limit]
     last = store.list_cursor(rows[-1].id)
     return rows, encode_cursor(last) if last else None
+
+
+def list_page_json(store: Store, *, limit: int, offset: int = 0, status: str | None = None,
+                   before: str | None = None) -> tuple[list[str], str | None]:
+    """:func:`list_page` as the summaries' JSON texts (``Store.list_json``), in one query."""
+    key = decode_cursor(before) if before else None
+    rows = store.list_json(limit=limit + 1, offset=offset, status=status, before=key)
+    if len(rows) <= limit:
+        return [r[0] for r in rows], None
+    _text, created_at, counter = rows[limit - 1]
+    return [r[0] for r in rows[:limit]], encode_cursor((created_at, counter))

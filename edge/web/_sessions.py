@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._dbutil import awrite, one, write
-from .accounts import Account, get_account
+from .accounts import Account, account_of_row
 
 if TYPE_CHECKING:
     from edge.store import Store
@@ -76,12 +76,14 @@ def _look_up(db: Store, token: str | None, *, idle_minutes: int
     if not token or len(token) > 128:
         return None, None
     th = token_hash(token)
-    row = one(db, "SELECT username, last_seen FROM web_sessions WHERE token_hash = ?", [th])
+    # The session and its account in one query (an orphaned session comes back without one).
+    row = one(db, "SELECT s.last_seen, a.* FROM web_sessions s LEFT JOIN web_accounts a ON a.username = s.username"
+                  " WHERE s.token_hash = ?", [th])
     if row is None:
         return None, None
-    username, last_seen = row["username"], row["last_seen"]
+    last_seen = row["last_seen"]
     now = time.time()
-    account = get_account(db, username)
+    account = None if row["username"] is None else account_of_row(row)
     if now - last_seen > idle_minutes * 60 or account is None or account.disabled:
         return None, lambda conn: conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", [th])
     touch = None

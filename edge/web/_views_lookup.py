@@ -8,6 +8,7 @@ from aiohttp import web
 
 from edge import services
 from edge.errors import ValidationError
+from edge.store import LIST_STATUSES
 
 from ._auth import current
 from ._common import form_str, maybe_await, off_loop
@@ -18,7 +19,7 @@ from ._roles import allow
 from ._views_intake import notice
 
 PAGE_SIZE = 50
-STATUSES = ("draft", "finalized", "handed_over", "shredded")
+STATUSES = LIST_STATUSES  # a life-cycle status, or an outcome (refused, supplement requested)
 
 
 async def sync_summary(request: web.Request) -> Any:

@@ -8,6 +8,8 @@ import logging
 
 from aiohttp import web
 
+from edge.store import LIST_STATUSES
+
 from . import _sessions, _views_signing
 from ._actions import devices_state, health, start_scan, sync_state
 from ._auth import current
@@ -127,7 +129,7 @@ async def status_page(request: web.Request) -> web.StreamResponse:
     return render("status.html", request, {
         "health": health(request.app), "devices": devices_state(request.app),
         "sync": await sync_state(request.app),
-        "counts": {s: store.count(status=s) for s in ("draft", "finalized", "handed_over", "shredded")},
+        "counts": {s: store.count(status=s) for s in LIST_STATUSES},
         "agency_code": store.agency_code, "station_id": store.station_id,
     })
 

@@ -116,6 +116,11 @@ def _row_to_account(row: dict[str, Any]) -> Account:
                    created_at=row["created_at"], updated_at=row["updated_at"])
 
 
+def account_of_row(row: dict[str, Any]) -> Account:
+    """An account from a row holding web_accounts' columns (e.g. joined to its session)."""
+    return _row_to_account(row)
+
+
 def create_account(db: Store, username: str, display_name: str, role: str, password: str) -> Account:
     """Create a local account; the password (or PIN) is stored only as an argon2id hash."""
     username = normalize_username(username)
@@ -477,6 +482,6 @@ def authenticate(db: Store, username: str, password: str, *, max_attempts: int,
 __all__ = [
     "MAX_CONCURRENT_CHECKS", "ROLES", "ROLE_NAMES_VI", "Account", "AuthError", "LoginAttempt", "abegin_login",
     "afinish_login", "arefuse_unchecked", "authenticate", "begin_login", "check_slot", "finish_login", "refuse_unchecked", "verify_password", "count_accounts",
-    "create_account", "get_account", "hash_password", "list_accounts", "locked_for",
+    "account_of_row", "create_account", "get_account", "hash_password", "list_accounts", "locked_for",
     "normalize_username", "set_disabled", "set_password", "unlock", "upsert_from_feed",
 ]

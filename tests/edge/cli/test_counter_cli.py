@@ -116,3 +116,29 @@ def test_a_draft_with_a_bad_supplement_code_is_not_created(box):
     assert done.returncode != 0 and "không phải mã hồ sơ" in done.stderr, done.stderr
     listed = motcua(state, "dossier", "list", "--json")
     assert json.loads(listed.stdout) == []
+
+
+def test_dossier_list_shows_and_filters_the_outcome(box, tmp_path):
+    state, applicant = box
+    draft = _draft(state, applicant)
+    refused = _draft(state, applicant)
+    done = motcua(state, "dossier", "refuse", refused, "--reason", "Không thuộc thẩm quyền",
+                  "--out", str(tmp_path / "f03.pdf"))
+    assert done.returncode == 0, done.stderr
+    listed = {d["id"]: d for d in json.loads(motcua(state, "dossier", "list", "--json").stdout)}
+    assert (listed[refused]["status"], listed[refused]["outcome"]) == ("finalized", "refused")
+    assert (listed[draft]["status"], listed[draft]["outcome"]) == ("draft", None)
+    only = json.loads(motcua(state, "dossier", "list", "--status", "refused", "--json").stdout)
+    assert [d["id"] for d in only] == [refused]
+    assert json.loads(motcua(state, "dossier", "list", "--status", "finalized", "--json").stdout) == []
+    text = motcua(state, "dossier", "list").stdout.splitlines()
+    assert any(refused in line and " refused " in line for line in text), text
+    bad = motcua(state, "dossier", "list", "--status", "received")
+    assert bad.returncode != 0 and "supplement_requested" in bad.stderr
+
+
+def test_the_cli_filter_choices_are_the_store_s():
+    from edge.cli._core import LIST_STATUSES as cli_statuses
+    from edge.store import LIST_STATUSES
+
+    assert cli_statuses == LIST_STATUSES
