@@ -65,7 +65,9 @@ def measure_card_read(quick: bool) -> dict[str, Any]:
         csca.mkdir()
         (csca / "csca.pem").write_bytes(pki.csca_pem())
         key = MrzKey.from_fields(cardfiles.ID_NUMBER, cardfiles.DOB, cardfiles.EXPIRY)
-        stack = pcsc_stack.PcscStack(folder / "pcscd.log").start()
+        # vpcd is one per machine: another session may hold it for long; quick mode waits briefly
+        # and reports the card read as not measured (devices' details) rather than stall the run.
+        stack = pcsc_stack.PcscStack(folder / "pcscd.log").start(lock_timeout=30 if quick else 900)
         try:
             bac = _time_reads(emulator_mod.EmrtdCard(cardfiles.card_files(pki), key), reads,
                               emulator_mod, pcsc_stack, mrz=key, csca_dir=csca)

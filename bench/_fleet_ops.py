@@ -11,8 +11,8 @@
   handler in its own process reading every row from the same database and writing the same
   number of them as a plain HTML table (no states, no template); and the page's size in bytes.
 
-Each round is its own function returning its measured value, so a harness can interleave
-workload and baseline rounds.
+Each round is its own function returning its measured value; ``measure`` interleaves them
+(workload, baseline, workload, …) and reports each ratio's median with its spread.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._harness import percentile, ratio
+from bench._harness import DEFAULT_ROUNDS, percentile, spread_of
 from bench.sync import AGENCY, HubProcess
 
 PASSWORD = "bench-password-123"
@@ -213,36 +214,55 @@ def _serve_bare(data_dir: Path, ready: Path) -> None:
     asyncio.run(main())
 
 
-def measure(stations: int = 1000, quick: bool = False) -> dict[str, Any]:
-    """The figures for ``bench fleet``'s details (one run, every baseline measured in it)."""
+def _ratios(workload: list[float], baseline: list[float]) -> list[float]:
+    """Per-pair ratios (a pair whose baseline measured no CPU at all — below the clock's tick — has none)."""
+    return [w / b for w, b in zip(workload, baseline, strict=True) if b > 0]
+
+
+def measure(stations: int = 1000, quick: bool = False, rounds: int = DEFAULT_ROUNDS) -> dict[str, Any]:
+    """The figures for ``bench fleet``'s details, every baseline measured in the same run and
+    interleaved with its workload (heartbeats, ``/v1/time``, heartbeats, …; fleet page, bare
+    handler, …; ``rounds`` pairs each): the medians of each side, and the median of the per-pair
+    ratios with its min, max and spread."""
     stations = min(stations, 100) if quick else stations
     pages = 5 if quick else 40
     root = Path(tempfile.mkdtemp(prefix="motcua-bench-fleet-ops-"))
     hub = HubProcess(root / "hub")
     bare = BareServer(root / "hub")
+    heartbeat_ms: list[float] = []
+    time_ms: list[float] = []
+    page_ms: list[float] = []
+    bare_ms: list[float] = []
     try:
         hub.init()
         keys = _setup(hub, stations)
         hub.start()
         bare.start()
         time_round(hub, 20)  # warm both paths (imports, first connections)
-        heartbeat_ms = heartbeat_round(hub, keys)
-        time_ms = time_round(hub, stations)
         page_round(hub.url, 2)
         bare_round(bare.url, 2)
-        page_ms = page_round(hub.url, pages)
-        bare_ms = bare_round(bare.url, pages)
+        for _ in range(rounds):  # A B A B …
+            heartbeat_ms.append(heartbeat_round(hub, keys))
+            time_ms.append(time_round(hub, stations))
+        for _ in range(rounds):
+            page_ms.append(page_round(hub.url, pages))
+            bare_ms.append(bare_round(bare.url, pages))
         size = page_bytes(hub.url)
     finally:
         bare.stop()
         hub.stop()
         shutil.rmtree(root, ignore_errors=True)
-    return {"stations": stations,
-            "hub_cpu_ms_per_heartbeat": round(heartbeat_ms, 3),
-            "hub_cpu_ms_per_time_request": round(time_ms, 3),
-            "heartbeat_cpu_ratio": ratio(heartbeat_ms, time_ms),
-            "fleet_page_p95_ms": round(page_ms, 1), "bare_rows_p95_ms": round(bare_ms, 1),
-            "fleet_page_ratio": ratio(page_ms, bare_ms), "page_requests": pages, "fleet_page_bytes": size}
+    beat_ratios, page_ratios = spread_of(_ratios(heartbeat_ms, time_ms)), spread_of(_ratios(page_ms, bare_ms))
+    return {"stations": stations, "rounds": rounds,
+            "hub_cpu_ms_per_heartbeat": round(statistics.median(heartbeat_ms), 3),
+            "hub_cpu_ms_per_time_request": round(statistics.median(time_ms), 3),
+            "heartbeat_cpu_ratio": beat_ratios["median"], "heartbeat_cpu_ratio_spread": beat_ratios,
+            "fleet_page_p95_ms": round(statistics.median(page_ms), 1),
+            "bare_rows_p95_ms": round(statistics.median(bare_ms), 1),
+            "fleet_page_ratio": page_ratios["median"], "fleet_page_ratio_spread": page_ratios,
+            "page_requests": pages, "fleet_page_bytes": size,
+            "rounds_ms": {"heartbeat": [round(v, 3) for v in heartbeat_ms], "time": [round(v, 3) for v in time_ms],
+                          "fleet_page_p95": [round(v, 2) for v in page_ms], "bare_p95": [round(v, 2) for v in bare_ms]}}
 
 
 if __name__ == "__main__":

@@ -162,4 +162,5 @@ def test_bench_json_out_file(tmp_path: Path) -> None:
 
 
 def test_every_module_is_listed() -> None:
-    assert {"api", "cli", "devices", "fleet", "provision", "store", "sync"} <= set(available())
+    assert {"api", "cli", "devices", "field", "fleet", "provision", "sign", "store", "sync",
+            "transfer"} <= set(available())
