@@ -66,7 +66,7 @@ def sign_pdf(data: bytes, signer: Any, *, signing_time: dt.datetime, cert_sha256
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
-    from ._asn1 import complete_oid_maps
+    from sync.protocol import complete_oid_maps
 
     complete_oid_maps()
     if not data.startswith(b"%PDF-"):

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.fsutil import write_file_atomic
 from sync.errors import HubError
+from sync.protocol import complete_oid_maps
 
 ROOTS_FILE = "signing-roots.pem"
 REPORTS_DIR = "signature-reports"
@@ -44,23 +45,6 @@ def roots_path(data_dir: Path, override: Path | None) -> Path:
     return override if override is not None else Path(data_dir) / ROOTS_FILE
 
 
-def _complete_oid_maps() -> None:
-    """asn1crypto builds an OID type's name → OID map on first use; names that ``asn1crypto.tsp``
-    and pyHanko register when imported later are added here (nothing is removed)."""
-    import asn1crypto.pdf
-    import asn1crypto.tsp  # noqa: F401
-    from asn1crypto import core
-
-    pending = list(core.ObjectIdentifier.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        forward, reverse = cls.__dict__.get("_map"), cls.__dict__.get("_reverse_map")
-        if forward and reverse is not None:
-            for oid, name in forward.items():
-                reverse.setdefault(name, oid)
-
-
 def _check(data: bytes, roots: Sequence[Any], expected: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -68,7 +52,7 @@ def _check(data: bytes, roots: Sequence[Any], expected: Mapping[str, Any] | None
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
-    _complete_oid_maps()
+    complete_oid_maps()
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_regular_signatures)

@@ -3,6 +3,7 @@
 Shared by the box (sync.client) and the hub (sync.hub); holds no server code.
 """
 
+from ._asn1 import complete_oid_maps
 from ._constants import (
     AGENCY_CODE_RE,
     API_PREFIX,
@@ -112,6 +113,7 @@ from ._transfer import (
 )
 
 __all__ = [
+    "complete_oid_maps",
     "AGENCY_CODE_RE", "API_PREFIX", "DOSSIER_ID_RE", "SHA256_RE", "STATION_ID_RE", "CHUNK_MEDIA_TYPE", "COMMAND_KINDS", "COMMAND_TYPE", "DOSSIER_STATUSES",
     "DOSSIER_STATUS_VI", "EMPTY_SHA256", "ERROR_CODES", "FEED_DEFAULT_LIMIT", "FEED_MAX_LIMIT",
     "H_BLOB_STATE", "H_CONTENT_SHA256", "H_ERROR", "H_NONCE", "H_PROTOCOL", "H_SERVER_TIME",

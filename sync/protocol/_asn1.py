@@ -2,7 +2,7 @@
 
 asn1crypto builds an OID type's reverse map (name → OID) on its first use and never again, while
 ``asn1crypto.tsp``, ``asn1crypto.pdf`` and pyHanko add names to the forward maps when they are
-imported. On the box, the chip reader (``edge.devices.cccd``) parses CMS before anything imports
+imported. The box's signer and the hub's verifier both call it. On the box, the chip reader (``edge.devices.cccd``) parses CMS before anything imports
 pyHanko, so without this the first signature fails on ``signing_certificate_v2``.
 """
 
