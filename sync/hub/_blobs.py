@@ -163,12 +163,7 @@ class LocalBlobStore:
             app = self.open_appender(sha256)
         except (FileNotFoundError, BlobLocked):
             return False
-        try:
-            if app.discard_if_complete():
-                return True
-            return app.current_offset() == size and app.finish(size)
-        finally:
-            app.close()
+        return finish_if_whole(app, size)
 
     def fanout_dir(self, sha256: str) -> Path:
         name = sha256[:2]
@@ -238,6 +233,16 @@ def open_blob_store(data_dir: Path, config: dict | None = None, *, access_key: s
     from ._s3 import S3BlobStore, S3Config
 
     return S3BlobStore(data_dir, S3Config.from_dict(config), access_key=access_key, secret_key=secret_key)
+
+
+def finish_if_whole(app: Appender, size: int) -> bool:
+    """(recover) Complete an upload whose landing zone holds all ``size`` bytes; closes ``app``."""
+    try:
+        if app.discard_if_complete():
+            return True
+        return app.current_offset() == size and app.finish(size)
+    finally:
+        app.close()
 
 
 class Appender:

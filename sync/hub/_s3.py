@@ -34,6 +34,7 @@ from ._blobs import (
     BlobUnavailable,
     HashingReader,
     LocalBlobStore,
+    finish_if_whole,
 )
 
 logger = logging.getLogger(__name__)
@@ -258,12 +259,7 @@ class S3BlobStore(LocalBlobStore):
             app = self.open_appender(sha256, size)
         except BlobLocked:
             return False
-        try:
-            if app.discard_if_complete():
-                return True
-            return app.current_offset() == size and app.finish(size)
-        finally:
-            app.close()
+        return finish_if_whole(app, size)
 
     def open(self, sha256: str) -> HashingReader:
         try:
